@@ -1,0 +1,2 @@
+//! The `mias` application. (Work in progress.)
+fn main() {}
