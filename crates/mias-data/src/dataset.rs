@@ -240,7 +240,7 @@ pub fn load_image(path: &Path) -> Result<GrayImage> {
 
 /// Decodes PGM (`P5`) or PNG bytes as 8-bit greyscale; the error says why not.
 pub fn decode_image(bytes: &[u8]) -> Result<GrayImage, String> {
-    if bytes.starts_with(b"P5") {
+    if bytes.len() >= 2 && bytes[0] == b'P' && bytes[1].is_ascii_digit() {
         return pgm::decode(bytes).map_err(|e| e.to_string());
     }
     if bytes.starts_with(b"\x89PNG") {

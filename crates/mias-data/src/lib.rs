@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod augment;
 pub mod dataset;
 pub mod error;
 pub mod info;

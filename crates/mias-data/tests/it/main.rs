@@ -1,0 +1,7 @@
+//! Integration tests of mias-data: against Keras's augmentation, on the real Mini-MIAS files
+//! when `../shared` is present, and on deliberately broken inputs.
+
+mod augment_keras;
+mod bad_input;
+mod common;
+mod real_data;
