@@ -21,6 +21,7 @@ pub mod dataset;
 pub mod error;
 pub mod info;
 pub mod pgm;
+pub mod preprocess;
 pub mod rng;
 pub mod split;
 

@@ -1,6 +1,7 @@
 //! Facts about the real Mini-MIAS files (../shared/data/mini-mias), checked end to end.
 //! Expected counts come from the dataset's README and published summaries, not from this code.
 
+use mias_data::preprocess::{Normalisation, Preprocess};
 use mias_data::split::{self, Fractions};
 use mias_data::{Dataset, ImageId, Label, LabelVariant, Severity, augment::Augment, pgm};
 
@@ -182,4 +183,35 @@ fn augmented_views_are_reproducible() {
     assert_eq!(a, b);
     assert_ne!(a, c);
     assert_eq!(aug.view(&img, id(28), 0, 2024), img);
+}
+
+#[test]
+fn preprocessing_matches_the_inputs_keras_was_given() {
+    // ../shared/reference holds the pixel_values Keras was fed: Pillow BILINEAR resize of the
+    // grey PNG, rounded to 8 bits, replicated to RGB, normalised per backbone. Pillow is the
+    // independent reference for our resize.
+    let Some(dir) = real_data("preprocessing_matches_the_inputs_keras_was_given") else {
+        return;
+    };
+    let reference = dir.join("../../reference");
+    let ds = Dataset::open(&dir).unwrap();
+    let images: Vec<_> = [1, 28, 5].map(|n| ds.image(id(n)).unwrap()).to_vec();
+    for (file, side, norm, grey_step) in [
+        ("vgg16", 224, Normalisation::Caffe, 1.0f32),
+        ("mobilenetv2", 224, Normalisation::Tf, 1.0 / 127.5),
+        ("xception", 299, Normalisation::Tf, 1.0 / 127.5),
+    ] {
+        let path = reference.join(format!("{file}.keras_reference.safetensors"));
+        let (shape, expected) = crate::common::read_f32_tensor(&path, "pixel_values");
+        assert_eq!(shape, [3, 3, side as usize, side as usize]);
+        let ours = Preprocess::new(side, norm).nchw(&images);
+        assert_eq!(ours.len(), expected.len());
+        let max = ours
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| ((a - b) / grey_step).abs())
+            .fold(0.0f32, f32::max);
+        // Pillow's resize reproduced to the bit: only float rounding of the normalisation.
+        assert!(max < 1e-3, "{file}: off by {max} grey levels");
+    }
 }
