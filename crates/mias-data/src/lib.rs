@@ -19,6 +19,8 @@
 pub mod augment;
 pub mod dataset;
 pub mod error;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 pub mod info;
 pub mod pgm;
 pub mod preprocess;

@@ -4,4 +4,5 @@
 mod augment_keras;
 mod bad_input;
 mod common;
+mod fetch;
 mod real_data;
