@@ -363,15 +363,44 @@ impl Affine {
     }
 
     /// Resamples `image` (bilinear, rounded once to the nearest grey level) into an image of
-    /// the same size.
+    /// the same size. Rows are shared out over the available cores; every pixel is computed
+    /// the same way whatever the split, so the result does not depend on the core count.
     pub fn warp(&self, image: &GrayImage, fill: FillMode, cval: u8) -> GrayImage {
         let (w, h) = image.dimensions();
         let mut out = GrayImage::new(w, h);
+        if w == 0 || h == 0 {
+            return out;
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(16)
+            .min(h as usize);
+        let rows_per_thread = (h as usize).div_ceil(threads);
+        let chunk = rows_per_thread * w as usize;
+        std::thread::scope(|scope| {
+            for (i, rows) in out.as_mut().chunks_mut(chunk).enumerate() {
+                let first_row = i * rows_per_thread;
+                scope.spawn(move || self.warp_rows(image, fill, cval, first_row, rows));
+            }
+        });
+        out
+    }
+
+    /// Fills `rows` (whole output rows starting at `first_row`).
+    fn warp_rows(
+        &self,
+        image: &GrayImage,
+        fill: FillMode,
+        cval: u8,
+        first_row: usize,
+        rows: &mut [u8],
+    ) {
+        let (w, h) = image.dimensions();
         let src = image.as_raw();
         let (wi, hi) = (w as i64, h as i64);
         let m = &self.0;
-        for (r, row) in out.as_mut().chunks_exact_mut(w as usize).enumerate() {
-            let r = r as f64;
+        for (r, row) in rows.chunks_exact_mut(w as usize).enumerate() {
+            let r = (first_row + r) as f64;
             for (c, px) in row.iter_mut().enumerate() {
                 let c = c as f64;
                 // Same expression order as `map`, so results do not depend on the path taken.
@@ -380,7 +409,6 @@ impl Affine {
                 *px = sample(src, wi, hi, sr, sc, fill, cval);
             }
         }
-        out
     }
 }
 
@@ -397,6 +425,24 @@ fn sample(src: &[u8], w: i64, h: i64, sr: f64, sc: f64, fill: FillMode, cval: u8
     }
     let (r0f, c0f) = (sr.floor(), sc.floor());
     let (fr, fc) = (sr - r0f, sc - c0f);
+    let at = |r: usize, c: usize| f64::from(src[r * w as usize + c]);
+    let blend = |tl: f64, tr: f64, bl: f64, br: f64| {
+        let top = tl * (1.0 - fc) + tr * fc;
+        let bottom = bl * (1.0 - fc) + br * fc;
+        let v = top * (1.0 - fr) + bottom * fr;
+        v.round().clamp(0.0, 255.0) as u8
+    };
+    // Interior: all four neighbours exist, no folding needed.
+    if r0f >= 0.0 && c0f >= 0.0 && r0f < (h - 1) as f64 && c0f < (w - 1) as f64 {
+        let (r0, c0) = (r0f as usize, c0f as usize);
+        let i = r0 * w as usize + c0;
+        let (tl, tr) = (f64::from(src[i]), f64::from(src[i + 1]));
+        let (bl, br) = (
+            f64::from(src[i + w as usize]),
+            f64::from(src[i + w as usize + 1]),
+        );
+        return blend(tl, tr, bl, br);
+    }
     // Far outside, every mode but wrap lands on an edge or a mirrored pixel; clamping the
     // integer part first keeps the arithmetic in range for absurd maps.
     let (r0, c0) = (
@@ -405,11 +451,7 @@ fn sample(src: &[u8], w: i64, h: i64, sr: f64, sc: f64, fill: FillMode, cval: u8
     );
     let (ra, rb) = (fold(r0, h, fill), fold(r0 + 1, h, fill));
     let (ca, cb) = (fold(c0, w, fill), fold(c0 + 1, w, fill));
-    let at = |r: usize, c: usize| f64::from(src[r * w as usize + c]);
-    let top = at(ra, ca) * (1.0 - fc) + at(ra, cb) * fc;
-    let bottom = at(rb, ca) * (1.0 - fc) + at(rb, cb) * fc;
-    let v = top * (1.0 - fr) + bottom * fr;
-    v.round().clamp(0.0, 255.0) as u8
+    blend(at(ra, ca), at(ra, cb), at(rb, ca), at(rb, cb))
 }
 
 /// Maps an integer index outside `0..n` back inside, by fill mode (constant behaves as
