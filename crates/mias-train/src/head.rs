@@ -568,6 +568,27 @@ mod tests {
     }
 
     #[test]
+    fn relu_derivative_at_zero_is_zero() {
+        // Zero features and zero biases make every pre-activation exactly 0, so the logits
+        // are 0, softmax is (1/2, 1/2) and, by hand, only the output bias gets a gradient:
+        // mean over rows of (p - onehot) = ([-1/2, 1/2] + 2 [1/2, -1/2]) / 3 = [1/6, -1/6].
+        // With a ReLU derivative of 1 at 0 (candle's autograd), the hidden biases would
+        // get gradients too.
+        let head = Head::new(4, &small(), &mut rng(0, Stream::Init), &Device::Cpu).unwrap();
+        let x = Tensor::zeros((3, 4), DType::F32, &Device::Cpu).unwrap();
+        let (stats, grads) = head.loss_and_grads(&x, &[0, 1, 1], None).unwrap();
+        assert!((stats.loss - std::f64::consts::LN_2).abs() < 1e-7);
+        // Ties go to class 0, as Keras's argmax does.
+        assert_eq!(stats.correct, 1);
+        for (j, g) in grads.iter().enumerate().take(grads.len() - 1) {
+            let v = g.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert!(v.iter().all(|x| *x == 0.0), "param {j}: {v:?}");
+        }
+        let out_bias = grads.last().unwrap().to_vec1::<f32>().unwrap();
+        assert!((out_bias[0] - 1.0 / 6.0).abs() < 1e-7 && (out_bias[1] + 1.0 / 6.0).abs() < 1e-7);
+    }
+
+    #[test]
     fn bad_inputs_are_errors() {
         let head = Head::new(4, &small(), &mut rng(0, Stream::Init), &Device::Cpu).unwrap();
         let x = Tensor::zeros((2, 5), DType::F32, &Device::Cpu).unwrap();
