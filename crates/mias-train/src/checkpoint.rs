@@ -53,7 +53,7 @@ impl Head {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let buffer = safetensors::serialize(views, &Some(metadata)).map_err(|source| {
+        let buffer = safetensors::serialize(views, Some(metadata)).map_err(|source| {
             Error::Safetensors {
                 path: path.to_path_buf(),
                 source,
