@@ -47,7 +47,7 @@ fn rewrite(
         .collect();
     std::fs::write(
         path,
-        safetensors::serialize(views, &Some(metadata)).unwrap(),
+        safetensors::serialize(views, Some(metadata)).unwrap(),
     )
     .unwrap();
 }
