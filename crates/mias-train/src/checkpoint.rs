@@ -53,12 +53,11 @@ impl Head {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let buffer = safetensors::serialize(views, Some(metadata)).map_err(|source| {
-            Error::Safetensors {
+        let buffer =
+            safetensors::serialize(views, Some(metadata)).map_err(|source| Error::Safetensors {
                 path: path.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         write_atomic(path, &buffer)
     }
 

@@ -6,3 +6,4 @@ mod bad_input;
 mod common;
 mod fetch;
 mod real_data;
+mod resize_pillow;

@@ -45,11 +45,7 @@ fn rewrite(
         .iter()
         .map(|(k, (d, s, b))| (k.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
         .collect();
-    std::fs::write(
-        path,
-        safetensors::serialize(views, Some(metadata)).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(path, safetensors::serialize(views, Some(metadata)).unwrap()).unwrap();
 }
 
 #[test]
