@@ -1,23 +1,14 @@
 //! The augmentation engine against Keras's own `ImageDataGenerator.apply_transform`
 //! (fixture made by `tests/data/make_augment_reference.py`).
 
-use image::{GrayImage, Luma};
 use mias_data::augment::{FillMode, Transform};
 use serde_json::Value;
 
-use crate::common::fixture;
+use crate::common::fixture_with_ramp;
 
 #[test]
 fn matches_keras_within_half_a_grey_level() {
-    let text = std::fs::read_to_string(fixture("augment_reference.json")).unwrap();
-    let reference: Value = serde_json::from_str(&text).unwrap();
-    let (h, w) = (
-        reference["height"].as_u64().unwrap() as u32,
-        reference["width"].as_u64().unwrap() as u32,
-    );
-    let img = GrayImage::from_fn(w, h, |x, y| {
-        Luma([((x * 7 + y * 13 + (x * y) % 31) % 256) as u8])
-    });
+    let (reference, img) = fixture_with_ramp("augment_reference.json");
     let cases = reference["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 40);
     for case in cases {
@@ -48,8 +39,8 @@ fn matches_keras_within_half_a_grey_level() {
         assert!(
             worst.0 <= 0.5 + 1e-3,
             "{p} {mode:?}: pixel (row {}, col {}) differs by {:.4} from {}",
-            worst.1 / w as usize,
-            worst.1 % w as usize,
+            worst.1 / img.width() as usize,
+            worst.1 % img.width() as usize,
             worst.0,
             case["source"]
         );

@@ -53,3 +53,29 @@ pub fn read_f32_tensor(path: &std::path::Path, name: &str) -> (Vec<usize>, Vec<f
         .collect();
     (shape, values)
 }
+
+/// Links the staged dataset at `from` (Info.txt + png/) into `to`, file by file, so a test can
+/// replace one file without touching the original.
+pub fn link_copy(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to.join("png")).unwrap();
+    std::os::unix::fs::symlink(from.join("Info.txt"), to.join("Info.txt")).unwrap();
+    for entry in std::fs::read_dir(from.join("png")).unwrap() {
+        let entry = entry.unwrap();
+        std::os::unix::fs::symlink(entry.path(), to.join("png").join(entry.file_name())).unwrap();
+    }
+}
+
+/// The committed fixture `name` (JSON) and the test image its script describes: `height` x
+/// `width`, pixel `(x * 7 + y * 13 + (x * y) % 31) % 256` at column x, row y.
+pub fn fixture_with_ramp(name: &str) -> (serde_json::Value, image::GrayImage) {
+    let text = std::fs::read_to_string(fixture(name)).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (h, w) = (
+        reference["height"].as_u64().unwrap() as u32,
+        reference["width"].as_u64().unwrap() as u32,
+    );
+    let ramp = image::GrayImage::from_fn(w, h, |x, y| {
+        image::Luma([((x * 7 + y * 13 + (x * y) % 31) % 256) as u8])
+    });
+    (reference, ramp)
+}

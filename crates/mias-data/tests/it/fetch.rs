@@ -108,12 +108,8 @@ fn a_corrupt_copy_is_refused_and_an_old_destination_replaced() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad");
-    std::fs::create_dir_all(bad.join("png")).unwrap();
-    std::fs::copy(dir.join("Info.txt"), bad.join("Info.txt")).unwrap();
-    for entry in std::fs::read_dir(dir.join("png")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), bad.join("png").join(entry.file_name())).unwrap();
-    }
+    crate::common::link_copy(&dir, &bad);
+    std::fs::remove_file(bad.join("png/mdb007.png")).unwrap();
     std::fs::write(bad.join("png/mdb007.png"), b"not a png").unwrap();
     let dest = tmp.path().join("mini-mias");
     let err = fetch(&dest, &Source::Local(bad.clone()), false)
