@@ -3,9 +3,11 @@
 //!
 //! - [`cache`]: frozen-backbone features stored once per (backbone, weights, flavor,
 //!   preprocessing, augmentation, seed, image, view).
+//! - [`config`]: the experiment's hyper-parameters (`data/configs/paper.toml`), checked.
 //! - [`write_atomic`]: every output file appears whole or not at all.
 
 pub mod cache;
+pub mod config;
 
 use std::path::{Path, PathBuf};
 

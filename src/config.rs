@@ -1,0 +1,175 @@
+//! The experiment's configuration: every hyper-parameter of the paper in one TOML file
+//! (`data/configs/paper.toml`), checked before any work starts.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use mias_data::LabelVariant;
+use mias_data::augment::Augment;
+use mias_data::split::Fractions;
+use mias_train::TrainConfig;
+use serde::{Deserialize, Serialize};
+
+/// The backbones the paper ensembles, by their command-line names.
+pub const BACKBONES: [&str; 4] = ["vgg16", "xception", "mobilenetv2", "nasnetlarge"];
+
+/// The committed configuration of the paper's experiment.
+pub const PAPER_TOML: &str = include_str!("../data/configs/paper.toml");
+
+/// Everything `reproduce` needs to know besides where the data and weights are.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Label variant.
+    pub labels: LabelVariant,
+    /// Backbones to run, by name.
+    pub backbones: Vec<String>,
+    /// Decision threshold on the probability of abnormal.
+    pub threshold: f64,
+    /// Augmentation ranges.
+    pub augment: Augment,
+    /// The paper's (leaky) protocol.
+    pub paper: PaperProtocol,
+    /// The leakage-free protocol.
+    pub honest: HonestProtocol,
+    /// The head and its training.
+    pub train: TrainConfig,
+}
+
+/// The paper's protocol: augment first, then split by item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperProtocol {
+    /// Items per image: the original and `views - 1` augmented copies.
+    pub views: u32,
+    /// Shares of the pooled items.
+    pub split: Fractions,
+}
+
+/// Grouped, stratified cross-validation with augmentation of training images only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HonestProtocol {
+    /// Number of folds.
+    pub folds: usize,
+    /// Items per training image (original and augmented copies).
+    pub views: u32,
+}
+
+impl ExperimentConfig {
+    /// The committed paper configuration.
+    pub fn paper() -> anyhow::Result<Self> {
+        Self::parse(PAPER_TOML, Path::new("data/configs/paper.toml"))
+    }
+
+    /// Reads and checks a configuration file.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks configuration text; `source` names it in errors.
+    pub fn parse(text: &str, source: &Path) -> anyhow::Result<Self> {
+        let cfg: ExperimentConfig = toml::from_str(text)
+            .with_context(|| format!("{}: invalid configuration", source.display()))?;
+        cfg.validate()
+            .with_context(|| format!("{}: invalid configuration", source.display()))?;
+        Ok(cfg)
+    }
+
+    /// Checks every value's range; the error names the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.backbones.is_empty() {
+            bail!("key `backbones`: at least one backbone");
+        }
+        for (i, b) in self.backbones.iter().enumerate() {
+            if !BACKBONES.contains(&b.as_str()) {
+                bail!(
+                    "key `backbones`: unknown backbone {b:?} (known: {})",
+                    BACKBONES.join(", ")
+                );
+            }
+            if self.backbones[..i].contains(b) {
+                bail!("key `backbones`: {b:?} listed twice");
+            }
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            bail!("key `threshold`: {} is not in (0, 1)", self.threshold);
+        }
+        self.augment.validate().context("table [augment]")?;
+        self.paper.split.validate().context("key `paper.split`")?;
+        for (key, views) in [
+            ("paper.views", self.paper.views),
+            ("honest.views", self.honest.views),
+        ] {
+            if !(1..=50).contains(&views) {
+                bail!("key `{key}`: {views} is not in 1..=50 (1 means no augmented copies)");
+            }
+        }
+        if !(2..=20).contains(&self.honest.folds) {
+            bail!("key `honest.folds`: {} is not in 2..=20", self.honest.folds);
+        }
+        self.train.validate().context("table [train]")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_config_holds_the_papers_values() {
+        let cfg = ExperimentConfig::paper().unwrap();
+        assert_eq!(cfg.backbones, BACKBONES);
+        assert_eq!(cfg.train.hidden, [1024, 256, 28]);
+        assert_eq!((cfg.train.epochs, cfg.train.batch_size), (10, 32));
+        assert_eq!(cfg.train.learning_rate, 5e-5);
+        assert_eq!(
+            (cfg.train.beta_1, cfg.train.beta_2, cfg.train.epsilon),
+            (0.9, 0.999, 1e-7)
+        );
+        assert_eq!(cfg.train.dropout, 0.5);
+        assert_eq!(cfg.augment, Augment::paper());
+        assert_eq!(cfg.labels, LabelVariant::Official);
+    }
+
+    #[test]
+    fn bad_configs_name_the_key() {
+        let cases = [
+            (
+                "seed = 42\n",
+                "seed = 42\nbogus = 3\n",
+                "unknown field `bogus`",
+            ),
+            ("threshold = 0.5", "threshold = 1.5", "key `threshold`"),
+            ("views = 5\nsplit", "views = 0\nsplit", "key `paper.views`"),
+            ("folds = 5", "folds = 1", "key `honest.folds`"),
+            (
+                "\"nasnetlarge\"]",
+                "\"resnet50\"]",
+                "unknown backbone \"resnet50\"",
+            ),
+            ("dropout = 0.5", "dropout = 1.5", "dropout"),
+            (
+                "rotation_range = 20.0",
+                "rotation_range = -1.0",
+                "rotation_range",
+            ),
+            ("test = 0.1 }", "test = 0.3 }", "add up to 1"),
+        ];
+        for (from, to, expected) in cases {
+            assert!(PAPER_TOML.contains(from), "{from:?}");
+            let text = PAPER_TOML.replacen(from, to, 1);
+            let err = ExperimentConfig::parse(&text, Path::new("x.toml")).unwrap_err();
+            let msg = format!("{err:#}");
+            assert!(
+                msg.contains("x.toml") && msg.contains(expected),
+                "{to:?}: {msg}"
+            );
+        }
+    }
+}
