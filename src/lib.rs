@@ -4,10 +4,12 @@
 //! - [`cache`]: frozen-backbone features stored once per (backbone, weights, flavor,
 //!   preprocessing, augmentation, seed, image, view).
 //! - [`config`]: the experiment's hyper-parameters (`data/configs/paper.toml`), checked.
+//! - [`protocol`]: the paper's and the leakage-free protocol as plans, run on features.
 //! - [`write_atomic`]: every output file appears whole or not at all.
 
 pub mod cache;
 pub mod config;
+pub mod protocol;
 
 use std::path::{Path, PathBuf};
 
