@@ -202,7 +202,7 @@ mod tests {
             .map(|id| ImageRecord {
                 id,
                 tissue: Tissue::Fatty,
-                lesions: if id.patient().0 % 3 == 0 && id.number() % 2 == 1 {
+                lesions: if id.patient().0.is_multiple_of(3) && id.number() % 2 == 1 {
                     vec![Lesion {
                         class: AbnormalityClass::Circ,
                         severity: Severity::Benign,
@@ -255,7 +255,7 @@ mod tests {
         let parts = plan(Protocol::Honest, &recs, &cfg).unwrap();
         let members = vec!["a".to_string(), "b".to_string()];
         // Feature = label (+ noise-free offset per member): trivially separable.
-        let abnormal = |id: ImageId| id.patient().0 % 3 == 0 && id.number() % 2 == 1;
+        let abnormal = |id: ImageId| id.patient().0.is_multiple_of(3) && id.number() % 2 == 1;
         let features = |member: &str, items: &[Item]| -> anyhow::Result<Vec<Vec<f32>>> {
             let shift = if member == "a" { 0.0 } else { 0.5 };
             Ok(items
