@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Make the timm parity fixtures for the mias-backbones ports.
+
+README: python3.11 -m venv .venv && .venv/bin/pip install torch timm safetensors numpy
+        && .venv/bin/python crates/mias-backbones/tests/data/make_timm_reference.py
+        (run by hand from the workspace root, about a minute on 2 cores; CI never runs it;
+        add --sensitivity to print how far plausible porting mistakes move the features
+        instead of writing the fixtures)
+
+For each timm model (vgg16, legacy_xception, mobilenetv2_100, nasnetalarge) this script
+fills every parameter and buffer with deterministic pseudo-random values from a formula that
+the Rust tests (tests/it/timm_weights.rs) reimplement bit for bit, runs timm in eval mode on
+a batch of 2 inputs made by the same formula at the model's native size, and writes:
+
+  timm_manifest.json          every state_dict key with its shape, per model (no values), so
+                              the Rust side builds each tensor without Python
+  timm_reference.safetensors  `<model>.features` f32 [2, D]: timm's forward_features, then the
+                              mean over H and W (no head), plus probes of the formula; the
+                              header metadata records the versions and the input recipe
+
+The formula (all arithmetic on unsigned 64-bit integers wraps):
+  seed(name)  = FNV-1a 64 of the UTF-8 bytes of the tensor name
+  h(name, i)  = splitmix64 finaliser of seed(name) + (i + 1) * 0x9E3779B97F4A7C15, where i is
+                the row-major element index
+  v(name, i)  = 2 * (h >> 40) / 2^24 - 1, in [-1, 1), exact in f64
+  value       = f32(center + half_width * v), computed in f64 then rounded once to f32
+with (center, half_width) chosen by the tensor's key suffix and rank:
+  weight, rank 4 with shape[1] == 1 (depthwise conv [C, 1, kh, kw]):
+                                              (0, sqrt(3 / fan_in)), fan_in = kh * kw
+                                              (unit gain: a pointwise conv follows with no ReLU)
+  any other weight of rank >= 2 (conv OIHW or linear OI):
+                                              (0, sqrt(6 / fan_in)), fan_in = prod(shape[1:])
+                                              (He-uniform: activations stay O(1) under ReLU)
+  weight, rank 1 (BatchNorm gamma):           (1, 0.2)
+  bias (conv, linear or BatchNorm beta):      (0, 0.1)
+  running_mean:                               (0, 0.1)
+  running_var:                                (1, 0.25)
+  num_batches_tracked:                        left as is (not used in eval; not in the manifest)
+  the input `pixel_values` [2, 3, S, S]:      (0, 1)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import sys
+
+import numpy as np
+import safetensors
+import safetensors.numpy
+import timm
+import torch
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+# (timm name, native input side, feature dimension)
+MODELS = [
+    ("vgg16", 224, 512),
+    ("legacy_xception", 299, 2048),
+    ("mobilenetv2_100", 224, 1280),
+    ("nasnetalarge", 331, 4032),
+]
+BATCH = 2
+INPUT_NAME = "pixel_values"
+
+MASK64 = (1 << 64) - 1
+GAMMA = 0x9E3779B97F4A7C15
+
+
+def fnv1a64(name: str) -> int:
+    h = 0xCBF29CE484222325
+    for b in name.encode("utf-8"):
+        h ^= b
+        h = (h * 0x100000001B3) & MASK64
+    return h
+
+
+def unit_values(name: str, n: int) -> np.ndarray:
+    """v(name, i) for i in 0..n as f64 in [-1, 1)."""
+    seed = np.uint64(fnv1a64(name))
+    i = np.arange(1, n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = seed + i * np.uint64(GAMMA)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    top = (z >> np.uint64(40)).astype(np.float64)
+    return top * (2.0 / float(1 << 24)) - 1.0
+
+
+def rule(name: str, shape: tuple[int, ...]) -> tuple[float, float]:
+    """(center, half_width) of a tensor, from its key suffix and shape."""
+    leaf = name.rsplit(".", 1)[-1]
+    if leaf == "weight" and len(shape) == 4 and shape[1] == 1:
+        fan_in = math.prod(shape[1:])
+        return 0.0, math.sqrt(3.0 / fan_in)
+    if leaf == "weight" and len(shape) >= 2:
+        fan_in = math.prod(shape[1:])
+        return 0.0, math.sqrt(6.0 / fan_in)
+    if leaf == "weight" and len(shape) == 1:
+        return 1.0, 0.2
+    if leaf == "bias":
+        return 0.0, 0.1
+    if leaf == "running_mean":
+        return 0.0, 0.1
+    if leaf == "running_var":
+        return 1.0, 0.25
+    raise ValueError(f"no rule for tensor {name!r} of shape {shape}")
+
+
+def make_tensor(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    center, half = rule(name, shape) if name != INPUT_NAME else (0.0, 1.0)
+    n = math.prod(shape)
+    vals = center + half * unit_values(name, n)
+    return vals.astype(np.float32).reshape(shape)
+
+
+def fill(model: torch.nn.Module) -> list[dict]:
+    """Overwrite every float parameter and buffer; return the manifest entries."""
+    entries = []
+    sd = model.state_dict()
+    with torch.no_grad():
+        for key, t in sd.items():
+            if key.endswith("num_batches_tracked"):
+                continue
+            assert t.dtype == torch.float32, (key, t.dtype)
+            shape = tuple(t.shape)
+            t.copy_(torch.from_numpy(make_tensor(key, shape)))
+            entries.append({"key": key, "shape": list(shape)})
+    return entries
+
+
+def probe(name: str, shape: tuple[int, ...]) -> dict:
+    """A few values and the f64 sum of one tensor, for the Rust formula's own test."""
+    t = make_tensor(name, shape)
+    return {
+        "key": name,
+        "shape": list(shape),
+        "first": [float(x) for x in t.reshape(-1)[:4]],
+        "sum": float(t.astype(np.float64).sum()),
+    }
+
+
+def run_features(model: torch.nn.Module, side: int) -> np.ndarray:
+    x = torch.from_numpy(make_tensor(INPUT_NAME, (BATCH, 3, side, side)))
+    with torch.no_grad():
+        return model.forward_features(x).mean(dim=(2, 3)).numpy()
+
+
+def relerr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+def sensitivity() -> None:
+    """Show that the fixtures catch the mistakes a port is likely to make.
+
+    Each variant is a plausible porting error; its relative error against the true model
+    must be far above the 1e-4 tolerance of the Rust tests.
+    """
+    torch.set_num_threads(2)
+    for name, side, kwargs, what in [
+        ("nasnetalarge", 331, {"pad_type": ""}, "symmetric padding instead of 'same'"),
+        ("legacy_xception", 299, {}, "BatchNorm eps 1e-3 instead of 1e-5"),
+        ("mobilenetv2_100", 224, {"pad_type": "same"}, "TF-SAME instead of symmetric"),
+        ("vgg16", 224, {}, "one conv bias dropped"),
+    ]:
+        ref = timm.create_model(name, pretrained=False).eval()
+        fill(ref)
+        if name == "nasnetalarge":
+            alt = timm.models.nasnet.NASNetALarge(**kwargs).eval()
+        else:
+            alt = timm.create_model(name, pretrained=False, **kwargs).eval()
+        fill(alt)
+        if name == "legacy_xception":
+            for m in alt.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eps = 1e-3
+        if name == "vgg16":
+            with torch.no_grad():
+                alt.features[26].bias.zero_()
+        err = relerr(run_features(alt, side), run_features(ref, side))
+        print(f"{name}: {what}: relerr {err:.3g}", file=sys.stderr)
+
+
+def main() -> None:
+    if "--sensitivity" in sys.argv:
+        sensitivity()
+        return
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    manifest = {
+        "formula": "see make_timm_reference.py header",
+        "batch": BATCH,
+        "input_name": INPUT_NAME,
+        "models": {},
+    }
+    tensors: dict[str, np.ndarray] = {}
+    probes = []
+    for name, side, dim in MODELS:
+        model = timm.create_model(name, pretrained=False)
+        model.eval()
+        entries = fill(model)
+        x_shape = (BATCH, 3, side, side)
+        x = torch.from_numpy(make_tensor(INPUT_NAME, x_shape))
+        with torch.no_grad():
+            fmap = model.forward_features(x)
+            feats = fmap.mean(dim=(2, 3))
+        assert feats.shape == (BATCH, dim), (name, feats.shape)
+        f = feats.numpy().astype(np.float32)
+        tensors[f"{name}.features"] = f
+        manifest["models"][name] = {
+            "input_side": side,
+            "feature_dim": dim,
+            "final_map": list(fmap.shape[1:]),
+            "tensors": entries,
+        }
+        weights = [e for e in entries if e["key"].endswith("weight")]
+        for e in (weights[0], entries[len(entries) // 2], entries[-1]):
+            probes.append(probe(e["key"], tuple(e["shape"])))
+        print(
+            f"{name}: input {x_shape}, map {tuple(fmap.shape)}, features mean "
+            f"{f.mean():.4g} std {f.std():.4g} max|.| {np.abs(f).max():.4g}, "
+            f"{len(entries)} tensors",
+            file=sys.stderr,
+        )
+    probes.append(probe(INPUT_NAME, (BATCH, 3, 4, 5)))
+
+    meta = {
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "batch": str(BATCH),
+        "input": f"{INPUT_NAME} [2,3,S,S] from the formula with (center 0, half_width 1)",
+        "features": "model.forward_features(x).mean(dim=(2,3)) in eval mode, float32",
+        "probes": json.dumps(probes),
+    }
+    safetensors.numpy.save_file(tensors, HERE / "timm_reference.safetensors", metadata=meta)
+    with open(HERE / "timm_manifest.json", "w") as fh:
+        json.dump(manifest, fh, separators=(",", ":"))
+        fh.write("\n")
+    print(json.dumps({k: v for k, v in meta.items() if k != "probes"}, indent=1), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
