@@ -1,0 +1,20 @@
+//! One file per backbone. Each exposes a `Config` (with `timm()`, `keras()` and
+//! `for_flavor(Flavor)` constructors), a model struct built by `new(&Config, VarBuilder)` with
+//! literal timm checkpoint keys, and an implementation of [`crate::Backbone`].
+
+use candle_nn::VarBuilder;
+
+use crate::error::{Error, Result};
+use crate::{Backbone, BackboneKind, Flavor};
+
+pub mod vgg16;
+
+/// Builds `kind` in `flavor` from the weights behind `vb`.
+pub fn build(kind: BackboneKind, flavor: Flavor, vb: VarBuilder) -> Result<Box<dyn Backbone>> {
+    Ok(match kind {
+        BackboneKind::Vgg16 => Box::new(vgg16::Vgg16::new(&vgg16::Config::for_flavor(flavor), vb)?),
+        BackboneKind::Xception | BackboneKind::MobileNetV2 | BackboneKind::NasNetLarge => {
+            return Err(Error::NotPorted(kind));
+        }
+    })
+}

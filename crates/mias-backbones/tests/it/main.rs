@@ -1,0 +1,3 @@
+//! The integration tests of mias-backbones: parity with Keras and timm, weight-file errors.
+
+mod keras_parity;
