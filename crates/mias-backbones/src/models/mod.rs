@@ -8,12 +8,17 @@ use crate::error::{Error, Result};
 use crate::{Backbone, BackboneKind, Flavor};
 
 pub mod vgg16;
+pub mod xception;
 
 /// Builds `kind` in `flavor` from the weights behind `vb`.
 pub fn build(kind: BackboneKind, flavor: Flavor, vb: VarBuilder) -> Result<Box<dyn Backbone>> {
     Ok(match kind {
         BackboneKind::Vgg16 => Box::new(vgg16::Vgg16::new(&vgg16::Config::for_flavor(flavor), vb)?),
-        BackboneKind::Xception | BackboneKind::MobileNetV2 | BackboneKind::NasNetLarge => {
+        BackboneKind::Xception => Box::new(xception::Xception::new(
+            &xception::Config::for_flavor(flavor),
+            vb,
+        )?),
+        BackboneKind::MobileNetV2 | BackboneKind::NasNetLarge => {
             return Err(Error::NotPorted(kind));
         }
     })

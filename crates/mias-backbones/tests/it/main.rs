@@ -1,3 +1,5 @@
 //! The integration tests of mias-backbones: parity with Keras and timm, weight-file errors.
 
 mod keras_parity;
+mod timm_parity;
+mod timm_weights;
