@@ -7,6 +7,7 @@ use candle_nn::VarBuilder;
 use crate::error::{Error, Result};
 use crate::{Backbone, BackboneKind, Flavor};
 
+pub mod mobilenetv2;
 pub mod vgg16;
 pub mod xception;
 
@@ -18,7 +19,11 @@ pub fn build(kind: BackboneKind, flavor: Flavor, vb: VarBuilder) -> Result<Box<d
             &xception::Config::for_flavor(flavor),
             vb,
         )?),
-        BackboneKind::MobileNetV2 | BackboneKind::NasNetLarge => {
+        BackboneKind::MobileNetV2 => Box::new(mobilenetv2::MobileNetV2::new(
+            &mobilenetv2::Config::for_flavor(flavor),
+            vb,
+        )?),
+        BackboneKind::NasNetLarge => {
             return Err(Error::NotPorted(kind));
         }
     })

@@ -60,3 +60,13 @@ fn check(kind: BackboneKind, weights: &str) {
 fn vgg16_matches_keras() {
     check(BackboneKind::Vgg16, "vgg16.keras.safetensors");
 }
+
+#[test]
+fn mobilenetv2_matches_keras() {
+    check(BackboneKind::MobileNetV2, "mobilenetv2.coral.safetensors");
+}
+
+#[test]
+fn xception_matches_keras() {
+    check(BackboneKind::Xception, "xception.keras.safetensors");
+}
