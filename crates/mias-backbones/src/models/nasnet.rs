@@ -1,0 +1,559 @@
+//! # NASNet-A Large (6 @ 4032)
+//!
+//! "Learning Transferable Architectures for Scalable Image Recognition", Zoph, Vasudevan, Shlens
+//! & Le, 2018 (<https://arxiv.org/abs/1707.07012>). Reference implementation: timm `nasnetalarge`
+//! (`timm/models/nasnet.py`, Cadene's port of the TF-slim checkpoint), whose key names this port
+//! mirrors literally.
+//!
+//! A 3x3 stride-2 stem convolution (96 channels, no padding), two reduction stem cells, then three
+//! stacks of six cells (a "first" cell and five normal cells) separated by two reduction cells;
+//! each cell reads the outputs of the two cells before it. Features = global average pool of the
+//! final ReLU of the 4032-channel map (11x11 at 331).
+//!
+//! Padding is timm's `pad_type='same'`: stride-1 convolutions and pools pad `(k - 1) / 2` on every
+//! side; stride-2 separable convolutions pad TensorFlow SAME with zeros; stride-2 max pools pad
+//! TensorFlow SAME with -inf; stride-2 average pools pad TensorFlow SAME with zeros that count in
+//! the divisor (timm's `AvgPool2dSame` pads before pooling); stride-1 3x3 average pools exclude
+//! the padding from the divisor. The "factorized reduction" of the previous cell's output takes
+//! the even rows and columns (`path_1`) and, shifted by one, the odd ones with a zero row and
+//! column past the end (`path_2`, the `ZeroPad2d((-1, 1, -1, 1))` of the original port). Every
+//! BatchNorm has eps 1e-3 and is folded into the convolution before it.
+//!
+//! Weights: `timm/nasnetalarge.tf_in1k` on the Hub. Input: 331x331 RGB, `x / 127.5 - 1` (timm's
+//! mean = std = 0.5). There are no Keras-derived NASNet weights or references in `../shared`; the
+//! keras flavor runs this same TF-slim graph, and Keras's own rendering of the strided pools at the
+//! borders is not verified.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::error::Result;
+use crate::layers::{
+    Activation, Conv2d, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool,
+    max_pool2d,
+};
+use crate::{Backbone, BackboneKind, Flavor, InputSpec};
+
+/// BatchNorm eps of every NASNet BatchNorm (TF-slim's 1e-3, kept by timm).
+const BN_EPS: f64 = 1e-3;
+
+/// The kind of a cell after the stem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CellKind {
+    /// A normal cell whose previous input has twice the resolution (factorized reduction).
+    First,
+    /// A normal cell.
+    Normal,
+    /// A reduction cell (stride 2).
+    Reduction,
+}
+
+/// One cell of the plan: checkpoint name, kind, and timm's `(in_chs_left, out_chs_left,
+/// in_chs_right, out_chs_right)`; "left" is the previous-previous output, "right" the previous.
+#[derive(Clone, Copy, Debug)]
+struct CellSpec {
+    name: &'static str,
+    kind: CellKind,
+    in_left: usize,
+    out_left: usize,
+    in_right: usize,
+    out_right: usize,
+}
+
+const fn cell(
+    name: &'static str,
+    kind: CellKind,
+    in_left: usize,
+    out_left: usize,
+    in_right: usize,
+    out_right: usize,
+) -> CellSpec {
+    CellSpec {
+        name,
+        kind,
+        in_left,
+        out_left,
+        in_right,
+        out_right,
+    }
+}
+
+use CellKind::{First, Normal, Reduction};
+
+/// The cells after the two stem cells, in order (channels = 4032 / 24 = 168).
+#[rustfmt::skip]
+const CELLS: [CellSpec; 20] = [
+    cell("cell_0", First, 168, 84, 336, 168),
+    cell("cell_1", Normal, 336, 168, 1008, 168),
+    cell("cell_2", Normal, 1008, 168, 1008, 168),
+    cell("cell_3", Normal, 1008, 168, 1008, 168),
+    cell("cell_4", Normal, 1008, 168, 1008, 168),
+    cell("cell_5", Normal, 1008, 168, 1008, 168),
+    cell("reduction_cell_0", Reduction, 1008, 336, 1008, 336),
+    cell("cell_6", First, 1008, 168, 1344, 336),
+    cell("cell_7", Normal, 1344, 336, 2016, 336),
+    cell("cell_8", Normal, 2016, 336, 2016, 336),
+    cell("cell_9", Normal, 2016, 336, 2016, 336),
+    cell("cell_10", Normal, 2016, 336, 2016, 336),
+    cell("cell_11", Normal, 2016, 336, 2016, 336),
+    cell("reduction_cell_1", Reduction, 2016, 672, 2016, 672),
+    cell("cell_12", First, 2016, 336, 2688, 672),
+    cell("cell_13", Normal, 2688, 672, 4032, 672),
+    cell("cell_14", Normal, 4032, 672, 4032, 672),
+    cell("cell_15", Normal, 4032, 672, 4032, 672),
+    cell("cell_16", Normal, 4032, 672, 4032, 672),
+    cell("cell_17", Normal, 4032, 672, 4032, 672),
+];
+
+/// NASNet-A Large configuration: the flavor (both run the same graph, see the module docs).
+#[derive(Clone, Debug)]
+pub struct Config {
+    flavor: Flavor,
+}
+
+impl Config {
+    /// timm's `nasnetalarge`.
+    pub fn timm() -> Self {
+        Self {
+            flavor: Flavor::Timm,
+        }
+    }
+
+    /// The keras flavor: the same TF-slim graph (see the module docs).
+    pub fn keras() -> Self {
+        Self {
+            flavor: Flavor::Keras,
+        }
+    }
+
+    /// The configuration of `flavor`.
+    pub fn for_flavor(flavor: Flavor) -> Self {
+        Self { flavor }
+    }
+}
+
+/// NASNet-A Large up to the global average pool.
+#[derive(Clone, Debug)]
+pub struct NasNetLarge {
+    flavor: Flavor,
+    conv0: Conv2d,
+    cell_stem_0: ReductionCell,
+    cell_stem_1: ReductionCell,
+    cells: Vec<Cell>,
+}
+
+#[derive(Clone, Debug)]
+enum Cell {
+    Normal(NormalCell),
+    Reduction(ReductionCell),
+}
+
+impl NasNetLarge {
+    /// Builds the network from timm's `nasnetalarge` keys under `vb`.
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let conv0 = Conv2d::load_bn(
+            vb.pp("conv0").pp("conv"),
+            vb.pp("conv0").pp("bn"),
+            3,
+            96,
+            3,
+            2,
+            Padding::Valid,
+            BN_EPS,
+        )?;
+        // cell_stem_0: 96 -> 4 x 42; cell_stem_1: (96, 168) -> 4 x 84.
+        let stem_0 = vb.pp("cell_stem_0");
+        let cell_stem_0 = ReductionCell::new(
+            stem_0.clone(),
+            Prep::Stem0 {
+                conv_1x1: ActConvBn::new(stem_0.pp("conv_1x1"), 96, 42)?,
+            },
+            42,
+            96,
+            true,
+        )?;
+        let stem_1 = vb.pp("cell_stem_1");
+        let cell_stem_1 = ReductionCell::new(
+            stem_1.clone(),
+            Prep::Pair {
+                left: PrevPrep::Factorized(FactorizedReduction::new(stem_1.clone(), 96, 84)?),
+                right: ActConvBn::new(stem_1.pp("conv_1x1"), 168, 84)?,
+            },
+            84,
+            84,
+            false,
+        )?;
+        let cells = CELLS
+            .iter()
+            .map(|spec| {
+                let vb = vb.pp(spec.name);
+                Ok(match spec.kind {
+                    First | Normal => Cell::Normal(NormalCell::new(vb, spec)?),
+                    Reduction => Cell::Reduction(ReductionCell::new(
+                        vb.clone(),
+                        Prep::Pair {
+                            left: PrevPrep::Conv(ActConvBn::new(
+                                vb.pp("conv_prev_1x1"),
+                                spec.in_left,
+                                spec.out_left,
+                            )?),
+                            right: ActConvBn::new(
+                                vb.pp("conv_1x1"),
+                                spec.in_right,
+                                spec.out_right,
+                            )?,
+                        },
+                        spec.out_right,
+                        spec.out_left,
+                        false,
+                    )?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            flavor: cfg.flavor,
+            conv0,
+            cell_stem_0,
+            cell_stem_1,
+            cells,
+        })
+    }
+
+    /// The last feature map `[N, 4032, H', W']` (11x11 at 331), after the final ReLU.
+    pub fn forward_map(&self, xs: &Tensor) -> Result<Tensor> {
+        check_input("nasnetlarge", xs, 32)?;
+        let x_conv0 = self.conv0.forward(xs)?;
+        let x_stem_0 = self.cell_stem_0.forward(&x_conv0, &x_conv0)?;
+        let x_stem_1 = self.cell_stem_1.forward(&x_stem_0, &x_conv0)?;
+        // `cur` is the last output, `prev` the one the next cell reads as its left input. After
+        // a reduction cell, timm feeds the next cell the reduction cell's own left input again
+        // (cell_6 reads cell_4, cell_12 reads cell_10), so `prev` only moves after normal cells.
+        let (mut prev, mut cur) = (x_stem_0, x_stem_1);
+        for cell in &self.cells {
+            match cell {
+                Cell::Normal(c) => {
+                    let next = c.forward(&cur, &prev)?;
+                    prev = std::mem::replace(&mut cur, next);
+                }
+                Cell::Reduction(c) => cur = c.forward(&cur, &prev)?,
+            }
+        }
+        Ok(cur.relu()?)
+    }
+}
+
+impl Backbone for NasNetLarge {
+    fn kind(&self) -> BackboneKind {
+        BackboneKind::NasNetLarge
+    }
+
+    fn input(&self) -> InputSpec {
+        BackboneKind::NasNetLarge.input(self.flavor)
+    }
+
+    fn features(&self, xs: &Tensor) -> Result<Tensor> {
+        global_avg_pool(&self.forward_map(xs)?)
+    }
+}
+
+/// timm's `pad_type='same'` for a `k x k` window at `stride`: symmetric when static, TensorFlow
+/// SAME when strided.
+fn same(k: usize, stride: usize) -> Padding {
+    if stride == 1 {
+        Padding::Symmetric((k - 1) / 2)
+    } else {
+        Padding::TfSame
+    }
+}
+
+/// 3x3 stride-2 max pool, TensorFlow SAME with -inf.
+fn max_pool_s2(x: &Tensor) -> Result<Tensor> {
+    max_pool2d(x, 3, 2, Padding::TfSame)
+}
+
+/// 3x3 stride-2 average pool, TensorFlow SAME zeros counted in the divisor (timm's
+/// `AvgPool2dSame`).
+fn avg_pool_s2(x: &Tensor) -> Result<Tensor> {
+    avg_pool2d(x, 3, 2, Padding::TfSame, true)
+}
+
+/// 3x3 stride-1 average pool, padding 1 excluded from the divisor.
+fn avg_pool_s1(x: &Tensor) -> Result<Tensor> {
+    avg_pool2d(x, 3, 1, Padding::Symmetric(1), false)
+}
+
+/// `ActConvBn`: ReLU, 1x1 convolution, BatchNorm (`conv`, `bn`).
+#[derive(Clone, Debug)]
+struct ActConvBn {
+    conv: Conv2d,
+}
+
+impl ActConvBn {
+    fn new(vb: VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
+        let conv = Conv2d::load_bn(
+            vb.pp("conv"),
+            vb.pp("bn"),
+            c_in,
+            c_out,
+            1,
+            1,
+            Padding::Valid,
+            BN_EPS,
+        )?;
+        Ok(Self { conv })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.conv.forward(&x.relu()?)
+    }
+}
+
+/// `BranchSeparables`: ReLU, separable k x k (stride s) + BN, ReLU, separable k x k + BN
+/// (`separable_1`, `bn_sep_1`, `separable_2`, `bn_sep_2`). The first ReLU is left to the caller,
+/// which shares it between the branches that read the same input.
+#[derive(Clone, Debug)]
+struct Branch {
+    sep1: SeparableConv2d,
+    sep2: SeparableConv2d,
+}
+
+impl Branch {
+    /// `stem_cell` (timm's flag) makes the middle width `c_out` instead of `c_in`.
+    fn new(
+        vb: VarBuilder,
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        stride: usize,
+        stem_cell: bool,
+    ) -> Result<Self> {
+        let c_mid = if stem_cell { c_out } else { c_in };
+        let sep = |i: usize, c_in, c_out, stride| {
+            let vb_sep = vb.pp(format!("separable_{i}"));
+            SeparableConv2d::load_bn(
+                vb_sep.pp("depthwise_conv2d"),
+                vb_sep.pp("pointwise_conv2d"),
+                vb.pp(format!("bn_sep_{i}")),
+                c_in,
+                c_out,
+                k,
+                stride,
+                same(k, stride),
+                BN_EPS,
+            )
+        };
+        Ok(Self {
+            sep1: sep(1, c_in, c_mid, stride)?.with_act(Activation::Relu),
+            sep2: sep(2, c_mid, c_out, 1)?,
+        })
+    }
+
+    /// The branch on an input that is already ReLU'd.
+    fn forward_relu(&self, x_relu: &Tensor) -> Result<Tensor> {
+        self.sep2.forward(&self.sep1.forward(x_relu)?)
+    }
+}
+
+/// The factorized reduction of a previous output at twice the resolution: ReLU, then
+/// `path_1` (1x1 conv on the even rows/columns) and `path_2` (1x1 conv on the odd ones, zero past
+/// the end), concatenated and batch-normalised by `final_path_bn`, which is folded per half.
+#[derive(Clone, Debug)]
+struct FactorizedReduction {
+    path_1: Conv2d,
+    path_2: Conv2d,
+}
+
+impl FactorizedReduction {
+    fn new(vb: VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
+        let half = c_out / 2;
+        let bn = vb.pp("final_path_bn");
+        let path = |i: usize| {
+            Conv2d::load_bn(
+                vb.pp(format!("path_{i}")).pp("conv"),
+                half_batch_norm(&bn, c_out, i - 1)?,
+                c_in,
+                half,
+                1,
+                2,
+                Padding::Valid,
+                BN_EPS,
+            )
+        };
+        Ok(Self {
+            path_1: path(1)?,
+            path_2: path(2)?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.relu()?;
+        let (_, _, h, w) = x.dims4()?;
+        let p1 = self.path_1.forward(&x)?;
+        // ZeroPad2d((-1, 1, -1, 1)): drop the first row and column, add a zero row and column.
+        let shifted = x
+            .narrow(2, 1, h - 1)?
+            .narrow(3, 1, w - 1)?
+            .pad_with_zeros(2, 0, 1)?
+            .pad_with_zeros(3, 0, 1)?;
+        let p2 = self.path_2.forward(&shifted)?;
+        Ok(Tensor::cat(&[p1, p2], 1)?)
+    }
+}
+
+/// A `VarBuilder` holding half `which` (0 or 1) of the `c`-channel BatchNorm under `vb_bn`, so it
+/// can be folded into the convolution that produces that half of the concatenation.
+fn half_batch_norm(vb_bn: &VarBuilder, c: usize, which: usize) -> Result<VarBuilder<'static>> {
+    let half = c / 2;
+    let mut map = HashMap::new();
+    for key in ["weight", "bias", "running_mean", "running_var"] {
+        let t = vb_bn.get(c, key)?.narrow(0, which * half, half)?;
+        map.insert(key.to_string(), t);
+    }
+    Ok(VarBuilder::from_tensors(map, DType::F32, vb_bn.device()))
+}
+
+/// How a cell turns its previous-previous input into its left operand.
+#[derive(Clone, Debug)]
+enum PrevPrep {
+    /// `conv_prev_1x1` (same resolution).
+    Conv(ActConvBn),
+    /// `path_1`/`path_2`/`final_path_bn` (twice the resolution).
+    Factorized(FactorizedReduction),
+}
+
+impl PrevPrep {
+    fn forward(&self, x_prev: &Tensor) -> Result<Tensor> {
+        match self {
+            PrevPrep::Conv(c) => c.forward(x_prev),
+            PrevPrep::Factorized(f) => f.forward(x_prev),
+        }
+    }
+}
+
+/// `FirstCell` and `NormalCell`: six outputs concatenated, the left operand first.
+#[derive(Clone, Debug)]
+struct NormalCell {
+    prev: PrevPrep,
+    conv_1x1: ActConvBn,
+    comb_iter_0_left: Branch,
+    comb_iter_0_right: Branch,
+    comb_iter_1_left: Branch,
+    comb_iter_1_right: Branch,
+    comb_iter_4_left: Branch,
+}
+
+impl NormalCell {
+    fn new(vb: VarBuilder, spec: &CellSpec) -> Result<Self> {
+        let (prev, c_left) = match spec.kind {
+            First => (
+                PrevPrep::Factorized(FactorizedReduction::new(
+                    vb.clone(),
+                    spec.in_left,
+                    2 * spec.out_left,
+                )?),
+                2 * spec.out_left,
+            ),
+            _ => (
+                PrevPrep::Conv(ActConvBn::new(
+                    vb.pp("conv_prev_1x1"),
+                    spec.in_left,
+                    spec.out_left,
+                )?),
+                spec.out_left,
+            ),
+        };
+        let c_right = spec.out_right;
+        let branch = |name: &str, c: usize, k: usize| Branch::new(vb.pp(name), c, c, k, 1, false);
+        Ok(Self {
+            prev,
+            conv_1x1: ActConvBn::new(vb.pp("conv_1x1"), spec.in_right, c_right)?,
+            comb_iter_0_left: branch("comb_iter_0_left", c_right, 5)?,
+            comb_iter_0_right: branch("comb_iter_0_right", c_left, 3)?,
+            comb_iter_1_left: branch("comb_iter_1_left", c_left, 5)?,
+            comb_iter_1_right: branch("comb_iter_1_right", c_left, 3)?,
+            comb_iter_4_left: branch("comb_iter_4_left", c_right, 3)?,
+        })
+    }
+
+    /// `x` is the previous cell's output, `x_prev` the one before.
+    fn forward(&self, x: &Tensor, x_prev: &Tensor) -> Result<Tensor> {
+        let left = self.prev.forward(x_prev)?;
+        let right = self.conv_1x1.forward(x)?;
+        let (left_relu, right_relu) = (left.relu()?, right.relu()?);
+        let c0 = (self.comb_iter_0_left.forward_relu(&right_relu)?
+            + self.comb_iter_0_right.forward_relu(&left_relu)?)?;
+        let c1 = (self.comb_iter_1_left.forward_relu(&left_relu)?
+            + self.comb_iter_1_right.forward_relu(&left_relu)?)?;
+        let c2 = (avg_pool_s1(&right)? + &left)?;
+        // comb_iter_3 adds two identical average pools of the left operand.
+        let c3 = (avg_pool_s1(&left)? * 2.0)?;
+        let c4 = (self.comb_iter_4_left.forward_relu(&right_relu)? + &right)?;
+        Ok(Tensor::cat(&[left, c0, c1, c2, c3, c4], 1)?)
+    }
+}
+
+/// How a reduction cell prepares its operands.
+#[derive(Clone, Debug)]
+enum Prep {
+    /// `cell_stem_0`: `a = conv_1x1(x)`, `b = x` (the stem convolution's output).
+    Stem0 { conv_1x1: ActConvBn },
+    /// `cell_stem_1` and the reduction cells: `a = right(x)`, `b = left(x_prev)`.
+    Pair { left: PrevPrep, right: ActConvBn },
+}
+
+/// `CellStem0`, `CellStem1`, `ReductionCell0/1`: all combine two operands `a` and `b` alike,
+///
+/// ```text
+/// c0 = comb_iter_0_left(a) [5x5 s2] + comb_iter_0_right(b) [7x7 s2]
+/// c1 = maxpool_s2(a)                + comb_iter_1_right(b) [7x7 s2]
+/// c2 = avgpool_s2(a)                + comb_iter_2_right(b) [5x5 s2]
+/// c3 = avgpool_s1(c0)               + c1
+/// c4 = comb_iter_4_left(c0) [3x3]   + maxpool_s2(a)
+/// ```
+///
+/// and output `cat(c1, c2, c3, c4)`.
+#[derive(Clone, Debug)]
+struct ReductionCell {
+    prep: Prep,
+    comb_iter_0_left: Branch,
+    comb_iter_0_right: Branch,
+    comb_iter_1_right: Branch,
+    comb_iter_2_right: Branch,
+    comb_iter_4_left: Branch,
+}
+
+impl ReductionCell {
+    /// `c` is the width of `a` and of every output; `c_b` the width of `b`; `stem_cell` is timm's
+    /// flag for the branches on `b` in `cell_stem_0` (middle width `c` instead of `c_b`).
+    fn new(vb: VarBuilder, prep: Prep, c: usize, c_b: usize, stem_cell: bool) -> Result<Self> {
+        let on_b = |name: &str, k: usize| Branch::new(vb.pp(name), c_b, c, k, 2, stem_cell);
+        Ok(Self {
+            comb_iter_0_left: Branch::new(vb.pp("comb_iter_0_left"), c, c, 5, 2, false)?,
+            comb_iter_0_right: on_b("comb_iter_0_right", 7)?,
+            comb_iter_1_right: on_b("comb_iter_1_right", 7)?,
+            comb_iter_2_right: on_b("comb_iter_2_right", 5)?,
+            comb_iter_4_left: Branch::new(vb.pp("comb_iter_4_left"), c, c, 3, 1, false)?,
+            prep,
+        })
+    }
+
+    /// `x` is the previous output, `x_prev` the one before (for `cell_stem_0`, both are the stem
+    /// convolution's output).
+    fn forward(&self, x: &Tensor, x_prev: &Tensor) -> Result<Tensor> {
+        let (a, b) = match &self.prep {
+            Prep::Stem0 { conv_1x1 } => (conv_1x1.forward(x)?, x.clone()),
+            Prep::Pair { left, right } => (right.forward(x)?, left.forward(x_prev)?),
+        };
+        let (a_relu, b_relu) = (a.relu()?, b.relu()?);
+        let a_max = max_pool_s2(&a)?;
+        let c0 = (self.comb_iter_0_left.forward_relu(&a_relu)?
+            + self.comb_iter_0_right.forward_relu(&b_relu)?)?;
+        let c1 = (&a_max + self.comb_iter_1_right.forward_relu(&b_relu)?)?;
+        let c2 = (avg_pool_s2(&a)? + self.comb_iter_2_right.forward_relu(&b_relu)?)?;
+        let c3 = (avg_pool_s1(&c0)? + &c1)?;
+        let c4 = (self.comb_iter_4_left.forward_relu(&c0.relu()?)? + a_max)?;
+        Ok(Tensor::cat(&[c1, c2, c3, c4], 1)?)
+    }
+}
