@@ -16,7 +16,9 @@ a batch of 2 inputs made by the same formula at the model's native size, and wri
                               the Rust side builds each tensor without Python
   timm_reference.safetensors  `<model>.features` f32 [2, D]: timm's forward_features, then the
                               mean over H and W (no head), plus probes of the formula; the
-                              header metadata records the versions and the input recipe
+                              header metadata records the versions and the input recipe;
+                              `<model>.<tag>.features`: the VARIANTS below (other input sides,
+                              and FLAVOR.md's keras flavor built from timm modules)
 
 The formula (all arithmetic on unsigned 64-bit integers wraps):
   seed(name)  = FNV-1a 64 of the UTF-8 bytes of the tensor name
@@ -183,6 +185,42 @@ def sensitivity() -> None:
         print(f"{name}: {what}: relerr {err:.3g}", file=sys.stderr)
 
 
+# Further references from the same formula weights, each stored as `<model>.<tag>.features`:
+# other input sides (the ports must work at any size), and the "keras" flavor of FLAVOR.md
+# built from timm's own modules, an independent reference for the ports' keras flavor.
+# (timm name, tag, side, how to make the model)
+def keras_xception() -> torch.nn.Module:
+    """legacy_xception as Keras runs it: BatchNorm eps 1e-3, TF-SAME (-inf) 3x3/2 max pools."""
+    model = timm.create_model("legacy_xception", pretrained=False)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eps = 1e-3
+        if isinstance(m, torch.nn.Sequential):
+            for i, sub in enumerate(m):
+                if isinstance(sub, torch.nn.MaxPool2d):
+                    m[i] = timm.layers.pool2d_same.MaxPool2dSame(3, 2)
+    return model
+
+
+def keras_mobilenetv2() -> torch.nn.Module:
+    """mobilenetv2_100 as the Keras/Coral weights need it: TF-SAME on the stride-2 3x3 convs."""
+    return timm.create_model("mobilenetv2_100", pretrained=False, pad_type="same")
+
+
+def plain(name: str):
+    return lambda: timm.create_model(name, pretrained=False)
+
+
+VARIANTS = [
+    ("vgg16", "side160", 160, plain("vgg16")),
+    ("legacy_xception", "side224", 224, plain("legacy_xception")),
+    ("mobilenetv2_100", "side200", 200, plain("mobilenetv2_100")),
+    ("nasnetalarge", "side224", 224, plain("nasnetalarge")),
+    ("legacy_xception", "keras_flavor", 299, keras_xception),
+    ("mobilenetv2_100", "keras_flavor", 224, keras_mobilenetv2),
+]
+
+
 def main() -> None:
     if "--sensitivity" in sys.argv:
         sensitivity()
@@ -225,6 +263,16 @@ def main() -> None:
             file=sys.stderr,
         )
     probes.append(probe(INPUT_NAME, (BATCH, 3, 4, 5)))
+    for name, tag, side, make in VARIANTS:
+        model = make().eval()
+        entries = fill(model)
+        assert (
+            entries == manifest["models"][name]["tensors"]
+        ), f"{name}/{tag}: state_dict differs from the plain model's"
+        f = run_features(model, side).astype(np.float32)
+        tensors[f"{name}.{tag}.features"] = f
+        manifest["models"][name].setdefault("variants", {})[tag] = {"input_side": side}
+        print(f"{name}.{tag}: side {side}, features max|.| {np.abs(f).max():.4g}", file=sys.stderr)
 
     meta = {
         "torch": torch.__version__,

@@ -84,6 +84,8 @@ pub struct ModelManifest {
     pub feature_dim: usize,
     /// Every state_dict key (except `num_batches_tracked`) with its shape.
     pub tensors: HashMap<String, Vec<usize>>,
+    /// Further references by tag (`side224`, `keras_flavor`, ...): their input side.
+    pub variants: HashMap<String, usize>,
 }
 
 /// The manifest: batch size and per-model entries keyed by timm model name.
@@ -125,12 +127,19 @@ pub fn manifest() -> Manifest {
                 .collect();
             tensors.insert(key, shape);
         }
+        let mut variants = HashMap::new();
+        if let Some(vs) = m["variants"].as_object() {
+            for (tag, v) in vs {
+                variants.insert(tag.clone(), as_usize(&v["input_side"], tag));
+            }
+        }
         models.insert(
             name.clone(),
             ModelManifest {
                 input_side: as_usize(&m["input_side"], "input_side"),
                 feature_dim: as_usize(&m["feature_dim"], "feature_dim"),
                 tensors,
+                variants,
             },
         );
     }
@@ -199,13 +208,18 @@ pub fn formula_input(batch: usize, side: usize, dev: &Device) -> candle_core::Re
     formula_tensor(INPUT_NAME, &[batch, 3, side, side], dev)
 }
 
-/// The expected pooled features `<model>.features` [batch, D] that timm computed.
-pub fn expected_features(model: &str) -> Tensor {
+/// The expected pooled features [batch, D] that timm computed: `<model>.features` for
+/// `tag = None`, `<model>.<tag>.features` for a variant.
+pub fn expected_features(model: &str, tag: Option<&str>) -> Tensor {
     let path = data_dir().join("timm_reference.safetensors");
     let mut all = candle_core::safetensors::load(&path, &Device::Cpu)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    all.remove(&format!("{model}.features"))
-        .unwrap_or_else(|| panic!("{} has no {model}.features", path.display()))
+    let key = match tag {
+        None => format!("{model}.features"),
+        Some(tag) => format!("{model}.{tag}.features"),
+    };
+    all.remove(&key)
+        .unwrap_or_else(|| panic!("{} has no {key}", path.display()))
 }
 
 #[test]
@@ -269,8 +283,12 @@ fn manifest_lists_the_four_models() {
             (side, dim, n),
             "{name}"
         );
-        let f = expected_features(name);
+        let f = expected_features(name, None);
         assert_eq!(f.dims(), &[2, dim], "{name}");
+        for tag in e.variants.keys() {
+            let f = expected_features(name, Some(tag));
+            assert_eq!(f.dims(), &[2, dim], "{name}.{tag}");
+        }
     }
 }
 
