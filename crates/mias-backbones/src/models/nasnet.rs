@@ -557,3 +557,84 @@ impl ReductionCell {
         Ok(Tensor::cat(&[c1, c2, c3, c4], 1)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn cell_plan_chains_channels_like_timm() {
+        // Each cell's right input is the previous output; its left input the one before, except
+        // after a reduction cell (see `forward_map`). Output widths: normal/first 6 x out_right
+        // (first: 2 x out_left + 5 x out_right), reduction 4 x out_right.
+        let out = |s: &CellSpec| match s.kind {
+            First => 2 * s.out_left + 5 * s.out_right,
+            Normal => 6 * s.out_right,
+            Reduction => 4 * s.out_right,
+        };
+        let (mut prev, mut cur) = (168usize, 336usize); // cell_stem_0, cell_stem_1
+        for s in &CELLS {
+            assert_eq!((s.in_left, s.in_right), (prev, cur), "{}", s.name);
+            if s.kind == Reduction {
+                cur = out(s);
+            } else {
+                prev = std::mem::replace(&mut cur, out(s));
+            }
+        }
+        assert_eq!(cur, 4032);
+    }
+
+    #[test]
+    fn map_size_by_hand_at_other_sides() {
+        // 64: conv0 31, stems 16 and 8, reductions 4 and 2. 45: conv0 22, 11, 6, 3, 2.
+        let vb = VarBuilder::zeros(DType::F32, &Device::Cpu);
+        let model = NasNetLarge::new(&Config::timm(), vb).expect("zero weights load");
+        for (side, map) in [(64, 2), (45, 2)] {
+            let x = Tensor::zeros((1, 3, side, side), DType::F32, &Device::Cpu).unwrap();
+            let y = model.forward_map(&x).unwrap();
+            assert_eq!(y.dims(), &[1, 4032, map, map], "at {side}");
+        }
+        let x = Tensor::zeros((1, 3, 331, 31), DType::F32, &Device::Cpu).unwrap();
+        let err = model.features(&x).unwrap_err();
+        assert!(
+            matches!(err, crate::Error::InputTooSmall { w: 31, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn factorized_reduction_takes_even_and_shifted_odd_cells() {
+        // Identity-like weights: one input channel, path convs of weight 1, BatchNorm identity.
+        let dev = Device::Cpu;
+        let mut map = HashMap::new();
+        let one = Tensor::ones((1, 1, 1, 1), DType::F32, &dev).unwrap();
+        map.insert("path_1.conv.weight".to_string(), one.clone());
+        map.insert("path_2.conv.weight".to_string(), one);
+        for (k, v) in [("weight", 1f32), ("bias", 0.), ("running_mean", 0.)] {
+            let t = Tensor::full(v, 2, &dev).unwrap();
+            map.insert(format!("final_path_bn.{k}"), t);
+        }
+        let var = Tensor::full(1.0f32 - 1e-3, 2, &dev).unwrap();
+        map.insert("final_path_bn.running_var".to_string(), var);
+        let vb = VarBuilder::from_tensors(map, DType::F32, &dev);
+        let f = FactorizedReduction::new(vb, 1, 2).unwrap();
+        // 3x3 input 1..9: path_1 takes rows/cols 0, 2 -> [[1, 3], [7, 9]]; path_2 takes rows/cols
+        // 1 and (past the end) zero -> [[5, 0], [0, 0]].
+        let x = Tensor::arange(1f32, 10., &dev)
+            .unwrap()
+            .reshape((1, 1, 3, 3))
+            .unwrap();
+        let y = f
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let want = [1., 3., 7., 9., 5., 0., 0., 0.];
+        for (a, b) in y.iter().zip(want) {
+            assert!((a - b).abs() < 1e-5, "{y:?} != {want:?}");
+        }
+    }
+}

@@ -296,3 +296,51 @@ impl MiddleBlock {
         Ok((r + x)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    fn zero_model(flavor: Flavor) -> Xception {
+        let vb = VarBuilder::zeros(DType::F32, &Device::Cpu);
+        Xception::new(&Config::for_flavor(flavor), vb).expect("zero weights load")
+    }
+
+    #[test]
+    fn map_size_by_hand_at_other_sides() {
+        // 64: conv1 31, conv2 29, pools 15, 8, 4, 2 (both paddings agree at these sizes).
+        // 75: conv1 37, conv2 35, pools 18, 9, 5, 3.
+        for flavor in [Flavor::Timm, Flavor::Keras] {
+            let model = zero_model(flavor);
+            for (side, map) in [(64, 2), (75, 3)] {
+                let x = Tensor::zeros((2, 3, side, side), DType::F32, &Device::Cpu).unwrap();
+                let y = model.forward_map(&x).unwrap();
+                assert_eq!(y.dims(), &[2, 2048, map, map], "{flavor} at {side}");
+                let f = model.features(&x).unwrap();
+                assert_eq!(f.dims(), &[2, 2048]);
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_small_and_malformed_inputs() {
+        let model = zero_model(Flavor::Timm);
+        let x = Tensor::zeros((1, 3, 31, 40), DType::F32, &Device::Cpu).unwrap();
+        let err = model.features(&x).unwrap_err();
+        assert!(
+            matches!(err, crate::Error::InputTooSmall { h: 31, w: 40, .. }),
+            "{err}"
+        );
+        let x = Tensor::zeros((1, 1, 64, 64), DType::F32, &Device::Cpu).unwrap();
+        let err = model.features(&x).unwrap_err();
+        assert!(matches!(err, crate::Error::BadInput { .. }), "{err}");
+    }
+
+    #[test]
+    fn flavors_differ_only_in_eps_and_pool_padding() {
+        let (t, k) = (Config::timm(), Config::keras());
+        assert_eq!((t.bn_eps, t.pool_padding), (1e-5, Padding::Symmetric(1)));
+        assert_eq!((k.bn_eps, k.pool_padding), (1e-3, Padding::TfSame));
+    }
+}
