@@ -10,10 +10,6 @@ pub enum Error {
     #[error("unknown backbone `{0}` (expected vgg16, xception, mobilenetv2 or nasnetlarge)")]
     UnknownBackbone(String),
 
-    /// A backbone whose port is not in this build yet.
-    #[error("the {0} port is not available in this build")]
-    NotPorted(crate::BackboneKind),
-
     /// A flavor name that is not `timm` or `keras`.
     #[error("unknown flavor `{0}` (expected timm or keras)")]
     UnknownFlavor(String),

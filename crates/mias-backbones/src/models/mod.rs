@@ -4,10 +4,11 @@
 
 use candle_nn::VarBuilder;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::{Backbone, BackboneKind, Flavor};
 
 pub mod mobilenetv2;
+pub mod nasnet;
 pub mod vgg16;
 pub mod xception;
 
@@ -23,8 +24,9 @@ pub fn build(kind: BackboneKind, flavor: Flavor, vb: VarBuilder) -> Result<Box<d
             &mobilenetv2::Config::for_flavor(flavor),
             vb,
         )?),
-        BackboneKind::NasNetLarge => {
-            return Err(Error::NotPorted(kind));
-        }
+        BackboneKind::NasNetLarge => Box::new(nasnet::NasNetLarge::new(
+            &nasnet::Config::for_flavor(flavor),
+            vb,
+        )?),
     })
 }

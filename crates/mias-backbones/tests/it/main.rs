@@ -3,3 +3,4 @@
 mod keras_parity;
 mod timm_parity;
 mod timm_weights;
+mod weights;
