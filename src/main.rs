@@ -1,2 +1,43 @@
-//! The `mias` application. (Work in progress.)
-fn main() {}
+//! `mias`: reproduce, audit and go beyond a published Mini-MIAS transfer-learning classifier.
+//!
+//! One subcommand per module in `cmd/`; people reach them through `cargo xtask <command>`,
+//! which builds this binary in release mode.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "mias", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download the official Mini-MIAS archive, or import a local copy, and verify it.
+    FetchData(cmd::fetch_data::Args),
+    /// Summarise a dataset directory: images, labels, women, classes, tissues.
+    Dataset(cmd::dataset::Args),
+    /// Write augmented views of one image, as a grid for a person to look at.
+    Augment(cmd::augment::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::FetchData(args) => cmd::fetch_data::run(args),
+        Command::Dataset(args) => cmd::dataset::run(args),
+        Command::Augment(args) => cmd::augment::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

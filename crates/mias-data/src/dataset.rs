@@ -1,0 +1,342 @@
+//! A Mini-MIAS directory on disk: the label table, the 322 images, and their verification.
+//!
+//! Two layouts are recognised: the official one (`Info.txt` beside `mdbNNN.pgm`) and the
+//! staged lossless copy (`Info.txt` with `png/mdbNNN.png`; `mdbNNN.png` beside `Info.txt`
+//! works too). Images are decoded lazily, one call to [`Dataset::image`] at a time.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use image::GrayImage;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::info::{IMAGE_SIDE, ImageId, ImageRecord, InfoTable, LabelVariant, Summary};
+use crate::pgm;
+
+/// The name of the label table in a dataset directory.
+pub const INFO_FILE: &str = "Info.txt";
+
+/// SHA-256 of the official `Info.txt` (identical in every faithful copy of the distribution).
+pub const INFO_SHA256: &str = "78821d5ff471c27364d429424370b846a6e3fe06f470936776858103c05fbddd";
+
+const PGM_MANIFEST: &str = include_str!("../../../data/manifests/mini-mias.pgm.sha256");
+const PNG_MANIFEST: &str = include_str!("../../../data/manifests/mini-mias.png.sha256");
+
+/// How the images of a dataset directory are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    /// Binary PGM (`P5`), as distributed officially.
+    Pgm,
+    /// Lossless 8-bit greyscale PNG.
+    Png,
+}
+
+impl ImageFormat {
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageFormat::Pgm => "pgm",
+            ImageFormat::Png => "png",
+        }
+    }
+
+    /// The committed manifest of the official images in this format: `(file name, sha256)`.
+    pub fn manifest(self) -> Vec<(&'static str, &'static str)> {
+        let text = match self {
+            ImageFormat::Pgm => PGM_MANIFEST,
+            ImageFormat::Png => PNG_MANIFEST,
+        };
+        text.lines()
+            .filter_map(|l| l.split_once("  "))
+            .map(|(hash, name)| (name.trim(), hash.trim()))
+            .collect()
+    }
+}
+
+/// How much [`Dataset::open_with`] checks before it returns.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Require exactly mdb001..mdb322 and verify every image and `Info.txt` against the
+    /// committed SHA-256 manifests. Off only for generated test data.
+    pub official: bool,
+    /// The side every image must have when decoded; `None` accepts any size.
+    pub side: Option<u32>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            official: true,
+            side: Some(IMAGE_SIDE),
+        }
+    }
+}
+
+/// An opened dataset directory.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    dir: PathBuf,
+    image_dir: PathBuf,
+    format: ImageFormat,
+    table: InfoTable,
+    side: Option<u32>,
+}
+
+impl Dataset {
+    /// Opens the complete official database and verifies every file against the manifests.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(dir, &OpenOptions::default())
+    }
+
+    /// Opens a dataset directory with explicit checks (see [`OpenOptions`]).
+    pub fn open_with(dir: impl AsRef<Path>, options: &OpenOptions) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let meta = std::fs::metadata(&dir).map_err(|e| Error::Directory {
+            path: dir.clone(),
+            reason: format!("cannot open the dataset directory: {e}"),
+        })?;
+        if !meta.is_dir() {
+            return Err(Error::Directory {
+                path: dir,
+                reason: "not a directory".into(),
+            });
+        }
+        let info = dir.join(INFO_FILE);
+        if !info.is_file() {
+            let empty = std::fs::read_dir(&dir)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            return Err(Error::Directory {
+                path: dir,
+                reason: if empty {
+                    "the directory is empty; import the dataset with `cargo xtask fetch-data` \
+                     (offline: `--from ../shared/data/mini-mias`)"
+                        .into()
+                } else {
+                    format!("no {INFO_FILE} (the Mini-MIAS label table) in this directory")
+                },
+            });
+        }
+        let table = InfoTable::read(&info)?;
+        if options.official {
+            table.check_complete()?;
+        }
+        let (image_dir, format) = locate_images(&dir, &table)?;
+        let dataset = Dataset {
+            dir,
+            image_dir,
+            format,
+            table,
+            side: options.side,
+        };
+        let missing: Vec<String> = dataset
+            .table
+            .ids()
+            .map(|id| dataset.image_path(id))
+            .filter(|p| !p.is_file())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            let shown = missing
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Error::Directory {
+                path: dataset.dir,
+                reason: format!("{} image(s) missing: {shown}", missing.len()),
+            });
+        }
+        if options.official {
+            dataset.verify_checksums()?;
+        }
+        Ok(dataset)
+    }
+
+    /// The dataset directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// How the images are stored.
+    pub fn format(&self) -> ImageFormat {
+        self.format
+    }
+
+    /// The label table.
+    pub fn table(&self) -> &InfoTable {
+        &self.table
+    }
+
+    /// All image records, ordered by id.
+    pub fn records(&self) -> &[ImageRecord] {
+        self.table.records()
+    }
+
+    /// Counts under a label variant.
+    pub fn summary(&self, variant: LabelVariant) -> Summary {
+        self.table.summary(variant)
+    }
+
+    /// The file of one image (which need not exist for an id outside the table).
+    pub fn image_path(&self, id: ImageId) -> PathBuf {
+        self.image_dir
+            .join(format!("{id}.{}", self.format.extension()))
+    }
+
+    /// Decodes one image as 8-bit greyscale, checking its size.
+    pub fn image(&self, id: ImageId) -> Result<GrayImage> {
+        self.table.get(id)?;
+        let path = self.image_path(id);
+        let image = load_image(&path)?;
+        if let Some(side) = self.side
+            && image.dimensions() != (side, side)
+        {
+            return Err(Error::Image {
+                path,
+                reason: format!(
+                    "expected {side}x{side} pixels, found {}x{}",
+                    image.width(),
+                    image.height()
+                ),
+            });
+        }
+        Ok(image)
+    }
+
+    /// Verifies `Info.txt` and every image against the committed SHA-256 manifests.
+    pub fn verify_checksums(&self) -> Result<()> {
+        verify_file(&self.dir.join(INFO_FILE), INFO_SHA256)?;
+        let manifest = self.format.manifest();
+        for id in self.table.ids() {
+            let path = self.image_path(id);
+            let name = format!("{id}.{}", self.format.extension());
+            let expected = manifest
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, h)| *h)
+                .ok_or_else(|| Error::Image {
+                    path: path.clone(),
+                    reason: "not in the official manifest".into(),
+                })?;
+            verify_file(&path, expected)?;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes a PGM or PNG file (chosen by extension, else by content) as 8-bit greyscale.
+pub fn load_image(path: &Path) -> Result<GrayImage> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_image(&bytes).map_err(|reason| Error::Image {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// Decodes PGM (`P5`) or PNG bytes as 8-bit greyscale; the error says why not.
+pub fn decode_image(bytes: &[u8]) -> Result<GrayImage, String> {
+    if bytes.len() >= 2 && bytes[0] == b'P' && bytes[1].is_ascii_digit() {
+        return pgm::decode(bytes).map_err(|e| e.to_string());
+    }
+    if bytes.starts_with(b"\x89PNG") {
+        let decoded = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
+            .map_err(|e| format!("not a valid PNG: {e}"))?;
+        return match decoded {
+            image::DynamicImage::ImageLuma8(g) => Ok(g),
+            other => Err(format!(
+                "expected 8-bit greyscale, found {:?}",
+                other.color()
+            )),
+        };
+    }
+    if bytes.is_empty() {
+        return Err("empty file".into());
+    }
+    Err("neither a binary PGM (P5) nor a PNG".into())
+}
+
+/// SHA-256 of a file, as lowercase hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn verify_file(path: &Path, expected: &str) -> Result<()> {
+    let actual = sha256_file(path)?;
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(Error::Checksum {
+            path: path.to_path_buf(),
+            expected: expected.to_string(),
+            actual,
+        })
+    }
+}
+
+/// Finds where the images of `table` live: `png/`, or beside Info.txt as PNG or PGM.
+fn locate_images(dir: &Path, table: &InfoTable) -> Result<(PathBuf, ImageFormat)> {
+    let Some(first) = table.ids().next() else {
+        return Err(Error::Directory {
+            path: dir.to_path_buf(),
+            reason: "the label table lists no image".into(),
+        });
+    };
+    let candidates = [
+        (dir.to_path_buf(), ImageFormat::Pgm),
+        (dir.join("png"), ImageFormat::Png),
+        (dir.to_path_buf(), ImageFormat::Png),
+    ];
+    for (image_dir, format) in &candidates {
+        if image_dir
+            .join(format!("{first}.{}", format.extension()))
+            .is_file()
+        {
+            return Ok((image_dir.clone(), *format));
+        }
+    }
+    Err(Error::Directory {
+        path: dir.to_path_buf(),
+        reason: format!("no images found: looked for {first}.pgm, png/{first}.png and {first}.png"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_list_every_official_image() {
+        for format in [ImageFormat::Pgm, ImageFormat::Png] {
+            let m = format.manifest();
+            assert_eq!(m.len(), 322);
+            assert_eq!(m[0].0, format!("mdb001.{}", format.extension()));
+            assert!(m.iter().all(|(_, h)| h.len() == 64));
+        }
+    }
+
+    #[test]
+    fn decode_rejects_other_formats() {
+        assert_eq!(decode_image(b"").unwrap_err(), "empty file");
+        assert!(decode_image(b"GIF89a").unwrap_err().contains("neither"));
+        assert!(
+            decode_image(b"\x89PNG\r\n")
+                .unwrap_err()
+                .contains("not a valid PNG")
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of mias-data: against Keras's augmentation, on the real Mini-MIAS files
+//! when `../shared` is present, and on deliberately broken inputs.
+
+mod augment_keras;
+mod bad_input;
+mod common;
+mod fetch;
+mod real_data;
+mod resize_pillow;

@@ -1,0 +1,9 @@
+//! Integration tests of mias-train: numpy and real-Keras references, determinism,
+//! learning a separable toy set, checkpoints and the ensemble.
+
+mod checkpoint;
+mod common;
+mod determinism;
+mod ensemble;
+mod reference;
+mod toy;

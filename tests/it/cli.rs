@@ -1,0 +1,142 @@
+//! The command line: outputs, determinism across processes, exit codes and messages.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn mias(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mias"))
+        .args(args)
+        .output()
+        .expect("running mias")
+}
+
+fn real_data(test: &str) -> Option<String> {
+    let dir = std::env::var_os("MIAS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mini-mias")
+        });
+    if dir.join("Info.txt").is_file() {
+        Some(dir.display().to_string())
+    } else {
+        eprintln!(
+            "SKIPPED {test}: no real Mini-MIAS at {} (set MIAS_DATA_DIR)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn dataset_json_is_one_object_with_the_published_counts() {
+    let Some(data) = real_data("dataset_json_is_one_object_with_the_published_counts") else {
+        return;
+    };
+    for (labels, normal, abnormal) in [("official", 207, 115), ("paper", 209, 113)] {
+        let out = mias(&["dataset", "--data", &data, "--labels", labels, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.trim().lines().count(), 1, "{text}");
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["images"], 322);
+        assert_eq!(
+            (v["normal"].as_u64(), v["abnormal"].as_u64()),
+            (Some(normal), Some(abnormal))
+        );
+        assert_eq!(v["patients"], 161);
+        assert_eq!(v["labels"], labels);
+        assert_eq!(v["by_tissue"]["F"], 106);
+        assert!(v["by_class"]["CALC"].is_u64() && v["benign"].is_u64() && v["malignant"].is_u64());
+    }
+}
+
+#[test]
+fn augment_is_byte_identical_across_processes() {
+    let Some(data) = real_data("augment_is_byte_identical_across_processes") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let paths: Vec<String> = (0..3)
+        .map(|i| tmp.path().join(format!("v{i}.png")).display().to_string())
+        .collect();
+    for (path, seed) in paths.iter().zip(["11", "11", "12"]) {
+        let out = mias(&[
+            "augment", "--data", &data, "--image", "mdb002", "--seed", seed, "--grid", "4",
+            "--tile", "128", "--out", path,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let bytes: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    assert_eq!(bytes[0], bytes[1]);
+    assert_ne!(bytes[0], bytes[2]);
+    let grid = image::load_from_memory(&bytes[0]).unwrap();
+    assert_eq!(
+        (grid.width(), grid.height()),
+        (2 * 128 + 3 * 4, 2 * 128 + 3 * 4)
+    );
+}
+
+#[test]
+fn fetch_data_imports_then_finds_it_present() {
+    let Some(data) = real_data("fetch_data_imports_then_finds_it_present") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("mini-mias").display().to_string();
+    let first = mias(&["fetch-data", "--dest", &dest, "--from", &data]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("imported"));
+    let second = mias(&["fetch-data", "--dest", &dest, "--from", &data]);
+    assert!(String::from_utf8_lossy(&second.stdout).contains("already present"));
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("absent").display().to_string();
+    let out = mias(&["dataset", "--data", &missing]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no dataset at") && stderr(&out).contains("--from"));
+
+    let empty = tmp.path().display().to_string();
+    let out = mias(&["dataset", "--data", &empty]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("the directory is empty"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = mias(&["dataset", "--data", &empty, "--labels", "mine"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("expected `official` or `paper`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = mias(&[
+        "augment", "--data", &empty, "--image", "mdb1", "--seed", "1", "--out", "x.png",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("expected mdb followed by three digits"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = mias(&[
+        "fetch-data",
+        "--dest",
+        &missing,
+        "--url",
+        "http://127.0.0.1:9/all-mias.tar.gz",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--from") && stderr(&out).contains("cannot download"));
+    assert!(!tmp.path().join("absent").exists());
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests of the `mias` application, run as a separate process.
+
+mod cli;
