@@ -3,7 +3,7 @@
 
 README: python3.11 -m venv .venv && .venv/bin/pip install torch timm safetensors numpy
         && .venv/bin/python crates/mias-backbones/tests/data/make_timm_reference.py
-        (run by hand from the workspace root, about a minute on 2 cores; CI never runs it;
+        (run by hand from the workspace root, 1-3 minutes on 2 cores; CI never runs it;
         add --sensitivity to print how far plausible porting mistakes move the features
         instead of writing the fixtures)
 
@@ -32,7 +32,9 @@ with (center, half_width) chosen by the tensor's key suffix and rank:
                                               (unit gain: a pointwise conv follows with no ReLU)
   any other weight of rank >= 2 (conv OIHW or linear OI):
                                               (0, sqrt(6 / fan_in)), fan_in = prod(shape[1:])
-                                              (He-uniform: activations stay O(1) under ReLU)
+                                              (He-uniform: plain ReLU chains keep their scale;
+                                              residual sums let the pooled features grow to
+                                              ~5 for vgg16/mobilenetv2, ~1e3 for xception/nasnet)
   weight, rank 1 (BatchNorm gamma):           (1, 0.2)
   bias (conv, linear or BatchNorm beta):      (0, 0.1)
   running_mean:                               (0, 0.1)
