@@ -26,10 +26,10 @@ fn bench_backbones(c: &mut Criterion) {
     let only = std::env::var("MIAS_BENCH_ONLY").ok();
     for (dev_name, dev) in devices() {
         for kind in BackboneKind::ALL {
-            if let Some(only) = &only {
-                if !only.split(',').any(|o| o == kind.name()) {
-                    continue;
-                }
+            if let Some(only) = &only
+                && !only.split(',').any(|o| o == kind.name())
+            {
+                continue;
             }
             let vb = weights::random_var_builder(0, &dev);
             let bb = match models::build(kind, Flavor::Timm, vb) {

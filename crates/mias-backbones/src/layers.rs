@@ -11,6 +11,7 @@
 use candle_core::{D, DType, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::conv::{ConvParams, conv2d};
 use crate::depthwise::{DepthwiseParams, depthwise_conv2d};
 use crate::error::{Error, Result};
 
@@ -168,17 +169,20 @@ impl Conv2d {
     /// Applies the convolution, bias and activation to `x` `[N, C, H, W]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (_, _, h, w) = x.dims4()?;
-        let [t, b, l, r] = self.padding.amounts(h, w, self.k, self.stride);
-        let y = if t == b && l == r && t == l {
-            x.conv2d(&self.weight, t, self.stride, 1, 1)?
-        } else {
-            pad2d(x, [t, b, l, r], 0.0)?.conv2d(&self.weight, 0, self.stride, 1, 1)?
+        let p = ConvParams {
+            stride: self.stride,
+            pad: self.padding.amounts(h, w, self.k, self.stride),
+            act: self.act,
         };
-        let y = match &self.bias {
-            Some(bias) => y.broadcast_add(&bias.reshape((1, bias.dim(0)?, 1, 1))?)?,
-            None => y,
+        let bias = match &self.bias {
+            Some(b) => b.clone(),
+            None => Tensor::zeros(
+                self.out_channels(),
+                self.weight.dtype(),
+                self.weight.device(),
+            )?,
         };
-        Ok(self.act.apply(&y)?)
+        Ok(conv2d(x, &self.weight, &bias, p)?)
     }
 }
 

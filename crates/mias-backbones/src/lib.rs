@@ -23,6 +23,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod conv;
 pub mod depthwise;
 mod error;
 pub mod layers;

@@ -170,7 +170,7 @@ impl WeightsSource {
             WeightsSource::File(path) => {
                 if !path.is_file() {
                     return Err(Error::WeightsUnavailable {
-                        what: format!("{kind} weights at {}", path.display()),
+                        what: format!("{kind} at {}", path.display()),
                         reason: "no such file".into(),
                         hint: hint(kind),
                     });
@@ -214,7 +214,7 @@ fn resolve_hub(
 ) -> Result<PathBuf> {
     use hf_hub::{Repo, RepoType};
     let hf_repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.to_string());
-    let what = format!("{kind} weights hf://{repo}@{revision}/{file}");
+    let what = format!("{kind} from hf://{repo}@{revision}/{file}");
     if let Some(path) = hf_hub::Cache::new(opts.hub_cache.clone())
         .repo(hf_repo.clone())
         .get(file)
@@ -268,7 +268,7 @@ fn resolve_url(
     if !raw.is_file() {
         if opts.offline {
             return Err(Error::WeightsUnavailable {
-                what: format!("{kind} weights {url}"),
+                what: format!("{kind} from {url}"),
                 reason: format!(
                     "offline (HF_HUB_OFFLINE/MIAS_OFFLINE) and neither {} nor {} is cached",
                     raw.display(),
@@ -294,7 +294,7 @@ fn resolve_url(
 
 fn download(kind: BackboneKind, url: &str, dest: &Path) -> Result<()> {
     let unavailable = |reason: String| Error::WeightsUnavailable {
-        what: format!("{kind} weights {url}"),
+        what: format!("{kind} from {url}"),
         reason,
         hint: hint(kind),
     };
