@@ -19,10 +19,17 @@
 //! column past the end (`path_2`, the `ZeroPad2d((-1, 1, -1, 1))` of the original port). Every
 //! BatchNorm has eps 1e-3 and is folded into the convolution before it.
 //!
-//! Weights: `timm/nasnetalarge.tf_in1k` on the Hub. Input: 331x331 RGB, `x / 127.5 - 1` (timm's
-//! mean = std = 0.5). There are no Keras-derived NASNet weights or references in `../shared`; the
-//! keras flavor runs this same TF-slim graph, and Keras's own rendering of the strided pools at the
-//! borders is not verified.
+//! Weights: `timm/nasnetalarge.tf_in1k` on the Hub (the TF-slim checkpoint, which Keras's
+//! `NASNetLarge` weights come from too). Input: 331x331 RGB, `x / 127.5 - 1` (timm's mean = std =
+//! 0.5, Keras's `tf` mode).
+//!
+//! Flavors. Keras's `keras.applications.NASNetLarge` builds the same graph (same cell wiring, BN
+//! eps 1e-3, `correct_pad` zero padding before its strided separable convolutions and average
+//! pools, which equals TensorFlow SAME at stride 2) with one difference: its reduction-cell max
+//! pools pad with zeros (`ZeroPadding2D` then a `valid` pool) where timm pads with -inf, so a
+//! window at the border whose cells are all negative yields 0 in Keras. The keras flavor does that.
+//! It is checked against timm's modules with that one change (`tests/data/make_timm_reference.py`);
+//! `../shared` holds no Keras NASNet reference.
 
 use std::collections::HashMap;
 
@@ -31,8 +38,7 @@ use candle_nn::VarBuilder;
 
 use crate::error::Result;
 use crate::layers::{
-    Activation, Conv2d, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool,
-    max_pool2d,
+    Activation, Conv2d, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool, pad2d,
 };
 use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
@@ -107,30 +113,36 @@ const CELLS: [CellSpec; 20] = [
     cell("cell_17", Normal, 4032, 672, 4032, 672),
 ];
 
-/// NASNet-A Large configuration: the flavor (both run the same graph, see the module docs).
+/// NASNet-A Large configuration: the flavor and the value the strided max pools pad with.
 #[derive(Clone, Debug)]
 pub struct Config {
     flavor: Flavor,
+    max_pool_pad: f32,
 }
 
 impl Config {
-    /// timm's `nasnetalarge`.
+    /// timm's `nasnetalarge`: strided max pools pad TensorFlow SAME with -inf.
     pub fn timm() -> Self {
         Self {
             flavor: Flavor::Timm,
+            max_pool_pad: f32::NEG_INFINITY,
         }
     }
 
-    /// The keras flavor: the same TF-slim graph (see the module docs).
+    /// Keras's `NASNetLarge`: strided max pools pad the same amounts with zeros.
     pub fn keras() -> Self {
         Self {
             flavor: Flavor::Keras,
+            max_pool_pad: 0.0,
         }
     }
 
     /// The configuration of `flavor`.
     pub fn for_flavor(flavor: Flavor) -> Self {
-        Self { flavor }
+        match flavor {
+            Flavor::Timm => Self::timm(),
+            Flavor::Keras => Self::keras(),
+        }
     }
 }
 
@@ -173,6 +185,7 @@ impl NasNetLarge {
             42,
             96,
             true,
+            cfg.max_pool_pad,
         )?;
         let stem_1 = vb.pp("cell_stem_1");
         let cell_stem_1 = ReductionCell::new(
@@ -184,6 +197,7 @@ impl NasNetLarge {
             84,
             84,
             false,
+            cfg.max_pool_pad,
         )?;
         let cells = CELLS
             .iter()
@@ -208,6 +222,7 @@ impl NasNetLarge {
                         spec.out_right,
                         spec.out_left,
                         false,
+                        cfg.max_pool_pad,
                     )?),
                 })
             })
@@ -268,9 +283,11 @@ fn same(k: usize, stride: usize) -> Padding {
     }
 }
 
-/// 3x3 stride-2 max pool, TensorFlow SAME with -inf.
-fn max_pool_s2(x: &Tensor) -> Result<Tensor> {
-    max_pool2d(x, 3, 2, Padding::TfSame)
+/// 3x3 stride-2 max pool, padded TensorFlow SAME with `pad_value` (-inf in timm, 0 in Keras).
+fn max_pool_s2(x: &Tensor, pad_value: f32) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let pad = Padding::TfSame.amounts(h, w, 3, 2);
+    Ok(pad2d(x, pad, pad_value)?.max_pool2d_with_stride(3, 2)?)
 }
 
 /// 3x3 stride-2 average pool, TensorFlow SAME zeros counted in the divisor (timm's
@@ -517,6 +534,7 @@ enum Prep {
 #[derive(Clone, Debug)]
 struct ReductionCell {
     prep: Prep,
+    max_pool_pad: f32,
     comb_iter_0_left: Branch,
     comb_iter_0_right: Branch,
     comb_iter_1_right: Branch,
@@ -526,8 +544,16 @@ struct ReductionCell {
 
 impl ReductionCell {
     /// `c` is the width of `a` and of every output; `c_b` the width of `b`; `stem_cell` is timm's
-    /// flag for the branches on `b` in `cell_stem_0` (middle width `c` instead of `c_b`).
-    fn new(vb: VarBuilder, prep: Prep, c: usize, c_b: usize, stem_cell: bool) -> Result<Self> {
+    /// flag for the branches on `b` in `cell_stem_0` (middle width `c` instead of `c_b`);
+    /// `max_pool_pad` the flavor's padding value of the strided max pools.
+    fn new(
+        vb: VarBuilder,
+        prep: Prep,
+        c: usize,
+        c_b: usize,
+        stem_cell: bool,
+        max_pool_pad: f32,
+    ) -> Result<Self> {
         let on_b = |name: &str, k: usize| Branch::new(vb.pp(name), c_b, c, k, 2, stem_cell);
         Ok(Self {
             comb_iter_0_left: Branch::new(vb.pp("comb_iter_0_left"), c, c, 5, 2, false)?,
@@ -536,6 +562,7 @@ impl ReductionCell {
             comb_iter_2_right: on_b("comb_iter_2_right", 5)?,
             comb_iter_4_left: Branch::new(vb.pp("comb_iter_4_left"), c, c, 3, 1, false)?,
             prep,
+            max_pool_pad,
         })
     }
 
@@ -547,7 +574,7 @@ impl ReductionCell {
             Prep::Pair { left, right } => (right.forward(x)?, left.forward(x_prev)?),
         };
         let (a_relu, b_relu) = (a.relu()?, b.relu()?);
-        let a_max = max_pool_s2(&a)?;
+        let a_max = max_pool_s2(&a, self.max_pool_pad)?;
         let c0 = (self.comb_iter_0_left.forward_relu(&a_relu)?
             + self.comb_iter_0_right.forward_relu(&b_relu)?)?;
         let c1 = (&a_max + self.comb_iter_1_right.forward_relu(&b_relu)?)?;

@@ -209,6 +209,31 @@ def keras_mobilenetv2() -> torch.nn.Module:
     return timm.create_model("mobilenetv2_100", pretrained=False, pad_type="same")
 
 
+class ZeroPadMaxPool(torch.nn.Module):
+    """Keras NASNet's strided max pool: ZeroPadding2D(correct_pad) + MaxPooling2D(3, 2, 'valid').
+
+    correct_pad pads (k//2 - 1 + n % 2, k//2) per axis of length n, the TF-SAME amounts at
+    stride 2, so timm's pad_same gives the same padding, here filled with zeros.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = timm.layers.padding.pad_same(x, [3, 3], [2, 2], value=0.0)
+        return torch.nn.functional.max_pool2d(x, 3, 2)
+
+
+def keras_nasnet() -> torch.nn.Module:
+    """nasnetalarge as Keras builds it: reduction-cell max pools pad with zeros, not -inf."""
+    model = timm.create_model("nasnetalarge", pretrained=False)
+    swapped = 0
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            if isinstance(child, timm.layers.pool2d_same.MaxPool2dSame):
+                setattr(parent, child_name, ZeroPadMaxPool())
+                swapped += 1
+    assert swapped == 8, swapped  # comb_iter_1_left and comb_iter_4_right of 4 reduction cells
+    return model
+
+
 def plain(name: str):
     return lambda: timm.create_model(name, pretrained=False)
 
@@ -220,6 +245,7 @@ VARIANTS = [
     ("nasnetalarge", "side224", 224, plain("nasnetalarge")),
     ("legacy_xception", "keras_flavor", 299, keras_xception),
     ("mobilenetv2_100", "keras_flavor", 224, keras_mobilenetv2),
+    ("nasnetalarge", "keras_flavor", 331, keras_nasnet),
 ]
 
 

@@ -1,9 +1,10 @@
 //! Parity with timm: each port, with the formula weights of `timm_weights`, must reproduce the
 //! pooled features that timm computed in `tests/data/make_timm_reference.py` within 1e-4
 //! relative (max |diff| / max |timm|), batch 2: in the `timm` flavor at the native input size
-//! and at one other size, and, for Xception and MobileNetV2, in the `keras` flavor against timm's
-//! modules reconfigured as `../shared/weights/FLAVOR.md` describes Keras (an independent check
-//! of the keras flavor that needs no Keras weights).
+//! and at one other size, and in the `keras` flavor against timm's modules reconfigured as Keras
+//! builds the network (Xception and MobileNetV2 as `../shared/weights/FLAVOR.md` describes;
+//! NASNet with Keras's zero-padded strided max pools): an independent check of the keras
+//! flavors that needs no Keras weights.
 
 use candle_core::Device;
 use mias_backbones::{BackboneKind, Flavor, models};
@@ -155,4 +156,10 @@ fn nasnetlarge_matches_timm_nasnetalarge() {
 fn nasnetlarge_matches_timm_nasnetalarge_at_224() {
     let tag = Some("side224");
     assert_parity(BackboneKind::NasNetLarge, Flavor::Timm, "nasnetalarge", tag);
+}
+
+#[test]
+fn nasnetlarge_keras_flavor_matches_timm_with_zero_padded_max_pools() {
+    let (kind, tag) = (BackboneKind::NasNetLarge, Some("keras_flavor"));
+    assert_parity(kind, Flavor::Keras, "nasnetalarge", tag);
 }
