@@ -21,6 +21,11 @@
 //! - BatchNorm eps: 1e-5 in timm, 1e-3 in Keras;
 //! - the four max pools: timm pads 1 on every side, Keras pads TensorFlow SAME with -inf; the two
 //!   agree at odd sizes but not at even ones (block 2 at 299: 74 -> 37).
+//!
+//! Both are checked against timm (`tests/it/timm_parity.rs`): the timm flavor against
+//! `legacy_xception`, the keras flavor against `legacy_xception` with those two changes made to
+//! timm's modules; the keras flavor against Keras itself once `xception.keras.safetensors` is in
+//! `../shared/weights` (`tests/it/keras_parity.rs`).
 
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
