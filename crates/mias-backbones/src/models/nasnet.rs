@@ -631,6 +631,22 @@ mod tests {
     }
 
     #[test]
+    fn strided_max_pool_pads_per_flavor() {
+        // 2x2 all-negative input; TF-SAME 3x3/2 pads bottom/right by 1, one window covering all.
+        let x = Tensor::new(&[[[[-4f32, -3.], [-2., -5.]]]], &Device::Cpu).unwrap();
+        let timm = max_pool_s2(&x, Config::timm().max_pool_pad).unwrap();
+        let keras = max_pool_s2(&x, Config::keras().max_pool_pad).unwrap();
+        assert_eq!(
+            timm.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            [-2.0]
+        );
+        assert_eq!(
+            keras.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            [0.0]
+        );
+    }
+
+    #[test]
     fn factorized_reduction_takes_even_and_shifted_odd_cells() {
         // Identity-like weights: one input channel, path convs of weight 1, BatchNorm identity.
         let dev = Device::Cpu;
