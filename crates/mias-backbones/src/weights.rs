@@ -205,6 +205,16 @@ fn hint(kind: BackboneKind) -> String {
     )
 }
 
+/// The path of `file` at `revision` in hf-hub's cache layout
+/// (`models--{owner}--{name}/refs/{revision}` holds the commit,
+/// `models--{owner}--{name}/snapshots/{commit}/{file}` the file), if it is there.
+fn hub_cached(hub_cache: &Path, repo: &str, revision: &str, file: &str) -> Option<PathBuf> {
+    let folder = hub_cache.join(format!("models--{}", repo.replace('/', "--")));
+    let commit = std::fs::read_to_string(folder.join("refs").join(revision)).ok()?;
+    let path = folder.join("snapshots").join(commit.trim()).join(file);
+    path.is_file().then_some(path)
+}
+
 fn resolve_hub(
     kind: BackboneKind,
     repo: &str,
@@ -212,13 +222,8 @@ fn resolve_hub(
     file: &str,
     opts: &FetchOptions,
 ) -> Result<PathBuf> {
-    use hf_hub::{Repo, RepoType};
-    let hf_repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.to_string());
     let what = format!("{kind} from hf://{repo}@{revision}/{file}");
-    if let Some(path) = hf_hub::Cache::new(opts.hub_cache.clone())
-        .repo(hf_repo.clone())
-        .get(file)
-    {
+    if let Some(path) = hub_cached(&opts.hub_cache, repo, revision, file) {
         return Ok(path);
     }
     if opts.offline {
@@ -231,11 +236,25 @@ fn resolve_hub(
             hint: hint(kind),
         });
     }
+    hub_download(kind, what, repo, revision, file, opts)
+}
+
+#[cfg(feature = "hub")]
+fn hub_download(
+    kind: BackboneKind,
+    what: String,
+    repo: &str,
+    revision: &str,
+    file: &str,
+    opts: &FetchOptions,
+) -> Result<PathBuf> {
+    use hf_hub::{Repo, RepoType};
     let unavailable = |reason: String| Error::WeightsUnavailable {
         what: what.clone(),
         reason,
         hint: hint(kind),
     };
+    let hf_repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.to_string());
     let api = hf_hub::api::sync::ApiBuilder::new()
         .with_cache_dir(opts.hub_cache.clone())
         .with_progress(false)
@@ -246,6 +265,26 @@ fn resolve_hub(
             "not in the Hugging Face cache {} and the download failed: {e}",
             opts.hub_cache.display()
         ))
+    })
+}
+
+#[cfg(not(feature = "hub"))]
+fn hub_download(
+    kind: BackboneKind,
+    what: String,
+    _repo: &str,
+    _revision: &str,
+    _file: &str,
+    opts: &FetchOptions,
+) -> Result<PathBuf> {
+    Err(Error::WeightsUnavailable {
+        what,
+        reason: format!(
+            "not in the Hugging Face cache {}, and this build cannot download \
+             (mias-backbones without its `hub` feature)",
+            opts.hub_cache.display()
+        ),
+        hint: hint(kind),
     })
 }
 
@@ -292,6 +331,7 @@ fn resolve_url(
     Ok(converted)
 }
 
+#[cfg(feature = "hub")]
 fn download(kind: BackboneKind, url: &str, dest: &Path) -> Result<()> {
     let unavailable = |reason: String| Error::WeightsUnavailable {
         what: format!("{kind} from {url}"),
@@ -314,6 +354,17 @@ fn download(kind: BackboneKind, url: &str, dest: &Path) -> Result<()> {
         .map_err(|e| unavailable(format!("download interrupted: {e}")))?;
     file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, dest).map_err(io)
+}
+
+#[cfg(not(feature = "hub"))]
+fn download(kind: BackboneKind, url: &str, _dest: &Path) -> Result<()> {
+    Err(Error::WeightsUnavailable {
+        what: format!("{kind} from {url}"),
+        reason:
+            "not cached, and this build cannot download (mias-backbones without its `hub` feature)"
+                .into(),
+        hint: hint(kind),
+    })
 }
 
 /// Converts a PyTorch state dict (zip-format `.pth`, read with candle's pickle loader) into a
