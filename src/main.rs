@@ -24,6 +24,8 @@ enum Command {
     Dataset(cmd::dataset::Args),
     /// Write augmented views of one image, as a grid for a person to look at.
     Augment(cmd::augment::Args),
+    /// Run one frozen backbone on a batch and write its pooled features.
+    Features(cmd::features::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::FetchData(args) => cmd::fetch_data::run(args),
         Command::Dataset(args) => cmd::dataset::run(args),
         Command::Augment(args) => cmd::augment::run(args),
+        Command::Features(args) => cmd::features::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 pub mod augment;
 pub mod dataset;
+pub mod features;
 pub mod fetch_data;
 
 use std::path::Path;

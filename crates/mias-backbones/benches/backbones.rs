@@ -1,0 +1,71 @@
+//! Criterion benches of each backbone's forward pass at its native size, batch 1 and 8, with
+//! deterministic random weights (never downloads). Names are device-prefixed: `cpu_vgg16_b8`.
+//! With `--features cuda`, the same benches run on the first GPU as `cuda_*`.
+//!
+//! `benches/torch_reference.py` times timm on the same machine (2 threads) for the ratios.
+
+use std::time::{Duration, Instant};
+
+use candle_core::{DType, Device, Tensor};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mias_backbones::{BackboneKind, Flavor, models, weights};
+
+fn devices() -> Vec<(&'static str, Device)> {
+    #[allow(unused_mut)]
+    let mut out = vec![("cpu", Device::Cpu)];
+    #[cfg(feature = "cuda")]
+    match Device::new_cuda(0) {
+        Ok(dev) => out.push(("cuda", dev)),
+        Err(e) => eprintln!("no cuda benches: {e}"),
+    }
+    out
+}
+
+fn bench_backbones(c: &mut Criterion) {
+    // MIAS_BENCH_ONLY=vgg16,mobilenetv2 limits the backbones.
+    let only = std::env::var("MIAS_BENCH_ONLY").ok();
+    for (dev_name, dev) in devices() {
+        for kind in BackboneKind::ALL {
+            if let Some(only) = &only
+                && !only.split(',').any(|o| o == kind.name())
+            {
+                continue;
+            }
+            let vb = weights::random_var_builder(0, &dev);
+            let bb = match models::build(kind, Flavor::Timm, vb) {
+                Ok(bb) => bb,
+                Err(e) => {
+                    eprintln!("skipped {dev_name}_{kind}: {e}");
+                    continue;
+                }
+            };
+            let side = kind.native_side();
+            for batch in [1usize, 8] {
+                let x = Tensor::randn(0f32, 1.0, (batch, 3, side, side), &dev)
+                    .and_then(|x| x.to_dtype(DType::F32))
+                    .expect("random input");
+                let mut group = c.benchmark_group("backbones");
+                group.throughput(Throughput::Elements(batch as u64));
+                group.sample_size(10);
+                group.warm_up_time(Duration::from_secs(1));
+                group.measurement_time(Duration::from_secs(if batch == 1 { 5 } else { 15 }));
+                group.bench_function(format!("{dev_name}_{kind}_b{batch}"), |b| {
+                    b.iter_custom(|iters| {
+                        dev.synchronize().expect("synchronize");
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let f = bb.features(&x).expect("forward");
+                            std::hint::black_box(f);
+                        }
+                        dev.synchronize().expect("synchronize");
+                        start.elapsed()
+                    })
+                });
+                group.finish();
+            }
+        }
+    }
+}
+
+criterion_group!(benches, bench_backbones);
+criterion_main!(benches);

@@ -1,0 +1,416 @@
+//! A dense 2-D convolution (groups = 1) for the CPU as a candle custom op: im2col in tiles of
+//! output rows and one `gemm` call per tile, written straight into the NCHW output, then the
+//! (BatchNorm-folded) bias and the activation fused in while the tile is still in cache.
+//!
+//! candle's own CPU `conv2d` transposes the input to NHWC and gathers each im2col tile with a
+//! column-major scatter, then copies the product back into NCHW: for VGG16 at 224 it ran 2.7x
+//! slower than PyTorch. Here the im2col rows are contiguous copies of input rows (for stride 1),
+//! a 1x1 stride-1 convolution reads the input in place with no copy, and the output needs no
+//! transposition. Tiles of different images and rows run in parallel with rayon; when there are
+//! fewer tiles than threads, the gemm itself is parallel.
+//!
+//! Padding is given per side (TensorFlow SAME needs no padded copy). Off the CPU,
+//! [`conv2d`] uses candle's `conv2d` on an explicitly padded input.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use crate::layers::Activation;
+
+/// Geometry of a dense convolution: stride, padding per side and fused activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvParams {
+    /// Stride, the same along both axes.
+    pub stride: usize,
+    /// Zero padding `[top, bottom, left, right]`.
+    pub pad: [usize; 4],
+    /// Activation applied after the bias.
+    pub act: Activation,
+}
+
+impl ConvParams {
+    /// Output height and width, or `None` when the padded input is smaller than the kernel.
+    pub fn out_hw(&self, h: usize, w: usize, kh: usize, kw: usize) -> Option<(usize, usize)> {
+        let [t, b, l, r] = self.pad;
+        let (ph, pw) = (h + t + b, w + l + r);
+        if ph < kh || pw < kw || self.stride == 0 {
+            return None;
+        }
+        Some(((ph - kh) / self.stride + 1, (pw - kw) / self.stride + 1))
+    }
+}
+
+struct ConvOp(ConvParams);
+
+fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    let data = match s {
+        CpuStorage::F32(d) => d.as_slice(),
+        other => candle_core::bail!("conv2d: {what} must be f32, got {:?}", other.dtype()),
+    };
+    match l.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("conv2d: {what} must be contiguous"),
+    }
+}
+
+/// A raw pointer to the output, shared by the tiles; each tile writes a disjoint set of cells.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: tiles write disjoint regions (distinct images, or distinct output rows of an image),
+// and the buffer outlives the parallel loop.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The pointer (a method, so closures capture the whole `Send + Sync` wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// The shapes of one convolution.
+#[derive(Clone, Copy)]
+struct Geometry {
+    c_in: usize,
+    h: usize,
+    w: usize,
+    c_out: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl CustomOp3 for ConvOp {
+    fn name(&self) -> &'static str {
+        "mias-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, c_in, h, w) = l1.shape().dims4()?;
+        let (c_out, c_in_w, kh, kw) = l2.shape().dims4()?;
+        let c_b = l3.shape().dims1()?;
+        if c_in_w != c_in || c_b != c_out {
+            candle_core::bail!(
+                "conv2d: input {:?}, weight {:?} and bias {:?} do not agree",
+                l1.shape(),
+                l2.shape(),
+                l3.shape()
+            );
+        }
+        let Some((oh, ow)) = self.0.out_hw(h, w, kh, kw) else {
+            candle_core::bail!(
+                "conv2d: input {h}x{w} with padding {:?} is smaller than the kernel {kh}x{kw}",
+                self.0.pad
+            );
+        };
+        let x = contiguous(s1, l1, "input")?;
+        let wt = contiguous(s2, l2, "weight")?;
+        let bias = contiguous(s3, l3, "bias")?;
+        let g = Geometry {
+            c_in,
+            h,
+            w,
+            c_out,
+            kh,
+            kw,
+            oh,
+            ow,
+        };
+        let mut out = vec![0f32; n * c_out * oh * ow];
+        forward(x, wt, bias, &self.0, g, n, &mut out);
+        Ok((CpuStorage::F32(out), Shape::from((n, c_out, oh, ow))))
+    }
+}
+
+/// Floats of one im2col tile to aim for (4 MiB): big enough for an efficient gemm, small enough
+/// to stay in the last-level cache.
+const TILE_FLOATS: usize = 1 << 20;
+
+fn forward(
+    x: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    p: &ConvParams,
+    g: Geometry,
+    n: usize,
+    out: &mut [f32],
+) {
+    let k = g.c_in * g.kh * g.kw;
+    let direct = g.kh == 1 && g.kw == 1 && p.stride == 1 && p.pad == [0; 4];
+    let rows_per_tile = (TILE_FLOATS / (k * g.ow).max(1)).clamp(1, g.oh);
+    let tiles = g.oh.div_ceil(rows_per_tile);
+    let items = n * tiles;
+    let threads = rayon::current_num_threads();
+    let inner = if items >= threads {
+        gemm::Parallelism::None
+    } else {
+        gemm::Parallelism::Rayon(threads)
+    };
+    let dst = OutPtr(out.as_mut_ptr());
+    let run = |item: usize| {
+        let (img, tile) = (item / tiles, item % tiles);
+        let oy0 = tile * rows_per_tile;
+        let rows = rows_per_tile.min(g.oh - oy0);
+        let cols = rows * g.ow;
+        let plane = g.oh * g.ow;
+        let xi = &x[img * g.c_in * g.h * g.w..(img + 1) * g.c_in * g.h * g.w];
+        let col_buf;
+        let (rhs, rhs_rs): (&[f32], usize) = if direct {
+            (&xi[oy0 * g.ow..], g.h * g.w)
+        } else {
+            col_buf = im2col(xi, p, g, oy0, rows);
+            (&col_buf, cols)
+        };
+        // SAFETY: `dst` points at `n * c_out * plane` floats; this tile writes rows `oy0..oy0 +
+        // rows` of every channel of image `img`, a region no other tile touches. The gemm reads
+        // `c_out x k` from `wt` and `k x cols` from `rhs` within their lengths.
+        unsafe {
+            let base = dst.get().add(img * g.c_out * plane + oy0 * g.ow);
+            gemm::gemm(
+                g.c_out,
+                cols,
+                k,
+                base,
+                1,
+                plane as isize,
+                false,
+                wt.as_ptr(),
+                1,
+                k as isize,
+                rhs.as_ptr(),
+                1,
+                rhs_rs as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                inner,
+            );
+            for (co, &b) in bias.iter().enumerate() {
+                let row = std::slice::from_raw_parts_mut(base.add(co * plane), cols);
+                match p.act {
+                    Activation::None => row.iter_mut().for_each(|v| *v += b),
+                    Activation::Relu => row.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
+                    Activation::Relu6 => row.iter_mut().for_each(|v| *v = (*v + b).clamp(0.0, 6.0)),
+                }
+            }
+        }
+    };
+    if items > 1 {
+        (0..items).into_par_iter().for_each(run);
+    } else {
+        run(0);
+    }
+}
+
+/// The im2col matrix `[c_in * kh * kw, rows * ow]` for output rows `oy0..oy0 + rows` of one
+/// image: row `(ci, ky, kx)`, column `(oy - oy0) * ow + ox` holds
+/// `x[ci, oy * s + ky - top, ox * s + kx - left]`, zero outside the image.
+fn im2col(x: &[f32], p: &ConvParams, g: Geometry, oy0: usize, rows: usize) -> Vec<f32> {
+    let s = p.stride;
+    let [pt, _, pl, _] = p.pad;
+    let cols = rows * g.ow;
+    let mut col = vec![0f32; g.c_in * g.kh * g.kw * cols];
+    // Valid output columns for each kernel column: 0 <= ox * s + kx - pl < w.
+    let ranges: Vec<(usize, usize)> = (0..g.kw)
+        .map(|kx| {
+            let lo = if pl > kx { (pl - kx).div_ceil(s) } else { 0 };
+            let hi = if g.w + pl > kx {
+                ((g.w + pl - kx - 1) / s + 1).min(g.ow)
+            } else {
+                0
+            };
+            (lo, hi.max(lo))
+        })
+        .collect();
+    for ci in 0..g.c_in {
+        let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ky in 0..g.kh {
+            for (kx, &(lo, hi)) in ranges.iter().enumerate() {
+                let r = (ci * g.kh + ky) * g.kw + kx;
+                let dst_row = &mut col[r * cols..(r + 1) * cols];
+                if lo >= hi {
+                    continue;
+                }
+                for dy in 0..rows {
+                    let iy = (oy0 + dy) * s + ky;
+                    if iy < pt || iy - pt >= g.h {
+                        continue;
+                    }
+                    let src = &plane[(iy - pt) * g.w..(iy - pt + 1) * g.w];
+                    let dst = &mut dst_row[dy * g.ow + lo..dy * g.ow + hi];
+                    let ix0 = lo * s + kx - pl;
+                    if s == 1 {
+                        dst.copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
+                    } else {
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            *d = src[ix0 + i * s];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    col
+}
+
+/// Dense convolution of `x` `[N, C, H, W]` with `weight` `[O, C, kh, kw]` and `bias` `[O]`, zero
+/// padding `p.pad`, stride `p.stride`, then `p.act`.
+///
+/// On the CPU with f32 tensors this runs the kernel of this module; elsewhere it pads explicitly
+/// and uses candle's `conv2d` (same result).
+pub fn conv2d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    p: ConvParams,
+) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+        let x = x.contiguous()?;
+        let weight = weight.contiguous()?;
+        let bias = bias.contiguous()?;
+        return x.apply_op3_no_bwd(&weight, &bias, &ConvOp(p));
+    }
+    let [t, b, l, r] = p.pad;
+    let y = if t == b && l == r && t == l {
+        x.conv2d(weight, t, p.stride, 1, 1)?
+    } else {
+        x.pad_with_zeros(2, t, b)?
+            .pad_with_zeros(3, l, r)?
+            .conv2d(weight, 0, p.stride, 1, 1)?
+    };
+    let y = y.broadcast_add(&bias.reshape((1, bias.dim(0)?, 1, 1))?)?;
+    p.act.apply(&y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn random(shape: &[usize], rng: &mut ChaCha8Rng) -> Tensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    /// The independent reference: candle's own conv2d on an explicitly padded input.
+    fn reference(x: &Tensor, w: &Tensor, b: &Tensor, p: ConvParams) -> Tensor {
+        let [t, bo, l, r] = p.pad;
+        let xp = x
+            .pad_with_zeros(2, t, bo)
+            .unwrap()
+            .pad_with_zeros(3, l, r)
+            .unwrap();
+        let y = xp.conv2d(w, 0, p.stride, 1, 1).unwrap();
+        let c = b.dim(0).unwrap();
+        let y = y.broadcast_add(&b.reshape((1, c, 1, 1)).unwrap()).unwrap();
+        p.act.apply(&y).unwrap()
+    }
+
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn matches_candle_conv2d_on_random_inputs() {
+        let mut rng = ChaCha8Rng::seed_from_u64(99);
+        // (n, c_in, h, w, c_out, k, stride, pad, act)
+        type Case = (
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            [usize; 4],
+            Activation,
+        );
+        let cases: &[Case] = &[
+            (2, 3, 9, 11, 5, 3, 1, [1, 1, 1, 1], Activation::Relu),
+            (1, 4, 8, 8, 6, 3, 2, [0, 1, 0, 1], Activation::Relu6),
+            (3, 5, 7, 7, 4, 1, 1, [0, 0, 0, 0], Activation::None),
+            (2, 6, 9, 9, 3, 1, 2, [0, 0, 0, 0], Activation::None),
+            (1, 3, 12, 10, 7, 5, 2, [2, 2, 2, 2], Activation::Relu),
+            (2, 2, 6, 6, 3, 3, 1, [0, 0, 0, 0], Activation::None),
+            (1, 3, 7, 9, 2, 7, 3, [1, 3, 0, 2], Activation::None),
+        ];
+        for &(n, ci, h, w, co, k, stride, pad, act) in cases {
+            let x = random(&[n, ci, h, w], &mut rng);
+            let wt = random(&[co, ci, k, k], &mut rng);
+            let b = random(&[co], &mut rng);
+            let p = ConvParams { stride, pad, act };
+            let ours = conv2d(&x, &wt, &b, p).unwrap();
+            let theirs = reference(&x, &wt, &b, p);
+            assert_eq!(
+                ours.dims(),
+                theirs.dims(),
+                "case {n} {ci} {h} {w} {co} {k} {stride}"
+            );
+            let d = max_abs_diff(&ours, &theirs);
+            assert!(
+                d < 1e-5,
+                "case {n} {ci} {h} {w} {co} {k} {stride} {pad:?}: max diff {d}"
+            );
+        }
+    }
+
+    #[test]
+    fn tiles_over_rows_of_large_inputs() {
+        // Enough rows and channels that the output is split into several tiles per image.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = random(&[1, 64, 70, 70], &mut rng);
+        let wt = random(&[8, 64, 3, 3], &mut rng);
+        let b = random(&[8], &mut rng);
+        let p = ConvParams {
+            stride: 1,
+            pad: [1; 4],
+            act: Activation::None,
+        };
+        const {
+            assert!(
+                64 * 9 * 70 * 70 > TILE_FLOATS,
+                "the case must need several tiles"
+            )
+        };
+        let d = max_abs_diff(&conv2d(&x, &wt, &b, p).unwrap(), &reference(&x, &wt, &b, p));
+        assert!(d < 1e-4, "max diff {d}");
+    }
+
+    #[test]
+    fn rejects_mismatched_shapes() {
+        let x = Tensor::zeros((1, 4, 6, 6), DType::F32, &Device::Cpu).unwrap();
+        let wt = Tensor::zeros((2, 3, 3, 3), DType::F32, &Device::Cpu).unwrap();
+        let b = Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap();
+        let p = ConvParams {
+            stride: 1,
+            pad: [0; 4],
+            act: Activation::None,
+        };
+        let err = conv2d(&x, &wt, &b, p).unwrap_err().to_string();
+        assert!(err.contains("do not agree"), "{err}");
+    }
+}
