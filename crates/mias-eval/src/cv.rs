@@ -36,14 +36,17 @@ pub struct FoldStats {
     pub mean: f64,
     /// Sample standard deviation over those folds (`n - 1` denominator).
     pub sd: f64,
-    /// Student-t interval of the mean, `mean +- t(level, k - 1) * sd / sqrt(k)`, not clipped.
+    /// Student-t interval of the mean, `mean +- t(level, k - 1) * sd / sqrt(k)`, clipped to
+    /// `[0, 1]` (every metric of this crate is a proportion; with few folds the raw interval
+    /// can pass 1).
     pub interval: Estimate,
 }
 
 /// Mean, standard deviation and Student-t interval of per-fold values.
 ///
-/// Errors with fewer than 2 values (no spread to estimate), on a non-finite value, or a bad
-/// level. The interval's `n` is the number of folds.
+/// The interval is clipped to `[0, 1]`, the range of every metric here. Errors with fewer than
+/// 2 values (no spread to estimate), on a non-finite value, or a bad level. The interval's `n`
+/// is the number of folds.
 pub fn summarize_folds(metric: Metric, values: &[f64], level: f64) -> Result<FoldStats> {
     check_level(level)?;
     if values.len() < 2 {
@@ -72,8 +75,8 @@ pub fn summarize_folds(metric: Metric, values: &[f64], level: f64) -> Result<Fol
         sd,
         interval: Estimate {
             value: m,
-            low: m - half,
-            high: m + half,
+            low: (m - half).max(0.0),
+            high: (m + half).min(1.0),
             n: k as u64,
             level,
             method: IntervalMethod::StudentT { folds: k },
@@ -152,7 +155,16 @@ mod tests {
         let s = summarize_folds(Metric::Accuracy, &[0.8, 0.9, 1.0], 0.95).unwrap();
         assert!((s.mean - 0.9).abs() < 1e-12);
         assert!((s.sd - 0.1).abs() < 1e-12);
-        assert!((s.interval.high - s.mean - 0.248_414).abs() < 1e-6);
+        assert!((s.mean - s.interval.low - 0.248_414).abs() < 1e-6);
+        assert_eq!(s.interval.high, 1.0, "0.9 + 0.248 is clipped to 1");
+        // 0.9 and 1.0: mean 0.95, sd 0.0707, t(0.975, 1) = 12.706, half 0.635 -> [0.3147, 1] (scipy t.interval, clipped).
+        let wide = summarize_folds(Metric::Accuracy, &[0.9, 1.0], 0.95).unwrap();
+        assert_eq!(wide.interval.high, 1.0);
+        assert!(
+            (wide.interval.low - 0.314_689_763).abs() < 1e-8,
+            "{}",
+            wide.interval.low
+        );
         assert!(summarize_folds(Metric::Accuracy, &[0.8], 0.95).is_err());
         assert!(summarize_folds(Metric::Accuracy, &[0.8, f64::NAN], 0.95).is_err());
     }

@@ -301,7 +301,7 @@ fn draw_confusion<DB: DrawingBackend>(
 }
 
 fn confusion_size(panels: &[ConfusionPanel<'_>]) -> (u32, u32) {
-    (40 + 380 * panels.len() as u32, 480)
+    (40 + 380 * panels.len() as u32, 440)
 }
 
 fn check_panels(panels: &[ConfusionPanel<'_>]) -> Result<()> {

@@ -102,7 +102,7 @@ fn confusion_png_has_one_panel_per_model() {
     let png = confusion_png("Confusion matrices", &panels).unwrap();
     keep("confusion.png", &png);
     let img = image::load_from_memory(&png).unwrap().to_rgb8();
-    assert_eq!(img.dimensions(), (40 + 2 * 380, 480));
+    assert_eq!(img.dimensions(), (40 + 2 * 380, 440));
     // The tn cell of panel one is 200/207 of its row: nearly the darkest blue, drawn in both
     // panels (x < 420 and x >= 420).
     let dark_blue = |x: u32, y: u32| {
@@ -110,11 +110,11 @@ fn confusion_png_has_one_panel_per_model() {
         p[2] > 120 && p[0] < 60
     };
     let left = (0..420)
-        .flat_map(|x| (0..480).map(move |y| (x, y)))
+        .flat_map(|x| (0..440).map(move |y| (x, y)))
         .filter(|&(x, y)| dark_blue(x, y))
         .count();
     let right = (420..800)
-        .flat_map(|x| (0..480).map(move |y| (x, y)))
+        .flat_map(|x| (0..440).map(move |y| (x, y)))
         .filter(|&(x, y)| dark_blue(x, y))
         .count();
     assert!(left > 1000 && right > 1000, "{left} {right}");

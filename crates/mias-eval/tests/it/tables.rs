@@ -356,3 +356,63 @@ fn metric_rows_follow_the_papers_order() {
     let expected: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
     assert_eq!(metrics, expected);
 }
+
+/// Writes every table of the fixtures' example to `MIAS_EVAL_TABLE_DIR` when it is set (for a
+/// look at the Markdown), and checks that each written file parses back.
+#[test]
+fn every_table_writes_and_parses_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::env::var("MIAS_EVAL_TABLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| dir.path().to_path_buf());
+    let df = all_metrics();
+    let lit = read_literature(&literature_path()).unwrap();
+    let tables = [
+        (
+            "metrics",
+            metrics_table(
+                "paper",
+                &[("VGG16", &Evaluation::Single(example_metrics()))],
+            )
+            .unwrap(),
+        ),
+        (
+            "table2_paper",
+            table2(&df, Some("paper"), Figure::Auto).unwrap(),
+        ),
+        (
+            "table2_honest",
+            table2(&df, Some("honest"), Figure::Auto).unwrap(),
+        ),
+        (
+            "table3",
+            table3(
+                &lit,
+                &df,
+                &[("paper", "Ensemble"), ("honest", "VGG16")],
+                Figure::Auto,
+            )
+            .unwrap(),
+        ),
+        (
+            "leakage",
+            compare_protocols(&df, "paper", "honest", Figure::Auto).unwrap(),
+        ),
+    ];
+    for (name, t) in &tables {
+        let csv = out.join(format!("{name}.csv"));
+        let md = out.join(format!("{name}.md"));
+        t.write_csv(&csv).unwrap();
+        t.write_markdown(&md).unwrap();
+        let back = read_csv(&csv).unwrap();
+        assert_eq!(back.shape(), t.frame.shape(), "{name}");
+        let (header, rows) = parse_markdown(&std::fs::read_to_string(&md).unwrap());
+        let shown = t.display.as_ref().unwrap_or(&t.frame);
+        assert_eq!(header.len(), shown.width(), "{name}");
+        assert_eq!(rows.len(), shown.height(), "{name}");
+    }
+    assert_eq!(
+        entries(dir.path()).len(),
+        if out == dir.path() { 10 } else { 0 }
+    );
+}
