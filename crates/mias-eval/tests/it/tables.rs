@@ -406,6 +406,13 @@ fn every_table_writes_and_parses_back() {
         t.write_markdown(&md).unwrap();
         let back = read_csv(&csv).unwrap();
         assert_eq!(back.shape(), t.frame.shape(), "{name}");
+        if *name == "metrics" {
+            // Its fold columns are all empty, so the CSV reader types them as text: the
+            // tables must still read it.
+            let from_csv = table2(&back, None, Figure::Auto).unwrap();
+            let from_frame = table2(&t.frame, None, Figure::Auto).unwrap();
+            assert!(from_csv.frame.equals(&from_frame.frame));
+        }
         let (header, rows) = parse_markdown(&std::fs::read_to_string(&md).unwrap());
         let shown = t.display.as_ref().unwrap_or(&t.frame);
         assert_eq!(header.len(), shown.width(), "{name}");
