@@ -12,7 +12,9 @@
 //!   separately, [`Bootstrap`], seeded `ChaCha8Rng`, seed and replicates recorded);
 //! - AUC: DeLong's interval by the fast midrank algorithm ([`DeLong`]), or the same bootstrap
 //!   ([`AucInterval::Bootstrap`], [`auc_bootstrap`]);
-//! - over folds: Student-t interval of the mean ([`summarize_folds`]).
+//! - over folds: Student-t interval of the mean, clipped to `[0, 1]` ([`summarize_folds`]);
+//! - two models on the same cases: DeLong's paired test of the AUC difference
+//!   ([`DeLongComparison`]).
 //!
 //! # Conventions
 //! - A case is predicted abnormal when its probability is `>= threshold` (so the confusion
@@ -68,7 +70,7 @@ pub use plot::{
     ConfusionPanel, Format, RocSeries, confusion_png, confusion_svg, roc_png, roc_svg,
     write_confusion, write_roc,
 };
-pub use roc::{DeLong, RocCurve, auc, auc_bootstrap};
+pub use roc::{DeLong, DeLongComparison, RocCurve, auc, auc_bootstrap};
 pub use table::{
     Evaluation, Figure, LITERATURE_COLUMNS, LiteratureRow, METRICS_COLUMNS, Quoted, Table,
     compare_protocols, markdown_table, metrics_table, percent, percent_with_interval, read_csv,

@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::input::check_scores;
 use crate::interval::{Bootstrap, Estimate, IntervalMethod};
-use crate::stats::{check_level, mean, midranks, normal_ppf, sample_variance};
+use crate::stats::{check_level, erfc, mean, midranks, normal_ppf, sample_variance};
 
 /// A ROC curve with one point per distinct score, plus the origin.
 ///
@@ -130,6 +130,24 @@ fn split_scores(y_true: &[bool], scores: &[f64]) -> (Vec<f64>, Vec<f64>) {
     (pos, neg)
 }
 
+/// DeLong's structural components by midranks (Sun and Xu, 2014): for each abnormal case, the
+/// share of normal cases it outscores (ties 1/2); for each normal case, the share of abnormal
+/// cases that outscore it. Their means are the AUC.
+fn structural_components(pos: &[f64], neg: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let (m, n) = (pos.len() as f64, neg.len() as f64);
+    let rank_pos = midranks(pos);
+    let rank_neg = midranks(neg);
+    let pooled: Vec<f64> = pos.iter().chain(neg).copied().collect();
+    let rank_all = midranks(&pooled);
+    let v10 = (0..pos.len())
+        .map(|i| (rank_all[i] - rank_pos[i]) / n)
+        .collect();
+    let v01 = (0..neg.len())
+        .map(|j| 1.0 - (rank_all[pos.len() + j] - rank_neg[j]) / m)
+        .collect();
+    (v10, v01)
+}
+
 /// DeLong's estimate of the AUC's variance, by the fast midrank algorithm (Sun and Xu, 2014).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DeLong {
@@ -159,18 +177,7 @@ impl DeLong {
             });
         }
         let (m, n) = (pos.len() as f64, neg.len() as f64);
-        let rank_pos = midranks(&pos);
-        let rank_neg = midranks(&neg);
-        let pooled: Vec<f64> = pos.iter().chain(&neg).copied().collect();
-        let rank_all = midranks(&pooled);
-        // Structural components: for each abnormal case, the share of normal cases it outscores
-        // (ties 1/2); for each normal case, the share of abnormal cases that outscore it.
-        let v10: Vec<f64> = (0..pos.len())
-            .map(|i| (rank_all[i] - rank_pos[i]) / n)
-            .collect();
-        let v01: Vec<f64> = (0..neg.len())
-            .map(|j| 1.0 - (rank_all[pos.len() + j] - rank_neg[j]) / m)
-            .collect();
+        let (v10, v01) = structural_components(&pos, &neg);
         let variance = sample_variance(&v10) / m + sample_variance(&v01) / n;
         Ok(Self {
             auc: mean(&v10),
@@ -231,6 +238,78 @@ pub fn auc_bootstrap(
             seed: bootstrap.seed,
         },
     })
+}
+
+/// DeLong's test of two correlated AUCs: two models scored on the same cases.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeLongComparison {
+    /// AUC of model A.
+    pub auc_a: f64,
+    /// AUC of model B.
+    pub auc_b: f64,
+    /// `auc_b - auc_a`.
+    pub difference: f64,
+    /// DeLong's variance of the difference (accounts for the correlation of the two AUCs).
+    pub variance: f64,
+    /// `difference / sqrt(variance)`; `None` when the variance is 0 (e.g. both models
+    /// separate the classes perfectly).
+    pub z: Option<f64>,
+    /// Two-sided p-value of the normal test; `None` when the variance is 0.
+    pub p_value: Option<f64>,
+    /// Interval of the difference at [`level`](Self::level), `difference +- z * sd`, clipped to
+    /// `[-1, 1]`.
+    pub low: f64,
+    /// Upper end of the interval of the difference.
+    pub high: f64,
+    /// Confidence level of the interval.
+    pub level: f64,
+}
+
+impl DeLongComparison {
+    /// Compares model B with model A on the same cases (same labels, two score vectors).
+    ///
+    /// Errors on the bad input of [`DeLong::from_scores`] for either model (including a length
+    /// mismatch between the two score vectors) or a bad level.
+    pub fn from_scores(
+        y_true: &[bool],
+        scores_a: &[f64],
+        scores_b: &[f64],
+        level: f64,
+    ) -> Result<Self> {
+        check_level(level)?;
+        let a = DeLong::from_scores(y_true, scores_a)?;
+        let b = DeLong::from_scores(y_true, scores_b)?;
+        let (pos_a, neg_a) = split_scores(y_true, scores_a);
+        let (pos_b, neg_b) = split_scores(y_true, scores_b);
+        let (v10a, v01a) = structural_components(&pos_a, &neg_a);
+        let (v10b, v01b) = structural_components(&pos_b, &neg_b);
+        let (m, n) = (pos_a.len() as f64, neg_a.len() as f64);
+        // var(A_b - A_a) = var(V10b - V10a) / m + var(V01b - V01a) / n: the same as
+        // S10aa + S10bb - 2 S10ab (and likewise for S01), and exactly 0 for identical models.
+        let d10: Vec<f64> = v10b.iter().zip(&v10a).map(|(x, y)| x - y).collect();
+        let d01: Vec<f64> = v01b.iter().zip(&v01a).map(|(x, y)| x - y).collect();
+        let variance = sample_variance(&d10) / m + sample_variance(&d01) / n;
+        let difference = b.auc - a.auc;
+        let sd = variance.sqrt();
+        let (z, p_value) = if sd > 0.0 {
+            let z = difference / sd;
+            (Some(z), Some(erfc(z.abs() / std::f64::consts::SQRT_2)))
+        } else {
+            (None, None)
+        };
+        let q = normal_ppf(1.0 - (1.0 - level) / 2.0);
+        Ok(Self {
+            auc_a: a.auc,
+            auc_b: b.auc,
+            difference,
+            variance,
+            z,
+            p_value,
+            low: (difference - q * sd).max(-1.0),
+            high: (difference + q * sd).min(1.0),
+            level,
+        })
+    }
 }
 
 #[cfg(test)]

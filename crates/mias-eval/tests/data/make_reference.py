@@ -11,9 +11,10 @@ References used:
   (drop_intermediate=False, so every distinct threshold is kept), roc_auc_score;
 - statsmodels: proportion_confint(method="wilson");
 - scipy: norm.ppf, t.ppf, t.interval;
-- DeLong: written here from the definition with numpy, using the full m x n matrix of the
-  Mann-Whitney kernel (1 if the positive scores higher, 1/2 on a tie, 0 otherwise). The crate
-  uses the fast midrank algorithm instead, so the two share no code path;
+- DeLong (one AUC, and the paired test of two AUCs on the same cases): written here from the
+  definition with numpy, using the full m x n matrix of the Mann-Whitney kernel (1 if the
+  positive scores higher, 1/2 on a tie, 0 otherwise). The crate uses the fast midrank
+  algorithm instead, so the two share no code path;
 - bootstrap: a stratified percentile bootstrap with numpy's generator and many replicates. Its
   draws differ from the crate's (another RNG), so tests compare the interval ends with a
   tolerance that covers Monte Carlo error.
@@ -55,11 +56,16 @@ def wilson(count, nobs):
     return [float(lo), float(hi)]
 
 
+def psi_matrix(pos, neg):
+    """Mann-Whitney kernel for every (abnormal, normal) pair: 1, 1/2 on a tie, or 0."""
+    return (pos[:, None] > neg[None, :]).astype(float) + 0.5 * (pos[:, None] == neg[None, :])
+
+
 def delong_slow(y, s):
     pos = s[y == 1]
     neg = s[y == 0]
     m, n = len(pos), len(neg)
-    psi = (pos[:, None] > neg[None, :]).astype(float) + 0.5 * (pos[:, None] == neg[None, :])
+    psi = psi_matrix(pos, neg)
     auc = psi.mean()
     v10 = psi.mean(axis=1)  # one structural component per positive
     v01 = psi.mean(axis=0)  # one per negative
@@ -83,7 +89,7 @@ def stratified_bootstrap(y, s, threshold, replicates, seed):
             [rng.choice(pos, size=len(pos), replace=True), rng.choice(neg, size=len(neg), replace=True)]
         )
         yy, ss = y[idx], s[idx]
-        aucs.append(roc_auc_score(yy, ss))
+        aucs.append(psi_matrix(ss[yy == 1], ss[yy == 0]).mean())
         pred = (ss >= threshold).astype(int)
         tp = int(((pred == 1) & (yy == 1)).sum())
         fp = int(((pred == 1) & (yy == 0)).sum())
@@ -140,6 +146,34 @@ def case(name, y, s, threshold, bootstrap=False):
     if bootstrap:
         out["bootstrap"] = stratified_bootstrap(y, s, threshold, 20000, seed=20240601)
     return out
+
+
+def paired_case(y, s_a, seed):
+    """DeLong's test of two correlated AUCs, from the m x n kernel matrices of both models."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y, dtype=int)
+    s_a = np.asarray(s_a, dtype=float)
+    s_b = np.round(np.clip(s_a + rng.normal(0.0, 0.15, size=len(s_a)), 0.0, 1.0), 2)
+    psi_a = psi_matrix(s_a[y == 1], s_a[y == 0])
+    psi_b = psi_matrix(s_b[y == 1], s_b[y == 0])
+    m, n = psi_a.shape
+    s10 = np.cov(np.vstack([psi_a.mean(axis=1), psi_b.mean(axis=1)]))
+    s01 = np.cov(np.vstack([psi_a.mean(axis=0), psi_b.mean(axis=0)]))
+    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n
+    diff = psi_b.mean() - psi_a.mean()
+    z = diff / math.sqrt(var)
+    q = stats.norm.ppf(1 - (1 - LEVEL) / 2)
+    return {
+        "y_true": [int(v) for v in y],
+        "scores_a": [float(v) for v in s_a],
+        "scores_b": [float(v) for v in s_b],
+        "auc_a": float(roc_auc_score(y, s_a)),
+        "auc_b": float(roc_auc_score(y, s_b)),
+        "variance": float(var),
+        "z": float(z),
+        "p_value": float(2 * stats.norm.sf(abs(z))),
+        "ci": [float(diff - q * math.sqrt(var)), float(diff + q * math.sqrt(var))],
+    }
 
 
 def folds_case():
@@ -217,6 +251,7 @@ def main():
         "norm_ppf": [[p, float(stats.norm.ppf(p))] for p in probs],
         "t_ppf": [[p, df, float(stats.t.ppf(p, df))] for df in dfs for p in (0.9, 0.975, 0.995)],
         "folds": folds_case(),
+        "paired": paired_case(cases[5]["y_true"], cases[5]["scores"], seed=99),
     }
     path = Path(__file__).with_name("reference.json")
     path.write_text(json.dumps(out, indent=1) + "\n")

@@ -155,3 +155,32 @@ fn plot_files_are_written_atomically() {
     assert!(write_confusion(&dir.path().join("c.png"), "C", &[]).is_err());
     assert_eq!(entries(dir.path()).len(), 4);
 }
+
+#[test]
+fn edge_cases_render_without_panicking() {
+    // Empty rows, more curves than colours, text outside the embedded font's Latin-1 subset.
+    let zero = ConfusionMatrix::default();
+    let png = confusion_png(
+        "Leer \u{2192} \u{6f22}",
+        &[ConfusionPanel {
+            name: "none",
+            matrix: &zero,
+        }],
+    )
+    .unwrap();
+    assert!(image::load_from_memory(&png).is_ok());
+    let (good, weak, _) = curves();
+    let names: Vec<String> = (0..9).map(|i| format!("model {i}")).collect();
+    let series: Vec<RocSeries> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| RocSeries {
+            name: n,
+            curve: if i % 2 == 0 { &good } else { &weak },
+            auc: None,
+        })
+        .collect();
+    let png = roc_png("many", &series, (400, 300)).unwrap();
+    assert_eq!(image::load_from_memory(&png).unwrap().width(), 400);
+    assert!(roc_png("bad size", &series, (0, 300)).is_err());
+}

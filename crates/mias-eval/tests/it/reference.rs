@@ -3,8 +3,8 @@
 
 use mias_eval::numeric::{normal_ppf, student_t_ppf};
 use mias_eval::{
-    AucInterval, Bootstrap, ConfusionMatrix, CvSummary, DeLong, EvalConfig, FoldPredictions,
-    IntervalMethod, Metric, Metrics, RocCurve, auc, auc_bootstrap, wilson,
+    AucInterval, Bootstrap, ConfusionMatrix, CvSummary, DeLong, DeLongComparison, EvalConfig,
+    FoldPredictions, IntervalMethod, Metric, Metrics, RocCurve, auc, auc_bootstrap, wilson,
 };
 use serde_json::Value;
 
@@ -173,6 +173,38 @@ fn delong_matches_the_slow_numpy_reference() {
         assert_close(e.low, ci[0], 1e-9, &format!("{name} ci low"));
         assert_close(e.high, ci[1], 1e-9, &format!("{name} ci high"));
     }
+}
+
+#[test]
+fn paired_delong_matches_the_slow_numpy_reference() {
+    let r = &reference()["paired"];
+    let y = labels(&r["y_true"]);
+    let a = floats(&r["scores_a"]);
+    let b = floats(&r["scores_b"]);
+    let c = DeLongComparison::from_scores(&y, &a, &b, 0.95).unwrap();
+    assert_close(c.auc_a, r["auc_a"].as_f64().unwrap(), 1e-12, "auc a");
+    assert_close(c.auc_b, r["auc_b"].as_f64().unwrap(), 1e-12, "auc b");
+    assert_close(
+        c.variance,
+        r["variance"].as_f64().unwrap(),
+        1e-12,
+        "variance",
+    );
+    assert_close(c.z.unwrap(), r["z"].as_f64().unwrap(), 1e-8, "z");
+    assert_close(
+        c.p_value.unwrap(),
+        r["p_value"].as_f64().unwrap(),
+        1e-9,
+        "p",
+    );
+    let ci = floats(&r["ci"]);
+    assert_close(c.low, ci[0], 1e-9, "ci low");
+    assert_close(c.high, ci[1], 1e-9, "ci high");
+    // A model compared with itself: difference and variance 0, no test statistic.
+    let same = DeLongComparison::from_scores(&y, &a, &a, 0.95).unwrap();
+    assert_eq!((same.difference, same.z, same.p_value), (0.0, None, None));
+    // Score vectors of different lengths: an error, not a panic.
+    assert!(DeLongComparison::from_scores(&y, &a, &b[1..], 0.95).is_err());
 }
 
 #[test]
