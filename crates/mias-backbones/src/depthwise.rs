@@ -200,41 +200,14 @@ pub fn depthwise_conv2d(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::{max_abs_diff, random, reference_conv};
     use candle_core::{DType, Device};
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    fn random(shape: &[usize], rng: &mut ChaCha8Rng) -> Tensor {
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    /// The independent reference: candle's grouped convolution on an explicitly padded input.
+    /// The independent reference: candle's own convolution (see `test_util`).
     fn reference(x: &Tensor, w: &Tensor, b: &Tensor, p: DepthwiseParams) -> Tensor {
-        let c = x.dim(1).unwrap();
-        let [t, bo, l, r] = p.pad;
-        let xp = x
-            .pad_with_zeros(2, t, bo)
-            .unwrap()
-            .pad_with_zeros(3, l, r)
-            .unwrap();
-        let y = xp.conv2d(w, 0, p.stride, 1, c).unwrap();
-        let y = y.broadcast_add(&b.reshape((1, c, 1, 1)).unwrap()).unwrap();
-        p.act.apply(&y).unwrap()
-    }
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
+        reference_conv(x, w, b, p.stride, p.pad, p.act, x.dim(1).unwrap())
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub mod depthwise;
 mod error;
 pub mod layers;
 pub mod models;
+#[cfg(test)]
+mod test_util;
 pub mod weights;
 
 use std::fmt;
