@@ -18,7 +18,8 @@ use rayon::prelude::*;
 
 use crate::layers::Activation;
 
-/// Geometry of a dense convolution: stride, padding per side and fused activation.
+/// Geometry of a convolution (dense or depthwise): stride, zero padding per side and the
+/// activation fused after the bias.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvParams {
     /// Stride, the same along both axes.
@@ -30,7 +31,8 @@ pub struct ConvParams {
 }
 
 impl ConvParams {
-    /// Output height and width, or `None` when the padded input is smaller than the kernel.
+    /// Output height and width for an `h x w` input and a `kh x kw` kernel, or `None` when the
+    /// padded input is smaller than the kernel.
     pub fn out_hw(&self, h: usize, w: usize, kh: usize, kw: usize) -> Option<(usize, usize)> {
         let [t, b, l, r] = self.pad;
         let (ph, pw) = (h + t + b, w + l + r);
@@ -43,14 +45,20 @@ impl ConvParams {
 
 struct ConvOp(ConvParams);
 
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+/// The f32 data of a contiguous CPU operand of kernel `op` (for error messages).
+pub(crate) fn contiguous<'a>(
+    op: &str,
+    s: &'a CpuStorage,
+    l: &Layout,
+    what: &str,
+) -> candle_core::Result<&'a [f32]> {
     let data = match s {
         CpuStorage::F32(d) => d.as_slice(),
-        other => candle_core::bail!("conv2d: {what} must be f32, got {:?}", other.dtype()),
+        other => candle_core::bail!("{op}: {what} must be f32, got {:?}", other.dtype()),
     };
     match l.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("conv2d: {what} must be contiguous"),
+        None => candle_core::bail!("{op}: {what} must be contiguous"),
     }
 }
 
@@ -113,9 +121,9 @@ impl CustomOp3 for ConvOp {
                 self.0.pad
             );
         };
-        let x = contiguous(s1, l1, "input")?;
-        let wt = contiguous(s2, l2, "weight")?;
-        let bias = contiguous(s3, l3, "bias")?;
+        let x = contiguous("conv2d", s1, l1, "input")?;
+        let wt = contiguous("conv2d", s2, l2, "weight")?;
+        let bias = contiguous("conv2d", s3, l3, "bias")?;
         let g = Geometry {
             c_in,
             h,

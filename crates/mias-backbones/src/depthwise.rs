@@ -12,51 +12,16 @@
 //! tensors on whatever device the model lives on. On devices other than the CPU,
 //! [`depthwise_conv2d`] computes the same result with candle's own grouped convolution.
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::conv::contiguous;
 use crate::layers::Activation;
 
-/// Geometry of a depthwise convolution: stride and padding per side.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DepthwiseParams {
-    /// Stride, the same along both axes.
-    pub stride: usize,
-    /// Padding `[top, bottom, left, right]`, filled with zeros.
-    pub pad: [usize; 4],
-    /// Activation applied to the output (after the bias).
-    pub act: Activation,
-}
-
-impl DepthwiseParams {
-    /// Output height and width for an `h x w` input and a `kh x kw` kernel, or `None` when the
-    /// padded input is smaller than the kernel.
-    pub fn out_hw(&self, h: usize, w: usize, kh: usize, kw: usize) -> Option<(usize, usize)> {
-        let [t, b, l, r] = self.pad;
-        let (ph, pw) = (h + t + b, w + l + r);
-        if ph < kh || pw < kw || self.stride == 0 {
-            return None;
-        }
-        Some(((ph - kh) / self.stride + 1, (pw - kw) / self.stride + 1))
-    }
-}
+/// Geometry of a depthwise convolution: the same as a dense one's.
+pub type DepthwiseParams = crate::conv::ConvParams;
 
 struct DepthwiseOp(DepthwiseParams);
-
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(d) => d.as_slice(),
-        other => candle_core::bail!(
-            "depthwise conv: {what} must be f32, got {:?}",
-            other.dtype()
-        ),
-    };
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("depthwise conv: {what} must be contiguous"),
-    }
-}
 
 impl CustomOp3 for DepthwiseOp {
     fn name(&self) -> &'static str {
@@ -89,9 +54,9 @@ impl CustomOp3 for DepthwiseOp {
                 self.0.pad
             );
         };
-        let x = contiguous(s1, l1, "input")?;
-        let wt = contiguous(s2, l2, "weight")?;
-        let bias = contiguous(s3, l3, "bias")?;
+        let x = contiguous("depthwise conv", s1, l1, "input")?;
+        let wt = contiguous("depthwise conv", s2, l2, "weight")?;
+        let bias = contiguous("depthwise conv", s3, l3, "bias")?;
         let mut out = vec![0f32; n * c * oh * ow];
         let p = self.0;
         out.par_chunks_mut(oh * ow)
