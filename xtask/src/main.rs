@@ -13,8 +13,8 @@ const HELP: &str = "\
 cargo xtask <command> [args]
 
 Commands forwarded to the `mias` application (release build):
-  reproduce, fetch-data, dataset, augment, features, train, eval, predict
-  (run `cargo xtask <command> --help` for each command's options)
+  fetch-data, dataset, augment, features
+  (reproduce and predict arrive with issue 4; `cargo xtask <command> --help` lists options)
 
 Project tasks:
   ci        cargo fmt --check, clippy -D warnings, cargo test (what .ci/run runs)
