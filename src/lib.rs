@@ -5,11 +5,19 @@
 //!   preprocessing, augmentation, seed, image, view).
 //! - [`config`]: the experiment's hyper-parameters (`data/configs/paper.toml`), checked.
 //! - [`protocol`]: the paper's and the leakage-free protocol as plans, run on features.
+//! - [`members`]: which weight file and flavor each backbone runs with, or why it cannot run.
+//! - [`extract`]: features of augmented views through the cache.
+//! - [`experiment`]: the whole experiment (features, protocols, final heads).
+//! - [`report`]: metrics, tables, figures and predictions written from an experiment.
 //! - [`write_atomic`]: every output file appears whole or not at all.
 
 pub mod cache;
 pub mod config;
+pub mod experiment;
+pub mod extract;
+pub mod members;
 pub mod protocol;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 

@@ -26,6 +26,11 @@ enum Command {
     Augment(cmd::augment::Args),
     /// Run one frozen backbone on a batch and write its pooled features.
     Features(cmd::features::Args),
+    /// Run the paper's experiment and the leakage-free one, and write tables, figures and
+    /// predictions side by side.
+    Reproduce(cmd::reproduce::Args),
+    /// Apply a finished run's ensemble to a new mammogram (PGM or PNG).
+    Predict(cmd::predict::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,12 +40,33 @@ fn main() -> ExitCode {
         Command::Dataset(args) => cmd::dataset::run(args),
         Command::Augment(args) => cmd::augment::run(args),
         Command::Features(args) => cmd::features::run(args),
+        Command::Reproduce(args) => cmd::reproduce::run(args),
+        Command::Predict(args) => cmd::predict::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, `: `-separated. The library errors print their
+/// source inside their own message, so a cause already shown by the previous link is skipped.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut previous = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !previous.is_empty() && previous.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        previous = text;
+    }
+    out
 }

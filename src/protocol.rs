@@ -117,9 +117,40 @@ pub struct PredictionRow {
     pub ensemble: f32,
 }
 
+/// One trained head: where, which member, its seed and its training history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HeadRecord {
+    /// The part (split or fold).
+    pub part: String,
+    /// The member.
+    pub member: String,
+    /// The seed of its initialisation, shuffling and dropout.
+    pub seed: u64,
+    /// Training items.
+    pub train_items: usize,
+    /// Per-epoch loss and accuracy.
+    pub history: mias_train::History,
+}
+
+/// What [`run`] produced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunOutput {
+    /// One row per test item.
+    pub rows: Vec<PredictionRow>,
+    /// One record per trained head.
+    pub heads: Vec<HeadRecord>,
+}
+
+/// The seed of the head of member `m` in part `p`: derived from the experiment's seed, so
+/// reruns agree and adding a member does not change the others' draws.
+pub fn head_seed(seed: u64, tag: &str, p: usize, m: usize) -> u64 {
+    rand::RngCore::next_u64(&mut rng::derived(seed, tag, &[p as u64, m as u64]))
+}
+
 /// Trains one head per member and part on the features of the training items and predicts
 /// the test items; `features(member, items)` returns one vector per item. Each head's seed is
 /// derived from `seed`, the part and the member, so reruns and reorderings agree.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     parts: &[Part],
     members: &[String],
@@ -127,8 +158,9 @@ pub fn run(
     variant: LabelVariant,
     train_cfg: &TrainConfig,
     seed: u64,
+    device: &Device,
     mut features: impl FnMut(&str, &[Item]) -> anyhow::Result<Vec<Vec<f32>>>,
-) -> anyhow::Result<Vec<PredictionRow>> {
+) -> anyhow::Result<RunOutput> {
     if members.is_empty() {
         bail!("no backbone to run");
     }
@@ -139,8 +171,8 @@ pub fn run(
             .map_err(|_| anyhow::anyhow!("{id} is not in the label table"))?;
         Ok(u32::from(r.label(variant) == Label::Abnormal))
     };
-    let device = Device::Cpu;
     let mut rows = Vec::new();
+    let mut heads = Vec::new();
     for (p, part) in parts.iter().enumerate() {
         if part.train.is_empty() || part.test.is_empty() {
             bail!("{}: empty training or test set", part.name);
@@ -159,7 +191,7 @@ pub fn run(
                 let vectors = features(member, items)?;
                 let dim = vectors.first().map_or(0, Vec::len);
                 let flat: Vec<f32> = vectors.into_iter().flatten().collect();
-                Ok(LabelledFeatures::from_rows(flat, dim, y.to_vec(), &device)?)
+                Ok(LabelledFeatures::from_rows(flat, dim, y.to_vec(), device)?)
             };
             let train = set(&part.train, &train_y)?;
             let val = if part.val.is_empty() {
@@ -169,11 +201,17 @@ pub fn run(
             };
             let test = set(&part.test, &test_y)?;
             let mut cfg = train_cfg.clone();
-            cfg.seed =
-                rand::RngCore::next_u64(&mut rng::derived(seed, "head", &[p as u64, m as u64]));
-            let (head, _history) = mias_train::train(&cfg, &train, val.as_ref())
+            cfg.seed = head_seed(seed, "head", p, m);
+            let (head, history) = mias_train::train(&cfg, &train, val.as_ref())
                 .with_context(|| format!("training the {member} head on {}", part.name))?;
             probs.push(head.predict_proba(test.features())?);
+            heads.push(HeadRecord {
+                part: part.name.clone(),
+                member: member.clone(),
+                seed: cfg.seed,
+                train_items: part.train.len(),
+                history,
+            });
         }
         let ensemble = mias_train::average(&probs)?;
         for (i, item) in part.test.iter().enumerate() {
@@ -187,7 +225,7 @@ pub fn run(
             });
         }
     }
-    Ok(rows)
+    Ok(RunOutput { rows, heads })
 }
 
 #[cfg(test)]
@@ -270,9 +308,11 @@ mod tests {
             LabelVariant::Official,
             &cfg.train,
             7,
+            &Device::Cpu,
             features,
         )
-        .unwrap();
+        .unwrap()
+        .rows;
         assert_eq!(rows.len(), 120);
         for r in &rows {
             let mean = (r.members[0] + r.members[1]) / 2.0;
@@ -286,9 +326,11 @@ mod tests {
             LabelVariant::Official,
             &cfg.train,
             7,
+            &Device::Cpu,
             features,
         )
-        .unwrap();
+        .unwrap()
+        .rows;
         assert_eq!(rows, again);
     }
 }

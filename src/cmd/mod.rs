@@ -4,6 +4,8 @@ pub mod augment;
 pub mod dataset;
 pub mod features;
 pub mod fetch_data;
+pub mod predict;
+pub mod reproduce;
 
 use std::path::Path;
 

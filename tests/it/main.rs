@@ -1,3 +1,4 @@
 //! End-to-end tests of the `mias` application, run as a separate process.
 
 mod cli;
+mod reproduce;

@@ -73,8 +73,9 @@ pub use plot::{
 pub use roc::{DeLong, DeLongComparison, RocCurve, auc, auc_bootstrap};
 pub use table::{
     Evaluation, Figure, LITERATURE_COLUMNS, LiteratureRow, METRICS_COLUMNS, Quoted, Table,
-    compare_protocols, markdown_table, metrics_table, percent, percent_with_interval, read_csv,
-    read_literature, stack, table2, table3, write_atomic, write_csv,
+    compare_protocols, markdown_table, metrics_table, parse_literature, percent,
+    percent_with_interval, read_csv, read_literature, stack, table2, table3, write_atomic,
+    write_csv,
 };
 
 /// Re-export of polars, so callers can use the returned frames without naming a version.

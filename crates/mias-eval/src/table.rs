@@ -641,6 +641,13 @@ pub fn read_literature(path: &Path) -> Result<Vec<LiteratureRow>> {
         path: path.to_path_buf(),
         source,
     })?;
+    parse_literature(&bytes, path)
+}
+
+/// As [`read_literature`], from the file's bytes (e.g. embedded with `include_str!`); `path`
+/// names the source in errors.
+pub fn parse_literature(bytes: &[u8], path: &Path) -> Result<Vec<LiteratureRow>> {
+    let bytes = bytes.to_vec();
     // Every column as text: schema inference over zero rows.
     let df = read_csv_bytes(bytes, Some(0)).map_err(|e| Error::Csv {
         path: path.to_path_buf(),

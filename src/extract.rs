@@ -1,0 +1,120 @@
+//! Frozen-backbone features of (image, view) items through the feature cache: the view is
+//! rebuilt from its seed (view 0 is the image itself), resized and normalised the backbone's
+//! way, and the backbone runs only for items the cache does not hold. The backbone is loaded
+//! on the first item that needs it, so a warm cache never touches the weights beyond their
+//! checksum.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use candle_core::{Device, Tensor};
+use mias_backbones::Backbone;
+use mias_data::augment::Augment;
+use mias_data::preprocess::{Normalisation, Preprocess};
+use mias_data::{Dataset, ImageId};
+
+use crate::cache::{CacheKey, FeatureCache};
+use crate::members::Member;
+
+/// The preprocessing `member`'s backbone expects (side and normalisation of its flavor).
+pub fn preprocess_for(member: &Member) -> anyhow::Result<Preprocess> {
+    let spec = member.kind.input(member.flavor);
+    let norm: Normalisation = spec
+        .norm
+        .name()
+        .parse()
+        .with_context(|| format!("normalisation of {}", member.kind))?;
+    let side = u32::try_from(spec.side).context("input side")?;
+    Ok(Preprocess::new(side, norm))
+}
+
+/// The cache key of `member`'s features under these augmentation settings and seed.
+pub fn cache_key(member: &Member, augment: &Augment, seed: u64) -> anyhow::Result<CacheKey> {
+    Ok(CacheKey {
+        backbone: member.kind.name().to_string(),
+        weights_sha256: member.provenance.sha256.clone(),
+        flavor: member.flavor.name().to_string(),
+        preprocess: preprocess_for(member)?,
+        augment: augment.clone(),
+        seed,
+    })
+}
+
+/// Feature vectors by (image, view).
+pub type Features = HashMap<(ImageId, u32), Vec<f32>>;
+
+/// What one extraction did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ExtractStats {
+    /// Items asked for.
+    pub items: usize,
+    /// Items the backbone had to compute (the rest came from the cache).
+    pub computed: usize,
+    /// Seconds spent, reading the cache included.
+    pub seconds: f64,
+}
+
+/// Features of `items` for `member`, keyed by item: cached where present, computed in batches
+/// of `batch` otherwise. `progress(n)` is called as items complete.
+#[allow(clippy::too_many_arguments)]
+pub fn extract(
+    dataset: &Dataset,
+    member: &Member,
+    augment: &Augment,
+    seed: u64,
+    cache: &FeatureCache,
+    items: &[(ImageId, u32)],
+    batch: usize,
+    device: &Device,
+    progress: impl FnMut(usize),
+) -> anyhow::Result<(Features, ExtractStats)> {
+    let start = std::time::Instant::now();
+    let key = cache_key(member, augment, seed)?;
+    let prep = preprocess_for(member)?;
+    let side = prep.side as usize;
+    let dim = member.kind.feature_dim();
+    let mut backbone: Option<Box<dyn Backbone>> = None;
+    let mut last: Option<(ImageId, image::GrayImage)> = None;
+    let compute = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
+        if backbone.is_none() {
+            let source = mias_backbones::WeightsSource::File(member.provenance.path.clone());
+            let bb = mias_backbones::load(member.kind, &source, member.flavor, device)
+                .with_context(|| {
+                    format!(
+                        "loading {} ({} flavor) from {}",
+                        member.kind,
+                        member.flavor,
+                        member.provenance.path.display()
+                    )
+                })?;
+            backbone = Some(bb);
+        }
+        let mut values = Vec::with_capacity(wanted.len() * prep.len());
+        for &(id, view) in wanted {
+            // Items come sorted by image: decode each image once for all its views.
+            let img = match last.take() {
+                Some((l, img)) if l == id => img,
+                _ => dataset
+                    .image(id)
+                    .with_context(|| format!("reading image {id}"))?,
+            };
+            prep.extend_chw(&augment.view(&img, id, view, seed), &mut values);
+            last = Some((id, img));
+        }
+        let x = Tensor::from_vec(values, (wanted.len(), 3, side, side), device)?;
+        let bb = backbone
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("{} was not loaded", member.kind))?;
+        let f = bb
+            .features(&x)
+            .with_context(|| format!("{} forward pass", member.kind))?;
+        Ok(f.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
+    };
+    let (vectors, computed) = cache.get_or_compute(&key, items, dim, batch, compute, progress)?;
+    let stats = ExtractStats {
+        items: items.len(),
+        computed,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    Ok((items.iter().copied().zip(vectors).collect(), stats))
+}

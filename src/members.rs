@@ -1,0 +1,280 @@
+//! The ensemble's members: which weight file each backbone runs with, in which flavor, and why
+//! a backbone that cannot be had is left out (never replaced by random weights).
+//!
+//! A weights directory is searched first for the files this project knows (the Keras-derived
+//! files of `../shared/weights`, whose checksums are pinned here, and `<name>.timm.safetensors`
+//! for a local copy of the Hub's timm weights); then the pinned public source of the timm
+//! weights (the Hugging Face Hub, or timm's GitHub release for Xception) through the local
+//! caches, downloading unless offline.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use mias_backbones::weights::FetchOptions;
+use mias_backbones::{BackboneKind, Flavor, Provenance, WeightsSource};
+use serde::Serialize;
+
+/// A weight file this project knows by name, with the flavor it implies and, for the files of
+/// `../shared/weights`, its pinned SHA-256.
+#[derive(Clone, Copy, Debug)]
+pub struct KnownFile {
+    /// The backbone.
+    pub kind: BackboneKind,
+    /// File name inside a weights directory.
+    pub name: &'static str,
+    /// The forward configuration the file needs.
+    pub flavor: Flavor,
+    /// Expected SHA-256, when the file is a fixed published one.
+    pub sha256: Option<&'static str>,
+}
+
+/// The files looked for in a weights directory, in order of preference (the paper used Keras,
+/// so Keras-derived weights come first).
+pub const KNOWN_FILES: [KnownFile; 9] = [
+    KnownFile {
+        kind: BackboneKind::Vgg16,
+        name: "vgg16.keras.safetensors",
+        flavor: Flavor::Keras,
+        sha256: Some("ffb6ec7d13a94922493d501cbebf2711eaa403509614fbc819cb18ead907c0c9"),
+    },
+    KnownFile {
+        kind: BackboneKind::Vgg16,
+        name: "vgg16.timm.safetensors",
+        flavor: Flavor::Timm,
+        sha256: None,
+    },
+    KnownFile {
+        kind: BackboneKind::Xception,
+        name: "xception.keras.safetensors",
+        flavor: Flavor::Keras,
+        sha256: Some("80653e24331e8c97cf2d23a4e8a514b2143fc5c631a3ed8da0b82c2f8e013b74"),
+    },
+    KnownFile {
+        kind: BackboneKind::Xception,
+        name: "xception.timm.safetensors",
+        flavor: Flavor::Timm,
+        sha256: None,
+    },
+    KnownFile {
+        kind: BackboneKind::MobileNetV2,
+        name: "mobilenetv2.coral.safetensors",
+        flavor: Flavor::Keras,
+        sha256: Some("2632d553396af8607454c53965575c1fca7e6deb4df837c88faf0ddebb994c6e"),
+    },
+    KnownFile {
+        kind: BackboneKind::MobileNetV2,
+        name: "mobilenetv2.keras.safetensors",
+        flavor: Flavor::Keras,
+        sha256: None,
+    },
+    KnownFile {
+        kind: BackboneKind::MobileNetV2,
+        name: "mobilenetv2.timm.safetensors",
+        flavor: Flavor::Timm,
+        sha256: None,
+    },
+    KnownFile {
+        kind: BackboneKind::NasNetLarge,
+        name: "nasnetlarge.keras.safetensors",
+        flavor: Flavor::Keras,
+        sha256: None,
+    },
+    KnownFile {
+        kind: BackboneKind::NasNetLarge,
+        name: "nasnetlarge.timm.safetensors",
+        flavor: Flavor::Timm,
+        sha256: None,
+    },
+];
+
+/// A backbone that will run: its weights, found and checksummed, and its flavor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The backbone.
+    pub kind: BackboneKind,
+    /// The forward configuration its weights need.
+    pub flavor: Flavor,
+    /// Where the weights are (path, SHA-256, source).
+    pub provenance: Provenance,
+}
+
+impl Member {
+    /// The name shown in tables and figures (`VGG16`, `Xception`, `MobileNetV2`, `NASNetLarge`).
+    pub fn display_name(&self) -> &'static str {
+        display_name(self.kind)
+    }
+}
+
+/// The name of `kind` in tables and figures.
+pub fn display_name(kind: BackboneKind) -> &'static str {
+    match kind {
+        BackboneKind::Vgg16 => "VGG16",
+        BackboneKind::Xception => "Xception",
+        BackboneKind::MobileNetV2 => "MobileNetV2",
+        BackboneKind::NasNetLarge => "NASNetLarge",
+    }
+}
+
+/// A backbone left out, and everything that was tried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotRun {
+    /// The backbone's name.
+    pub backbone: String,
+    /// Why, with the places looked at and how to provide the weights.
+    pub reason: String,
+}
+
+impl fmt::Display for NotRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.backbone, self.reason)
+    }
+}
+
+/// Finds `kind`'s weights: the known files in `weights_dir` (if given), then the pinned public
+/// source through the caches of `fetch`. A known file whose checksum differs is an error, not a
+/// fallback to the next source.
+pub fn resolve(
+    kind: BackboneKind,
+    weights_dir: Option<&Path>,
+    fetch: &FetchOptions,
+) -> Result<Member, NotRun> {
+    let not_run = |reason: String| NotRun {
+        backbone: kind.name().to_string(),
+        reason,
+    };
+    let mut tried = Vec::new();
+    if let Some(dir) = weights_dir {
+        for known in KNOWN_FILES.iter().filter(|k| k.kind == kind) {
+            let path = dir.join(known.name);
+            if !path.is_file() {
+                tried.push(path.display().to_string());
+                continue;
+            }
+            let provenance = WeightsSource::File(path.clone())
+                .resolve_with(kind, fetch)
+                .map_err(|e| not_run(e.to_string()))?;
+            if let Some(expected) = known.sha256
+                && provenance.sha256 != expected
+            {
+                return Err(not_run(format!(
+                    "{} has sha256 {}, expected {expected} (a damaged or different file; \
+                     replace it or remove it)",
+                    path.display(),
+                    provenance.sha256
+                )));
+            }
+            return Ok(Member {
+                kind,
+                flavor: known.flavor,
+                provenance,
+            });
+        }
+    }
+    let public = WeightsSource::pinned(kind);
+    match public.resolve_with(kind, fetch) {
+        Ok(provenance) => Ok(Member {
+            kind,
+            flavor: Flavor::Timm,
+            provenance,
+        }),
+        Err(e) => {
+            let looked = if tried.is_empty() {
+                "no --weights-dir given".to_string()
+            } else {
+                format!("looked for {}", tried.join(", "))
+            };
+            let file_hint = KNOWN_FILES
+                .iter()
+                .find(|k| k.kind == kind)
+                .map(|k| k.name)
+                .unwrap_or_default();
+            Err(not_run(format!(
+                "no weights: {looked}; the public source {} is not available ({e}). Put \
+                 {file_hint} in the directory given to --weights-dir, or run once with network \
+                 access",
+                public.describe()
+            )))
+        }
+    }
+}
+
+/// Resolves each backbone of `names` (already validated names) in order.
+pub fn resolve_all(
+    names: &[String],
+    weights_dir: Option<&Path>,
+    fetch: &FetchOptions,
+) -> anyhow::Result<(Vec<Member>, Vec<NotRun>)> {
+    let mut members = Vec::new();
+    let mut not_run = Vec::new();
+    for name in names {
+        let kind: BackboneKind = name
+            .parse()
+            .map_err(|e| anyhow::anyhow!("backbone {name:?}: {e}"))?;
+        match resolve(kind, weights_dir, fetch) {
+            Ok(m) => members.push(m),
+            Err(n) => not_run.push(n),
+        }
+    }
+    Ok((members, not_run))
+}
+
+/// Where weights are looked for when no `--weights-dir` is given: `data/weights` if it exists.
+pub fn default_weights_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from("data/weights");
+    dir.is_dir().then_some(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offline(root: &Path) -> FetchOptions {
+        FetchOptions {
+            hub_cache: root.join("hub"),
+            url_cache: root.join("url"),
+            offline: true,
+        }
+    }
+
+    #[test]
+    fn known_file_is_used_with_its_flavor_and_a_wrong_checksum_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fetch = offline(tmp.path());
+        // Any bytes will do for resolution: loading is not attempted here.
+        std::fs::write(tmp.path().join("mobilenetv2.timm.safetensors"), b"x").unwrap();
+        let m = resolve(BackboneKind::MobileNetV2, Some(tmp.path()), &fetch).unwrap();
+        assert_eq!(m.flavor, Flavor::Timm);
+        // sha256("x"), by `printf x | sha256sum`.
+        assert_eq!(
+            m.provenance.sha256,
+            "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+        );
+        // The Coral file is preferred, and its checksum is pinned.
+        std::fs::write(tmp.path().join("mobilenetv2.coral.safetensors"), b"x").unwrap();
+        let err = resolve(BackboneKind::MobileNetV2, Some(tmp.path()), &fetch).unwrap_err();
+        assert!(
+            err.reason.contains("expected 2632d553") && err.reason.contains("coral"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_weights_say_where_they_were_looked_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = resolve(
+            BackboneKind::NasNetLarge,
+            Some(tmp.path()),
+            &offline(tmp.path()),
+        )
+        .unwrap_err();
+        assert_eq!(err.backbone, "nasnetlarge");
+        for needle in [
+            "nasnetlarge.keras.safetensors",
+            "nasnetlarge.timm.safetensors",
+            "hf://timm/nasnetalarge.tf_in1k",
+            "--weights-dir",
+        ] {
+            assert!(err.reason.contains(needle), "{needle}: {err}");
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! `reproduce` and `predict` end to end on small generated data: 40 images of 20 women, the
+//! abnormal ones with a bright disc, through the real MobileNetV2 weights of ../shared.
+//!
+//! What is checked against something other than the code under test: the labels in
+//! predictions.csv against the generated table, the accuracy in metrics.csv against a count
+//! over predictions.csv, the leakage counts against the parts' definitions, and that the
+//! heads learn a signal the generator put in.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{GrayImage, Luma};
+
+fn mias(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mias"))
+        .args(args)
+        .env("MIAS_OFFLINE", "1")
+        .env("MIAS_CACHE_DIR", cache)
+        .env("HF_HUB_CACHE", cache.join("hf"))
+        .output()
+        .expect("running mias")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn shared_weights(test: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/weights");
+    if dir.join("mobilenetv2.coral.safetensors").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED {test}: no ../shared/weights/mobilenetv2.coral.safetensors (the real \
+             MobileNetV2 weights this end-to-end test runs with)"
+        );
+        None
+    }
+}
+
+/// Image `n` (1-based) is abnormal when its woman is odd and it is her left breast, or when
+/// it is one of a few right breasts: 12 abnormal of 40, in 12 of the 20 women.
+fn abnormal(n: u16) -> bool {
+    let woman = n.div_ceil(2);
+    (woman % 2 == 1 && n % 2 == 1) || [8, 16].contains(&n)
+}
+
+/// A 128x128 "mammogram": a noisy grey ramp, plus a bright disc when abnormal, at a place
+/// that moves with the image number.
+fn picture(n: u16) -> GrayImage {
+    let mut state = u32::from(n).wrapping_mul(2_654_435_761);
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        (state % 21) as i32 - 10
+    };
+    let (cx, cy) = (
+        40.0 + f64::from(n % 5) * 12.0,
+        40.0 + f64::from(n % 3) * 20.0,
+    );
+    GrayImage::from_fn(128, 128, |x, y| {
+        let mut v = 40 + (x as i32) / 2 + noise();
+        if abnormal(n) {
+            let d = ((f64::from(x) - cx).powi(2) + (f64::from(y) - cy).powi(2)).sqrt();
+            if d < 22.0 {
+                v = 250;
+            }
+        }
+        Luma([v.clamp(0, 255) as u8])
+    })
+}
+
+fn make_dataset(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut info = String::from("generated test data: REFNUM BG CLASS SEVERITY X Y RADIUS\n");
+    for n in 1..=40u16 {
+        let line = if abnormal(n) {
+            format!("mdb{n:03} F CIRC B 60 60 22\n")
+        } else {
+            format!("mdb{n:03} F NORM\n")
+        };
+        info.push_str(&line);
+        picture(n).save(dir.join(format!("mdb{n:03}.png"))).unwrap();
+    }
+    std::fs::write(dir.join("Info.txt"), info).unwrap();
+}
+
+const CONFIG: &str = r#"
+seed = 7
+labels = "official"
+backbones = ["mobilenetv2"]
+threshold = 0.5
+
+[augment]
+rotation_range = 20.0
+width_shift_range = 0.0
+height_shift_range = 0.0
+shear_range = 11.459155902616466
+zoom_range = [0.8, 1.2]
+horizontal_flip = true
+vertical_flip = true
+fill_mode = "nearest"
+cval = 0
+
+[paper]
+views = 2
+split = { train = 0.8, val = 0.1, test = 0.1 }
+
+[honest]
+folds = 4
+views = 2
+
+[train]
+hidden = [64, 16]
+dropout = 0.2
+learning_rate = 1e-3
+beta_1 = 0.9
+beta_2 = 0.999
+epsilon = 1e-7
+epochs = 30
+batch_size = 8
+shuffle = true
+seed = 1
+"#;
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    data: String,
+    config: String,
+    cache: PathBuf,
+    root: PathBuf,
+    weights: String,
+}
+
+fn fixture(weights: PathBuf) -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    make_dataset(&root.join("data"));
+    std::fs::write(root.join("test.toml"), CONFIG).unwrap();
+    Fixture {
+        data: root.join("data").display().to_string(),
+        config: root.join("test.toml").display().to_string(),
+        cache: root.join("cache"),
+        weights: weights.display().to_string(),
+        root,
+        _tmp: tmp,
+    }
+}
+
+impl Fixture {
+    fn reproduce(&self, out: &str, extra: &[&str]) -> Output {
+        let out = self.root.join(out).display().to_string();
+        let mut args = vec![
+            "reproduce",
+            "--unofficial",
+            "--data",
+            &self.data,
+            "--config",
+            &self.config,
+            "--weights-dir",
+            &self.weights,
+            "--out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        mias(&args, &self.cache)
+    }
+}
+
+/// predictions.csv as (protocol, part, image number, view, label, ensemble probability).
+fn predictions(path: &Path) -> Vec<(String, String, u16, u32, u32, f64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("protocol,part,image,view,label,p_mobilenetv2,p_ensemble")
+    );
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 7, "{l}");
+            let p: f64 = f[6].parse().unwrap();
+            assert_eq!(f[5], f[6], "one member: the ensemble is that member");
+            (
+                f[0].to_string(),
+                f[1].to_string(),
+                f[2].trim_start_matches("mdb").parse().unwrap(),
+                f[3].parse().unwrap(),
+                f[4].parse().unwrap(),
+                p,
+            )
+        })
+        .collect()
+}
+
+/// The `value` of one row of metrics.csv.
+fn metric(path: &Path, protocol: &str, model: &str, name: &str) -> f64 {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |c: &str| header.iter().position(|h| *h == c).unwrap();
+    let (p, m, k, v) = (col("protocol"), col("model"), col("metric"), col("value"));
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f[p] == protocol && f[m] == model && f[k] == name)
+        .unwrap_or_else(|| panic!("no {protocol}/{model}/{name} in metrics.csv"))[v]
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn reproduce_writes_every_output_and_predict_uses_the_run() {
+    let Some(weights) = shared_weights("reproduce_writes_every_output_and_predict_uses_the_run")
+    else {
+        return;
+    };
+    let f = fixture(weights);
+    let o = f.reproduce("out", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = f.root.join("out");
+    for file in [
+        "metrics.csv",
+        "table2.md",
+        "table3.md",
+        "leakage.md",
+        "roc.png",
+        "roc.svg",
+        "confusion.png",
+        "predictions.csv",
+        "run.json",
+        "heads/mobilenetv2.safetensors",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    // Nothing staged is left beside the results.
+    let names: Vec<String> = std::fs::read_dir(&f.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
+
+    let rows = predictions(&out.join("predictions.csv"));
+    for (_, _, n, _, label, _) in &rows {
+        assert_eq!(*label, u32::from(abnormal(*n)), "mdb{n:03}");
+    }
+    // Honest: every image tested exactly once, as its original.
+    let honest: Vec<_> = rows.iter().filter(|r| r.0 == "honest").collect();
+    let mut tested: Vec<u16> = honest.iter().map(|r| r.2).collect();
+    tested.sort_unstable();
+    assert_eq!(tested, (1..=40).collect::<Vec<_>>());
+    assert!(honest.iter().all(|r| r.3 == 0));
+    // Paper: 10% of 40 images x 2 views.
+    let paper: Vec<_> = rows.iter().filter(|r| r.0 == "paper").collect();
+    assert_eq!(paper.len(), 8);
+
+    // Accuracy in metrics.csv equals a count over predictions.csv (threshold 0.5).
+    let metrics = out.join("metrics.csv");
+    let count = |rs: &[&(String, String, u16, u32, u32, f64)]| {
+        rs.iter().filter(|r| u32::from(r.5 >= 0.5) == r.4).count() as f64 / rs.len() as f64
+    };
+    let acc = metric(&metrics, "paper", "Ensemble", "accuracy");
+    assert!(
+        (acc - count(&paper)).abs() < 1e-9,
+        "{acc} vs {}",
+        count(&paper)
+    );
+    let acc = metric(&metrics, "honest", "Ensemble", "accuracy");
+    assert!(
+        (acc - count(&honest)).abs() < 1e-9,
+        "{acc} vs {}",
+        count(&honest)
+    );
+    // The disc is easy to see: the heads must have learnt it, leak or no leak.
+    assert!(count(&honest) >= 0.85, "honest accuracy {}", count(&honest));
+    let auc = metric(&metrics, "honest", "Ensemble", "auc");
+    assert!(auc >= 0.9, "honest AUC {auc}");
+
+    // The leakage report: each paper test item has its other view in training (2 views, one
+    // test slot per item: the other view is in train or val unless both were drawn to test).
+    let leakage = std::fs::read_to_string(out.join("leakage.md")).unwrap();
+    assert!(leakage.contains("| honest | fold1 | "), "{leakage}");
+    for fold in 1..=4 {
+        let line = leakage
+            .lines()
+            .find(|l| l.starts_with(&format!("| honest | fold{fold} | ")))
+            .unwrap();
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        assert_eq!((cells[4], cells[5]), ("0", "0"), "{line}");
+    }
+
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["config"]["seed"], 7);
+    assert_eq!(run["data"]["verified"], false);
+    assert_eq!(run["members"][0]["backbone"], "mobilenetv2");
+    assert_eq!(
+        run["members"][0]["weights_sha256"],
+        "2632d553396af8607454c53965575c1fca7e6deb4df837c88faf0ddebb994c6e"
+    );
+    // 40 images x 2 views, all computed the first time.
+    assert_eq!(run["members"][0]["features"]["items"], 80);
+    assert_eq!(run["members"][0]["features"]["computed"], 80);
+    assert_eq!(run["not_run"].as_array().unwrap().len(), 0);
+
+    // A second run into the same place: nothing recomputed, identical predictions.
+    let first = std::fs::read(out.join("predictions.csv")).unwrap();
+    let o = f.reproduce("out", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["members"][0]["features"]["computed"], 0);
+    assert_eq!(std::fs::read(out.join("predictions.csv")).unwrap(), first);
+
+    // predict: the final heads know the disc.
+    let out_s = out.display().to_string();
+    for (n, expect) in [(1u16, true), (2, false)] {
+        let image = format!("{}/mdb{n:03}.png", f.data);
+        let o = mias(
+            &["predict", "--run", &out_s, "--image", &image, "--json"],
+            &f.cache,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["abnormal"], expect, "mdb{n:03}: {v}");
+    }
+}
+
+#[test]
+fn bad_runs_say_why_and_leave_the_previous_results_alone() {
+    let Some(weights) = shared_weights("bad_runs_say_why_and_leave_the_previous_results_alone")
+    else {
+        return;
+    };
+    let f = fixture(weights);
+    // A directory that is not a run is never written into.
+    let foreign = f.root.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let o = f.reproduce("foreign", &["--protocol", "honest"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a mias run"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
+
+    let o = f.reproduce("out", &["--backbones", "resnet50"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--backbones: unknown backbone \"resnet50\""),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!f.root.join("out").exists());
+
+    let bad = f.root.join("bad.toml");
+    std::fs::write(&bad, CONFIG.replace("folds = 4", "folds = 4\nfold = 3")).unwrap();
+    let bad = bad.display().to_string();
+    let out = f.root.join("out2").display().to_string();
+    let o = mias(
+        &[
+            "reproduce",
+            "--unofficial",
+            "--data",
+            &f.data,
+            "--config",
+            &bad,
+            "--out",
+            &out,
+        ],
+        &f.cache,
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("bad.toml") && stderr(&o).contains("unknown field `fold`"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Weights that cannot be had: the backbone is reported as not run, and with nothing left
+    // to run the command fails without touching --out.
+    let empty = f.root.join("no-weights");
+    std::fs::create_dir_all(&empty).unwrap();
+    let empty = empty.display().to_string();
+    let out = f.root.join("out3").display().to_string();
+    let o = mias(
+        &[
+            "reproduce",
+            "--unofficial",
+            "--data",
+            &f.data,
+            "--config",
+            &f.config,
+            "--weights-dir",
+            &empty,
+            "--out",
+            &out,
+        ],
+        &f.cache,
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("NOT RUN mobilenetv2") && e.contains("mobilenetv2.coral.safetensors"),
+        "{e}"
+    );
+    assert!(!Path::new(&out).exists());
+}
