@@ -179,9 +179,13 @@ pub fn resolve(
         }),
         Err(e) => {
             let looked = if tried.is_empty() {
-                "no --weights-dir given".to_string()
+                "no weights directory given".to_string()
             } else {
-                format!("looked for {}", tried.join(", "))
+                format!("no {}", tried.join(" or "))
+            };
+            let why = match e {
+                mias_backbones::Error::WeightsUnavailable { reason, .. } => reason,
+                other => other.to_string(),
             };
             let file_hint = KNOWN_FILES
                 .iter()
@@ -189,9 +193,8 @@ pub fn resolve(
                 .map(|k| k.name)
                 .unwrap_or_default();
             Err(not_run(format!(
-                "no weights: {looked}; the public source {} is not available ({e}). Put \
-                 {file_hint} in the directory given to --weights-dir, or run once with network \
-                 access",
+                "{looked}, and the public source {} is not available ({why}); put {file_hint} \
+                 in the directory given to --weights-dir, or run once with network access",
                 public.describe()
             )))
         }

@@ -202,8 +202,21 @@ pub fn write_results(
         let mut t = mias_eval::table2(&all, Some(e.protocol.name()), Figure::Auto)?;
         t.title = protocol_title(e.protocol, outcome);
         t.notes.insert(0, ensemble_note.clone());
+        if let Some(o) = outcome.protocols.iter().find(|o| o.protocol == e.protocol) {
+            let rows = &o.output.rows;
+            let normal = rows.iter().filter(|r| r.label == 0).count();
+            t.notes.insert(
+                1,
+                format!(
+                    "Baseline: calling every test item normal would score {:.1}% accuracy \
+                     ({normal} of {} test items are normal), 0% recall and an AUC of 50%.",
+                    100.0 * normal as f64 / rows.len().max(1) as f64,
+                    rows.len()
+                ),
+            );
+        }
         if let Some(n) = &not_run_note {
-            t.notes.insert(1, n.clone());
+            t.notes.insert(2, n.clone());
         }
         md.push_str(&t.to_markdown()?);
         md.push('\n');
@@ -387,4 +400,36 @@ pub fn headline(evals: &[ProtocolEval]) -> BTreeMap<(String, String), (f64, Opti
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(n: u16, view: u32) -> Item {
+        Item {
+            image: ImageId::new(n).unwrap(),
+            view,
+        }
+    }
+
+    #[test]
+    fn test_leak_counts_copies_and_other_breasts_separately() {
+        // Woman 1 = mdb001/mdb002, woman 2 = mdb003/mdb004, woman 3 = mdb005/mdb006.
+        let part = Part {
+            name: "split".into(),
+            train: vec![item(1, 0), item(3, 1)],
+            val: vec![item(6, 2)],
+            test: vec![item(1, 1), item(4, 0), item(5, 0), item(7, 0)],
+        };
+        assert_eq!(
+            test_leak(&part),
+            TestLeak {
+                test_items: 4,
+                same_image: 1,
+                same_woman_only: 2,
+                clean: 1,
+            }
+        );
+    }
 }

@@ -13,8 +13,10 @@ const HELP: &str = "\
 cargo xtask <command> [args]
 
 Commands forwarded to the `mias` application (release build):
+  reproduce   the paper's experiment and the leakage-free one, side by side
+  predict     apply a finished run's ensemble to a new mammogram
   fetch-data, dataset, augment, features
-  (reproduce and predict arrive with issue 4; `cargo xtask <command> --help` lists options)
+  (`cargo xtask <command> --help` lists each command's options)
 
 Project tasks:
   ci        cargo fmt --check, clippy -D warnings, cargo test (what .ci/run runs)
