@@ -17,6 +17,8 @@ use mias_data::ImageId;
 use mias_data::augment::Augment;
 use mias_data::preprocess::Preprocess;
 use serde::Serialize;
+
+use crate::config::Pooling;
 use sha2::{Digest, Sha256};
 
 /// Everything a cached feature vector depends on, besides the image and the view.
@@ -34,6 +36,10 @@ pub struct CacheKey {
     pub augment: Augment,
     /// Seed of the augmentation draws.
     pub seed: u64,
+    /// Pooling of the last feature map (left out of the key's JSON when `avg`, so keys made
+    /// before the option existed still match).
+    #[serde(skip_serializing_if = "Pooling::is_avg")]
+    pub pooling: Pooling,
 }
 
 impl CacheKey {
@@ -227,6 +233,7 @@ mod tests {
             preprocess: Preprocess::new(224, Normalisation::Caffe),
             augment: Augment::paper(),
             seed,
+            pooling: Pooling::Avg,
         }
     }
 

@@ -28,6 +28,9 @@ pub struct ExperimentConfig {
     pub backbones: Vec<String>,
     /// Decision threshold on the probability of abnormal.
     pub threshold: f64,
+    /// How each backbone's last feature map becomes the head's input.
+    #[serde(default)]
+    pub pooling: Pooling,
     /// Augmentation ranges.
     pub augment: Augment,
     /// The paper's (leaky) protocol.
@@ -36,6 +39,46 @@ pub struct ExperimentConfig {
     pub honest: HonestProtocol,
     /// The head and its training.
     pub train: TrainConfig,
+}
+
+/// How a backbone's last feature map `[D, h, w]` becomes the head's input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The mean over `h` and `w`: `D` features (Keras `pooling="avg"`).
+    #[default]
+    Avg,
+    /// Every value of the map: `D * h * w` features (a Keras `Flatten` layer; channel-major
+    /// order here, a fixed permutation of Keras's, which a freshly initialised dense layer
+    /// does not care about).
+    Flatten,
+}
+
+impl Pooling {
+    /// The name in configs and outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pooling::Avg => "avg",
+            Pooling::Flatten => "flatten",
+        }
+    }
+
+    /// True for [`Pooling::Avg`] (the default, left out of cache keys so that they stay the
+    /// same as before the option existed).
+    pub fn is_avg(&self) -> bool {
+        *self == Pooling::Avg
+    }
+}
+
+impl std::str::FromStr for Pooling {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "avg" => Ok(Pooling::Avg),
+            "flatten" => Ok(Pooling::Flatten),
+            other => Err(format!("unknown pooling {other:?} (known: avg, flatten)")),
+        }
+    }
 }
 
 /// The paper's protocol: augment first, then split by item.

@@ -137,6 +137,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
             member,
             &cfg.augment,
             cfg.seed,
+            cfg.pooling,
             inputs.cache,
             &needed,
             inputs.batch,

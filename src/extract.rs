@@ -14,6 +14,7 @@ use mias_data::preprocess::{Normalisation, Preprocess};
 use mias_data::{Dataset, ImageId};
 
 use crate::cache::{CacheKey, FeatureCache};
+use crate::config::Pooling;
 use crate::members::Member;
 
 /// The preprocessing `member`'s backbone expects (side and normalisation of its flavor).
@@ -28,8 +29,13 @@ pub fn preprocess_for(member: &Member) -> anyhow::Result<Preprocess> {
     Ok(Preprocess::new(side, norm))
 }
 
-/// The cache key of `member`'s features under these augmentation settings and seed.
-pub fn cache_key(member: &Member, augment: &Augment, seed: u64) -> anyhow::Result<CacheKey> {
+/// The cache key of `member`'s features under these augmentation settings, seed and pooling.
+pub fn cache_key(
+    member: &Member,
+    augment: &Augment,
+    seed: u64,
+    pooling: Pooling,
+) -> anyhow::Result<CacheKey> {
     Ok(CacheKey {
         backbone: member.kind.name().to_string(),
         weights_sha256: member.provenance.sha256.clone(),
@@ -37,11 +43,31 @@ pub fn cache_key(member: &Member, augment: &Augment, seed: u64) -> anyhow::Resul
         preprocess: preprocess_for(member)?,
         augment: augment.clone(),
         seed,
+        pooling,
     })
+}
+
+/// The length of `member`'s feature vector under `pooling`.
+pub fn feature_len(member: &Member, pooling: Pooling) -> usize {
+    let d = member.kind.feature_dim();
+    match pooling {
+        Pooling::Avg => d,
+        Pooling::Flatten => d * member.kind.map_side() * member.kind.map_side(),
+    }
 }
 
 /// Feature vectors by (image, view).
 pub type Features = HashMap<(ImageId, u32), Vec<f32>>;
+
+/// The head's input for a batch: pooled features `[N, D]`, or the flattened last map
+/// `[N, D * h * w]`.
+pub fn forward(bb: &dyn Backbone, x: &Tensor, pooling: Pooling) -> anyhow::Result<Tensor> {
+    let f = match pooling {
+        Pooling::Avg => bb.features(x),
+        Pooling::Flatten => bb.feature_map(x).and_then(|m| Ok(m.flatten_from(1)?)),
+    };
+    f.with_context(|| format!("{} forward pass", bb.kind()))
+}
 
 /// What one extraction did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -62,6 +88,7 @@ pub fn extract(
     member: &Member,
     augment: &Augment,
     seed: u64,
+    pooling: Pooling,
     cache: &FeatureCache,
     items: &[(ImageId, u32)],
     batch: usize,
@@ -69,10 +96,10 @@ pub fn extract(
     progress: impl FnMut(usize),
 ) -> anyhow::Result<(Features, ExtractStats)> {
     let start = std::time::Instant::now();
-    let key = cache_key(member, augment, seed)?;
+    let key = cache_key(member, augment, seed, pooling)?;
     let prep = preprocess_for(member)?;
     let side = prep.side as usize;
-    let dim = member.kind.feature_dim();
+    let dim = feature_len(member, pooling);
     let mut backbone: Option<Box<dyn Backbone>> = None;
     let mut last: Option<(ImageId, image::GrayImage)> = None;
     let compute = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
@@ -105,9 +132,7 @@ pub fn extract(
         let bb = backbone
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("{} was not loaded", member.kind))?;
-        let f = bb
-            .features(&x)
-            .with_context(|| format!("{} forward pass", member.kind))?;
+        let f = forward(bb, &x, pooling)?;
         Ok(f.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
     };
     let (vectors, computed) = cache.get_or_compute(&key, items, dim, batch, compute, progress)?;

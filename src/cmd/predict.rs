@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use candle_core::{Device, Tensor};
+use mias::config::Pooling;
 use mias::members::{KNOWN_FILES, Member};
 use mias_backbones::{BackboneKind, Flavor, WeightsSource};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,8 @@ struct RunFile {
 #[derive(Deserialize)]
 struct ConfigPart {
     threshold: f64,
+    #[serde(default)]
+    pooling: Pooling,
 }
 
 #[derive(Deserialize)]
@@ -148,17 +151,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let prep = mias::extract::preprocess_for(&member)?;
         let side = prep.side as usize;
         let x = Tensor::from_vec(prep.chw(&image), (1, 3, side, side), &device)?;
-        let features = bb.features(&x)?;
+        let features = mias::extract::forward(bb.as_ref(), &x, run.config.pooling)?;
         let head_path = args.run.join(&m.head);
         let head = mias_train::Head::load(&head_path, &device)
             .with_context(|| format!("loading the head {}", head_path.display()))?;
-        if head.input_dim() != bb.feature_dim() {
+        let dim = features.dim(1)?;
+        if head.input_dim() != dim {
             bail!(
-                "{}: the head expects {} features, {} gives {}",
+                "{}: the head expects {} features, {kind} with {} pooling gives {dim}",
                 head_path.display(),
                 head.input_dim(),
-                kind,
-                bb.feature_dim()
+                run.config.pooling.name(),
             );
         }
         let p = head.predict_proba(&features)?;

@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use mias::cache::FeatureCache;
-use mias::config::{BACKBONES, ExperimentConfig};
+use mias::config::{BACKBONES, ExperimentConfig, Pooling};
 use mias::experiment::{self, Inputs, Outcome, Progress};
 use mias::extract::{ExtractStats, cache_key};
 use mias::members::{self, Member, NotRun};
@@ -66,6 +66,10 @@ pub struct Args {
     /// Seed of every random draw (default: the config's).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// How each backbone's last feature map becomes the head's input: `avg` or `flatten`
+    /// (default: the config's).
+    #[arg(long)]
+    pub pooling: Option<Pooling>,
     /// Configuration file (default: the committed data/configs/paper.toml).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -230,6 +234,9 @@ fn configure(args: &Args) -> anyhow::Result<(ExperimentConfig, String)> {
     }
     if let Some(seed) = args.seed {
         cfg.seed = seed;
+    }
+    if let Some(pooling) = args.pooling {
+        cfg.pooling = pooling;
     }
     if let Some(labels) = args.labels {
         cfg.labels = labels;
@@ -524,9 +531,9 @@ fn record<'a>(
             weights_source: m.provenance.source.clone(),
             input_side: spec.side,
             normalisation: spec.norm.name(),
-            feature_dim: m.kind.feature_dim(),
+            feature_dim: mias::extract::feature_len(m, cfg.pooling),
             feature_cache: cache
-                .dir(&cache_key(m, &cfg.augment, cfg.seed)?)
+                .dir(&cache_key(m, &cfg.augment, cfg.seed, cfg.pooling)?)
                 .display()
                 .to_string(),
             features: *stats,

@@ -312,6 +312,24 @@ fn reproduce_writes_every_output_and_predict_uses_the_run() {
     assert_eq!(run["members"][0]["features"]["computed"], 0);
     assert_eq!(std::fs::read(out.join("predictions.csv")).unwrap(), first);
 
+    // Flattened maps are another cache key, 7 x 7 x 1280 values per view, and predict
+    // follows the run's pooling.
+    let o = f.reproduce("flat", &["--pooling", "flatten", "--protocol", "honest"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let flat = f.root.join("flat");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(flat.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["config"]["pooling"], "flatten");
+    assert_eq!(run["members"][0]["feature_dim"], 7 * 7 * 1280);
+    assert_eq!(run["members"][0]["features"]["computed"], 80);
+    let image = format!("{}/mdb001.png", f.data);
+    let flat_s = flat.display().to_string();
+    let o = mias(
+        &["predict", "--run", &flat_s, "--image", &image, "--json"],
+        &f.cache,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
     // predict: the final heads know the disc.
     let out_s = out.display().to_string();
     for (n, expect) in [(1u16, true), (2, false)] {

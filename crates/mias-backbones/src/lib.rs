@@ -91,6 +91,16 @@ impl BackboneKind {
         }
     }
 
+    /// The side of the last feature map at the native input side (before global pooling):
+    /// VGG16 and MobileNetV2 7, Xception 10, NASNetLarge 11.
+    pub fn map_side(self) -> usize {
+        match self {
+            BackboneKind::Vgg16 | BackboneKind::MobileNetV2 => 7,
+            BackboneKind::Xception => 10,
+            BackboneKind::NasNetLarge => 11,
+        }
+    }
+
     /// The input this backbone expects under `flavor`: side and normalisation.
     pub fn input(self, flavor: Flavor) -> InputSpec {
         let norm = match (self, flavor) {
@@ -222,6 +232,10 @@ pub trait Backbone: Send + Sync {
     /// Features `[N, D]` of a batch `[N, 3, H, W]` of normalised images (f32). Sides other than
     /// the native one work down to the network's minimum.
     fn features(&self, xs: &Tensor) -> Result<Tensor>;
+
+    /// The last feature map `[N, D, h, w]` before global pooling (what a Keras `Flatten` head
+    /// would see); [`Backbone::features`] is its mean over `h` and `w`.
+    fn feature_map(&self, xs: &Tensor) -> Result<Tensor>;
 }
 
 /// Loads `kind` in `flavor` with weights from `source` onto `device`.

@@ -182,6 +182,10 @@ impl Backbone for MobileNetV2 {
     fn features(&self, xs: &Tensor) -> Result<Tensor> {
         global_avg_pool(&self.forward_map(xs)?)
     }
+
+    fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
+        self.forward_map(xs)
+    }
 }
 
 /// `blocks.0.0`: depthwise 3x3 + BN + ReLU6, pointwise 1x1 + BN, no skip (channels change).

@@ -271,6 +271,10 @@ impl Backbone for NasNetLarge {
     fn features(&self, xs: &Tensor) -> Result<Tensor> {
         global_avg_pool(&self.forward_map(xs)?)
     }
+
+    fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
+        self.forward_map(xs)
+    }
 }
 
 /// timm's `pad_type='same'` for a `k x k` window at `stride`: symmetric when static, TensorFlow

@@ -132,4 +132,8 @@ impl Backbone for Vgg16 {
     fn features(&self, xs: &Tensor) -> Result<Tensor> {
         global_avg_pool(&self.forward_map(xs)?)
     }
+
+    fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
+        self.forward_map(xs)
+    }
 }

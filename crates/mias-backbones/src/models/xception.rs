@@ -175,6 +175,10 @@ impl Backbone for Xception {
     fn features(&self, xs: &Tensor) -> Result<Tensor> {
         global_avg_pool(&self.forward_map(xs)?)
     }
+
+    fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
+        self.forward_map(xs)
+    }
 }
 
 /// A separable convolution `P.conv1` (depthwise 3x3, pad 1) + `P.pointwise` with the BatchNorm
