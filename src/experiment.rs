@@ -131,7 +131,10 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     let mut extraction = Vec::new();
     for member in inputs.members {
         let name = member.kind.name().to_string();
-        progress.begin(&format!("{} features", member.display_name()), needed.len());
+        progress.begin(
+            &format!("{} features of views", member.display_name()),
+            needed.len(),
+        );
         let got = extract::extract(
             inputs.dataset,
             member,
@@ -171,6 +174,10 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     let mut protocols = Vec::new();
     for (protocol, parts) in plans {
         let start = Instant::now();
+        progress.begin(
+            &format!("{} protocol heads", protocol.name()),
+            parts.len() * names.len(),
+        );
         let output = protocol::run(
             &parts,
             &names,
@@ -180,8 +187,10 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
             cfg.seed,
             inputs.device,
             lookup,
-        )
-        .with_context(|| format!("running the {} protocol", protocol.name()))?;
+            || progress.advance(1),
+        );
+        progress.finish();
+        let output = output.with_context(|| format!("running the {} protocol", protocol.name()))?;
         protocols.push(ProtocolOutcome {
             protocol,
             parts,
@@ -200,6 +209,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         })
         .collect::<anyhow::Result<_>>()?;
     let mut final_heads = Vec::new();
+    progress.begin("final heads", names.len());
     for (m, name) in names.iter().enumerate() {
         let vectors = lookup(name, &finals)?;
         let dim = vectors.first().map_or(0, Vec::len);
@@ -220,7 +230,9 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
                 history,
             },
         });
+        progress.advance(1);
     }
+    progress.finish();
     Ok(Outcome {
         protocols,
         finals: final_heads,

@@ -160,6 +160,7 @@ pub fn run(
     seed: u64,
     device: &Device,
     mut features: impl FnMut(&str, &[Item]) -> anyhow::Result<Vec<Vec<f32>>>,
+    mut head_done: impl FnMut(),
 ) -> anyhow::Result<RunOutput> {
     if members.is_empty() {
         bail!("no backbone to run");
@@ -212,6 +213,7 @@ pub fn run(
                 train_items: part.train.len(),
                 history,
             });
+            head_done();
         }
         let ensemble = mias_train::average(&probs)?;
         for (i, item) in part.test.iter().enumerate() {
@@ -310,6 +312,7 @@ mod tests {
             7,
             &Device::Cpu,
             features,
+            || {},
         )
         .unwrap()
         .rows;
@@ -328,6 +331,7 @@ mod tests {
             7,
             &Device::Cpu,
             features,
+            || {},
         )
         .unwrap()
         .rows;

@@ -168,11 +168,11 @@ struct Bars {
 
 impl Progress for Bars {
     fn begin(&mut self, what: &str, total: usize) {
-        eprintln!("{what}: {total} views");
+        eprintln!("{what}: {total}");
         if self.enabled {
             let bar = indicatif::ProgressBar::new(total as u64);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "  {bar:40} {pos}/{len} views, {per_sec}, eta {eta}",
+                "  {bar:40} {pos}/{len}, {per_sec}, eta {eta}",
             ) {
                 bar.set_style(style);
             }
