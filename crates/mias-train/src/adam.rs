@@ -24,6 +24,7 @@
 //! expressions in the same order, so they agree bit for bit (tested).
 
 use candle_core::Tensor;
+use rayon::prelude::*;
 
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
@@ -180,11 +181,18 @@ fn step_host(
     for (((w, g), m), v) in params.iter().zip(grads).zip(ms).zip(vs) {
         let mut wv = w.flatten_all()?.to_vec1::<f32>()?;
         let gv = g.flatten_all()?.to_vec1::<f32>()?;
-        for (((wi, &gi), mi), vi) in wv.iter_mut().zip(&gv).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *mi += (gi - *mi) * k.one_minus_b1;
-            *vi += (gi * gi - *vi) * k.one_minus_b2;
-            *wi -= (*mi * k.alpha) / (vi.sqrt() + k.eps);
-        }
+        // Each element on its own, so splitting the work over threads changes no bit; a head
+        // on flattened feature maps has tens of millions of weights, where this loop dominates.
+        wv.par_iter_mut()
+            .zip(gv.par_iter())
+            .zip(m.par_iter_mut())
+            .zip(v.par_iter_mut())
+            .with_min_len(1 << 14)
+            .for_each(|(((wi, &gi), mi), vi)| {
+                *mi += (gi - *mi) * k.one_minus_b1;
+                *vi += (gi * gi - *vi) * k.one_minus_b2;
+                *wi -= (*mi * k.alpha) / (vi.sqrt() + k.eps);
+            });
         out.push(Tensor::from_vec(wv, w.shape(), w.device())?);
     }
     Ok(out)
