@@ -353,6 +353,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map_or(0, |d| d.as_secs());
     let (cfg, config_source) = configure(&args)?;
     check_out(&args.out)?;
+    let device = args.device.device()?;
     let mut timings = Timings::default();
 
     let t = Instant::now();
@@ -409,7 +410,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let cache = FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache));
-    let device = args.device.device()?;
     let protocols = args.protocol.protocols();
     let inputs = Inputs {
         dataset: &dataset,
