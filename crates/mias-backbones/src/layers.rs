@@ -14,6 +14,7 @@ use candle_nn::VarBuilder;
 use crate::conv::{ConvParams, conv2d};
 use crate::depthwise::{DepthwiseParams, depthwise_conv2d};
 use crate::error::{Error, Result};
+use crate::pool::{PoolKind, PoolParams, pool2d};
 
 /// How a convolution or a pooling window pads its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -356,10 +357,26 @@ pub fn pad2d(x: &Tensor, pad: [usize; 4], value: f32) -> Result<Tensor> {
 
 /// Max pool with a `k x k` window and stride `s`; padded cells are `-inf`, so they never win.
 pub fn max_pool2d(x: &Tensor, k: usize, s: usize, padding: Padding) -> Result<Tensor> {
+    max_pool2d_filled(x, k, s, padding, f32::NEG_INFINITY)
+}
+
+/// Max pool with a `k x k` window and stride `s`, padded cells holding `pad_value` (Keras pads
+/// some NASNet pools with zeros).
+pub fn max_pool2d_filled(
+    x: &Tensor,
+    k: usize,
+    s: usize,
+    padding: Padding,
+    pad_value: f32,
+) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
-    let pad = padding.amounts(h, w, k, s);
-    let xp = pad2d(x, pad, f32::NEG_INFINITY)?;
-    Ok(xp.max_pool2d_with_stride(k, s)?)
+    let p = PoolParams {
+        k,
+        stride: s,
+        pad: padding.amounts(h, w, k, s),
+        kind: PoolKind::Max { pad_value },
+    };
+    Ok(pool2d(x, p)?)
 }
 
 /// Average pool with a `k x k` window and stride `s`, zero padding. With `count_include_pad` the
@@ -373,15 +390,13 @@ pub fn avg_pool2d(
     count_include_pad: bool,
 ) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
-    let pad = padding.amounts(h, w, k, s);
-    let sum = pad2d(x, pad, 0.0)?.avg_pool2d_with_stride(k, s)?;
-    if count_include_pad || pad == [0; 4] {
-        return Ok(sum);
-    }
-    // The share of each window that lies inside the input.
-    let ones = Tensor::ones((1, 1, h, w), x.dtype(), x.device())?;
-    let share = pad2d(&ones, pad, 0.0)?.avg_pool2d_with_stride(k, s)?;
-    Ok(sum.broadcast_div(&share)?)
+    let p = PoolParams {
+        k,
+        stride: s,
+        pad: padding.amounts(h, w, k, s),
+        kind: PoolKind::Avg { count_include_pad },
+    };
+    Ok(pool2d(x, p)?)
 }
 
 /// Global average pool: `[N, C, H, W]` to `[N, C]`.

@@ -28,6 +28,8 @@ pub mod depthwise;
 mod error;
 pub mod layers;
 pub mod models;
+pub mod ops;
+pub mod pool;
 #[cfg(test)]
 mod test_util;
 pub mod weights;

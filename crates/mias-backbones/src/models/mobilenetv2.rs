@@ -27,6 +27,7 @@ use candle_nn::VarBuilder;
 
 use crate::error::Result;
 use crate::layers::{Activation, Conv2d, DepthwiseConv2d, Padding, check_input, global_avg_pool};
+use crate::ops::add;
 use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// A stage of inverted residual blocks.
@@ -277,6 +278,6 @@ impl InvertedResidual {
         let y = self.conv_pw.forward(x)?;
         let y = self.conv_dw.forward(&y)?;
         let y = self.conv_pwl.forward(&y)?;
-        if self.skip { Ok((y + x)?) } else { Ok(y) }
+        if self.skip { Ok(add(&y, x)?) } else { Ok(y) }
     }
 }

@@ -1,0 +1,136 @@
+//! Element-wise ops of the model graphs (ReLU, sum of two maps, scaling) for the CPU as candle
+//! custom ops run on rayon's threads.
+//!
+//! candle's own element-wise CPU ops run on a second thread pool of candle's, whose workers
+//! spin between ops: beside the rayon threads of the convolution kernels, two pools then fight
+//! for two cores (the profile of NASNetLarge at batch 1 showed a third of the time in candle's
+//! barrier wait). Routing these ops through rayon keeps one pool busy. Off the CPU the functions
+//! use candle's ops (same result).
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use crate::conv::contiguous;
+
+/// Floats per rayon task.
+const GRAIN: usize = 1 << 14;
+
+/// `f` applied to every element, in parallel chunks.
+fn map_par(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out: Vec<f32> = vec![0.0; x.len()];
+    out.par_chunks_mut(GRAIN)
+        .zip(x.par_chunks(GRAIN))
+        .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &v)| *o = f(v)));
+    out
+}
+
+#[derive(Clone, Copy)]
+enum Unary {
+    Relu,
+    Scale(f32),
+}
+
+impl CustomOp1 for Unary {
+    fn name(&self) -> &'static str {
+        match self {
+            Unary::Relu => "mias-relu",
+            Unary::Scale(_) => "mias-scale",
+        }
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = contiguous(self.name(), s, l, "input")?;
+        let out = match *self {
+            Unary::Relu => map_par(x, |v| v.max(0.0)),
+            Unary::Scale(f) => map_par(x, |v| v * f),
+        };
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+}
+
+struct Add;
+
+impl CustomOp2 for Add {
+    fn name(&self) -> &'static str {
+        "mias-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        if l1.shape() != l2.shape() {
+            candle_core::bail!("add: shapes {:?} and {:?} differ", l1.shape(), l2.shape());
+        }
+        let a = contiguous("add", s1, l1, "lhs")?;
+        let b = contiguous("add", s2, l2, "rhs")?;
+        let mut out: Vec<f32> = vec![0.0; a.len()];
+        out.par_chunks_mut(GRAIN)
+            .zip(a.par_chunks(GRAIN).zip(b.par_chunks(GRAIN)))
+            .for_each(|(o, (a, b))| {
+                for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                    *o = a + b;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+fn cpu_f32(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == candle_core::DType::F32
+}
+
+/// `max(x, 0)`.
+pub fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
+    if cpu_f32(x) {
+        return x.contiguous()?.apply_op1_no_bwd(&Unary::Relu);
+    }
+    x.relu()
+}
+
+/// `x * f`.
+pub fn scale(x: &Tensor, f: f32) -> candle_core::Result<Tensor> {
+    if cpu_f32(x) {
+        return x.contiguous()?.apply_op1_no_bwd(&Unary::Scale(f));
+    }
+    x.affine(f64::from(f), 0.0)
+}
+
+/// `a + b` for two tensors of the same shape.
+pub fn add(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    if cpu_f32(a) && cpu_f32(b) {
+        return a.contiguous()?.apply_op2_no_bwd(&b.contiguous()?, &Add);
+    }
+    a + b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{max_abs_diff, random};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn match_candle_ops_across_several_chunks() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        // More than one GRAIN, not a multiple of it, and a strided (transposed) view.
+        let a = random(&[2, 3, 70, 90], &mut rng);
+        let b = random(&[2, 3, 90, 70], &mut rng).transpose(2, 3).unwrap();
+        assert_eq!(max_abs_diff(&relu(&a).unwrap(), &a.relu().unwrap()), 0.0);
+        assert_eq!(
+            max_abs_diff(&scale(&b, 2.0).unwrap(), &(&b * 2.0).unwrap()),
+            0.0
+        );
+        assert_eq!(
+            max_abs_diff(&add(&a, &b).unwrap(), &(&a + &b).unwrap()),
+            0.0
+        );
+        let c = random(&[2, 3, 70, 91], &mut rng);
+        let err = add(&a, &c).unwrap_err().to_string();
+        assert!(err.contains("differ"), "{err}");
+    }
+}
