@@ -77,9 +77,15 @@ impl CustomOp3 for DepthwiseOp {
                     oh,
                     ow,
                 };
-                SCRATCH.with_borrow_mut(|scratch| {
-                    kernel.run(src, k, bias[ch], &p, g, dst, scratch);
-                });
+                let op = PlaneOp {
+                    stride: p.stride,
+                    pad: p.pad,
+                    act: p.act,
+                    fill: 0.0,
+                    init: bias[ch],
+                    max: false,
+                };
+                kernel.run(src, k, &op, g, dst);
             });
         Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
@@ -96,18 +102,34 @@ thread_local! {
 
 /// The shapes of one plane.
 #[derive(Clone, Copy)]
-struct PlaneGeometry {
-    h: usize,
-    w: usize,
-    kh: usize,
-    kw: usize,
-    oh: usize,
-    ow: usize,
+pub(crate) struct PlaneGeometry {
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+/// What a plane computes besides its geometry: a weighted sum of the window (a depthwise
+/// convolution, or an average pool with equal weights) or its maximum (a max pool).
+#[derive(Clone, Copy)]
+pub(crate) struct PlaneOp {
+    pub stride: usize,
+    /// Padding `[top, bottom, left, right]`.
+    pub pad: [usize; 4],
+    pub act: Activation,
+    /// Value of the padded cells.
+    pub fill: f32,
+    /// Starting value of every output: the bias of a sum, `-inf` for a max.
+    pub init: f32,
+    /// The maximum of the window (weights ignored) instead of the weighted sum.
+    pub max: bool,
 }
 
 /// Which compiled variant of the plane kernel this CPU runs.
 #[derive(Clone, Copy)]
-enum PlaneKernel {
+pub(crate) enum PlaneKernel {
     #[cfg(target_arch = "x86_64")]
     Avx512,
     #[cfg(target_arch = "x86_64")]
@@ -116,7 +138,7 @@ enum PlaneKernel {
 }
 
 impl PlaneKernel {
-    fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -131,56 +153,51 @@ impl PlaneKernel {
         PlaneKernel::Generic
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn run(
+    /// Computes one output plane `dst` `[oh, ow]` from the input plane `src` `[h, w]` and the
+    /// window weights `k` `[kh, kw]` (see [`plane_forward`]).
+    pub(crate) fn run(
         self,
         src: &[f32],
         k: &[f32],
-        bias: f32,
-        p: &DepthwiseParams,
+        op: &PlaneOp,
         g: PlaneGeometry,
         dst: &mut [f32],
-        scratch: &mut Vec<f32>,
     ) {
-        match self {
+        SCRATCH.with_borrow_mut(|scratch| match self {
             // SAFETY: the variant was chosen after the CPU reported these features.
             #[cfg(target_arch = "x86_64")]
-            PlaneKernel::Avx512 => unsafe { plane_avx512(src, k, bias, p, g, dst, scratch) },
+            PlaneKernel::Avx512 => unsafe { plane_avx512(src, k, op, g, dst, scratch) },
             #[cfg(target_arch = "x86_64")]
-            PlaneKernel::Avx2 => unsafe { plane_avx2(src, k, bias, p, g, dst, scratch) },
-            PlaneKernel::Generic => plane_forward::<false, false>(src, k, bias, p, g, dst, scratch),
-        }
+            PlaneKernel::Avx2 => unsafe { plane_avx2(src, k, op, g, dst, scratch) },
+            PlaneKernel::Generic => plane_forward::<false, false>(src, k, op, g, dst, scratch),
+        })
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-#[allow(clippy::too_many_arguments)]
 fn plane_avx512(
     src: &[f32],
     k: &[f32],
-    bias: f32,
-    p: &DepthwiseParams,
+    op: &PlaneOp,
     g: PlaneGeometry,
     dst: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
-    plane_forward::<true, true>(src, k, bias, p, g, dst, scratch)
+    plane_forward::<true, true>(src, k, op, g, dst, scratch)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 fn plane_avx2(
     src: &[f32],
     k: &[f32],
-    bias: f32,
-    p: &DepthwiseParams,
+    op: &PlaneOp,
     g: PlaneGeometry,
     dst: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
-    plane_forward::<true, false>(src, k, bias, p, g, dst, scratch)
+    plane_forward::<true, false>(src, k, op, g, dst, scratch)
 }
 
 /// The tap loop with explicit AVX-512 registers: [`CHUNK`] outputs in four accumulators, one
@@ -190,15 +207,31 @@ fn plane_avx2(
 /// The CPU must have AVX-512F, and `off + full.len() <= phases.len()` for every tap offset.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn taps_avx512(phases: &[f32], taps: &[(usize, f32)], bias: f32, full: &mut [f32]) {
-    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
+unsafe fn taps_avx512<const MAX: bool>(
+    phases: &[f32],
+    taps: &[(usize, f32)],
+    init: f32,
+    full: &mut [f32],
+) {
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_max_ps, _mm512_set1_ps, _mm512_storeu_ps,
+    };
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn step<const MAX: bool>(v: __m512, k: __m512, a: __m512) -> __m512 {
+        if MAX {
+            _mm512_max_ps(a, v)
+        } else {
+            _mm512_fmadd_ps(v, k, a)
+        }
+    }
     const {
         assert!(CHUNK == 64, "four vectors of 16 lanes");
     }
     let base = phases.as_ptr();
     for (c, out) in full.chunks_exact_mut(CHUNK).enumerate() {
         let i0 = c * CHUNK;
-        let b = _mm512_set1_ps(bias);
+        let b = _mm512_set1_ps(init);
         let (mut a0, mut a1, mut a2, mut a3) = (b, b, b, b);
         for &(off, kv) in taps {
             let k = _mm512_set1_ps(kv);
@@ -206,10 +239,10 @@ unsafe fn taps_avx512(phases: &[f32], taps: &[(usize, f32)], bias: f32, full: &m
             // contract), so the four 16-float loads are in bounds.
             unsafe {
                 let p = base.add(off + i0);
-                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p), k, a0);
-                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(p.add(16)), k, a1);
-                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(p.add(32)), k, a2);
-                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(p.add(48)), k, a3);
+                a0 = step::<MAX>(_mm512_loadu_ps(p), k, a0);
+                a1 = step::<MAX>(_mm512_loadu_ps(p.add(16)), k, a1);
+                a2 = step::<MAX>(_mm512_loadu_ps(p.add(32)), k, a2);
+                a3 = step::<MAX>(_mm512_loadu_ps(p.add(48)), k, a3);
             }
         }
         let o = out.as_mut_ptr();
@@ -225,29 +258,36 @@ unsafe fn taps_avx512(phases: &[f32], taps: &[(usize, f32)], bias: f32, full: &m
 
 /// The tap loop in plain Rust (vectorised by the compiler for the enabled target features).
 #[inline(always)]
-fn taps_portable<const FMA: bool>(
+fn taps_portable<const FMA: bool, const MAX: bool>(
     phases: &[f32],
     taps: &[(usize, f32)],
-    bias: f32,
+    init: f32,
     full: &mut [f32],
 ) {
     for (c, out) in full.chunks_exact_mut(CHUNK).enumerate() {
         let i0 = c * CHUNK;
-        let mut acc = [bias; CHUNK];
+        let mut acc = [init; CHUNK];
         for &(off, kv) in taps {
             let run: &[f32; CHUNK] = phases[off + i0..off + i0 + CHUNK]
                 .try_into()
                 .expect("chunk length");
             for (a, &v) in acc.iter_mut().zip(run) {
-                *a = if FMA { v.mul_add(kv, *a) } else { *a + kv * v };
+                *a = if MAX {
+                    a.max(v)
+                } else if FMA {
+                    v.mul_add(kv, *a)
+                } else {
+                    *a + kv * v
+                };
             }
         }
         out.copy_from_slice(&acc);
     }
 }
 
-/// One output plane: `dst[oy, ox] = act(bias + sum_{ky,kx} k[ky,kx] * src[oy*s+ky-t, ox*s+kx-l])`,
-/// with out-of-range input cells counting as zero.
+/// One output plane: `dst[oy, ox] = act(init + sum_{ky,kx} k[ky,kx] * src[oy*s+ky-t, ox*s+kx-l])`,
+/// or `act(max(init, max_{ky,kx} src[..]))` for `op.max`, out-of-range input cells holding
+/// `op.fill`.
 ///
 /// The zero-padded input is first split into `s * s` phase planes, phase `(py, px)` holding the
 /// padded cells `(y*s + py, x*s + px)` in rows of `qw` cells. Then every tap `(ky, kx)` reads phase
@@ -259,8 +299,7 @@ fn taps_portable<const FMA: bool>(
 fn plane_forward<const FMA: bool, const AVX512: bool>(
     src: &[f32],
     k: &[f32],
-    bias: f32,
-    p: &DepthwiseParams,
+    op: &PlaneOp,
     g: PlaneGeometry,
     dst: &mut [f32],
     scratch: &mut Vec<f32>,
@@ -273,8 +312,8 @@ fn plane_forward<const FMA: bool, const AVX512: bool>(
         oh,
         ow,
     } = g;
-    let s = p.stride;
-    let [pt, _, pl, _] = p.pad;
+    let s = op.stride;
+    let [pt, _, pl, _] = op.pad;
     // Padded extent actually read by the outputs.
     let (ph, pw) = ((oh - 1) * s + kh, (ow - 1) * s + kw);
     let (qh, qw) = (ph.div_ceil(s), pw.div_ceil(s));
@@ -284,7 +323,7 @@ fn plane_forward<const FMA: bool, const AVX512: bool>(
     // Phases, then slack for reads past the last phase by the dropped outputs, then the output.
     let phases_len = s * s * phase_len + qw + CHUNK;
     scratch.clear();
-    scratch.resize(phases_len + flat_chunks, 0.0);
+    scratch.resize(phases_len + flat_chunks, op.fill);
     let (phases, full) = scratch.split_at_mut(phases_len);
     for y in 0..ph {
         let Some(iy) = y.checked_sub(pt).filter(|&iy| iy < h) else {
@@ -330,16 +369,28 @@ fn plane_forward<const FMA: bool, const AVX512: bool>(
     if AVX512 {
         // SAFETY: the caller checked that the CPU has AVX-512F; reads stay within `phases` (the
         // assertion above) and writes within `full`.
-        unsafe { taps_avx512(phases, &taps, bias, full) };
+        unsafe {
+            if op.max {
+                taps_avx512::<true>(phases, &taps, op.init, full)
+            } else {
+                taps_avx512::<false>(phases, &taps, op.init, full)
+            }
+        }
+    } else if op.max {
+        taps_portable::<FMA, true>(phases, &taps, op.init, full);
     } else {
-        taps_portable::<FMA>(phases, &taps, bias, full);
+        taps_portable::<FMA, false>(phases, &taps, op.init, full);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    taps_portable::<FMA>(phases, &taps, bias, full);
+    if op.max {
+        taps_portable::<FMA, true>(phases, &taps, op.init, full);
+    } else {
+        taps_portable::<FMA, false>(phases, &taps, op.init, full);
+    }
     for oy in 0..oh {
         let row = &mut dst[oy * ow..(oy + 1) * ow];
         let from = &full[oy * qw..oy * qw + ow];
-        match p.act {
+        match op.act {
             Activation::None => row.copy_from_slice(from),
             Activation::Relu => row.iter_mut().zip(from).for_each(|(d, &v)| *d = v.max(0.0)),
             Activation::Relu6 => row
@@ -432,6 +483,95 @@ mod tests {
                 d < 1e-5,
                 "case {n} {c} {h} {w} {k} {stride} {pad:?}: max diff {d}"
             );
+        }
+    }
+
+    #[test]
+    fn every_compiled_variant_agrees_with_the_reference() {
+        // The op picks one variant per CPU; run the others by hand on a stride-2 and a stride-1
+        // plane, sum and max.
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut variants = vec![PlaneKernel::Generic];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                variants.push(PlaneKernel::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                variants.push(PlaneKernel::Avx2);
+            }
+        }
+        for (stride, pad) in [(2, [0, 1, 0, 1]), (1, [1, 1, 1, 1])] {
+            let (h, w, k) = (23, 19, 3);
+            let x = random(&[1, 1, h, w], &mut rng);
+            let wt = random(&[1, 1, k, k], &mut rng);
+            let p = DepthwiseParams {
+                stride,
+                pad,
+                act: Activation::None,
+            };
+            let want = reference(
+                &x,
+                &wt,
+                &Tensor::zeros(1, DType::F32, &Device::Cpu).unwrap(),
+                p,
+            )
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+            let (oh, ow) = p.out_hw(h, w, k, k).unwrap();
+            let src = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let kv = wt.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let g = PlaneGeometry {
+                h,
+                w,
+                kh: k,
+                kw: k,
+                oh,
+                ow,
+            };
+            for v in &variants {
+                for max in [false, true] {
+                    let op = PlaneOp {
+                        stride,
+                        pad,
+                        act: Activation::None,
+                        fill: if max { f32::NEG_INFINITY } else { 0.0 },
+                        init: if max { f32::NEG_INFINITY } else { 0.0 },
+                        max,
+                    };
+                    let mut got = vec![0f32; oh * ow];
+                    v.run(&src, &kv, &op, g, &mut got);
+                    if max {
+                        // By hand: the maximum of the in-image cells of each window.
+                        let [pt, _, pl, _] = pad;
+                        for oy in 0..oh {
+                            for ox in 0..ow {
+                                let mut m = f32::NEG_INFINITY;
+                                for ky in 0..k {
+                                    for kx in 0..k {
+                                        let (iy, ix) = (oy * stride + ky, ox * stride + kx);
+                                        if iy >= pt && iy - pt < h && ix >= pl && ix - pl < w {
+                                            m = m.max(src[(iy - pt) * w + ix - pl]);
+                                        }
+                                    }
+                                }
+                                assert_eq!(got[oy * ow + ox], m, "max at {oy},{ox}");
+                            }
+                        }
+                    } else {
+                        let d = got
+                            .iter()
+                            .zip(&want)
+                            .map(|(a, b)| (a - b).abs())
+                            .fold(0f32, f32::max);
+                        assert!(d < 1e-5, "stride {stride}: max diff {d}");
+                    }
+                }
+            }
         }
     }
 

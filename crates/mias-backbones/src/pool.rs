@@ -1,6 +1,6 @@
-//! Max and average pooling for the CPU as a candle custom op, padding given per side and never
-//! materialised: rayon over the `N*C` planes, each output cell reading the in-image part of its
-//! window. candle's own pools run on one thread and need an explicitly padded copy (two
+//! Max and average pooling for the CPU as a candle custom op, padding given per side: rayon over
+//! the `N*C` planes, each run by the vectorised plane kernel of [`crate::depthwise`] (equal
+//! weights for an average, the maximum for a max pool). candle's own pools run on one thread and need an explicitly padded copy (two
 //! concatenations) for TensorFlow SAME; NASNetLarge pools full-size feature maps several times per
 //! cell. Off the CPU, [`pool2d`] pads explicitly and uses candle's pools (same result).
 
@@ -8,6 +8,8 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::conv::contiguous;
+use crate::depthwise::{PlaneGeometry, PlaneKernel, PlaneOp};
+use crate::layers::Activation;
 
 /// What a pooling window computes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,52 +74,83 @@ impl CustomOp1 for PoolOp {
         };
         let x = contiguous("pool2d", s, l, "input")?;
         let mut out = vec![0f32; n * c * oh * ow];
+        let kernel = PlaneKernel::detect();
+        let g = PlaneGeometry {
+            h,
+            w,
+            kh: p.k,
+            kw: p.k,
+            oh,
+            ow,
+        };
+        let (op, weight) = match p.kind {
+            PoolKind::Max { pad_value } => (
+                PlaneOp {
+                    stride: p.stride,
+                    pad: p.pad,
+                    act: Activation::None,
+                    fill: pad_value,
+                    init: f32::NEG_INFINITY,
+                    max: true,
+                },
+                1.0,
+            ),
+            PoolKind::Avg { count_include_pad } => (
+                PlaneOp {
+                    stride: p.stride,
+                    pad: p.pad,
+                    act: Activation::None,
+                    fill: 0.0,
+                    init: 0.0,
+                    max: false,
+                },
+                if count_include_pad {
+                    1.0 / (p.k * p.k) as f32
+                } else {
+                    1.0
+                },
+            ),
+        };
+        let weights = vec![weight; p.k * p.k];
+        // Without count_include_pad: the divisor of each cell, the window's in-image area.
+        let divisors = match p.kind {
+            PoolKind::Avg {
+                count_include_pad: false,
+            } => {
+                let [pt, _, pl, _] = p.pad;
+                let extent = |o: usize, before: usize, n: usize| {
+                    let (lo, hi) = window(o * p.stride, p.k, before, n);
+                    (hi - lo) as f32
+                };
+                let rows: Vec<f32> = (0..oh).map(|oy| extent(oy, pt, h)).collect();
+                let cols: Vec<f32> = (0..ow).map(|ox| extent(ox, pl, w)).collect();
+                Some((rows, cols))
+            }
+            _ => None,
+        };
         out.par_chunks_mut(oh * ow)
             .enumerate()
             .for_each(|(plane, dst)| {
-                plane_pool(&x[plane * h * w..(plane + 1) * h * w], h, w, &p, dst, ow);
+                let src = &x[plane * h * w..(plane + 1) * h * w];
+                kernel.run(src, &weights, &op, g, dst);
+                if let Some((rows, cols)) = &divisors {
+                    for (row, &dy) in dst.chunks_exact_mut(ow).zip(rows) {
+                        for (d, &dx) in row.iter_mut().zip(cols) {
+                            *d /= dy * dx;
+                        }
+                    }
+                }
             });
         Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
 }
 
 /// In-image range `lo..hi` of a window starting at padded coordinate `start` along an axis of
-/// length `n` with `before` padding cells, and whether the window reaches into the padding.
-fn window(start: usize, k: usize, before: usize, n: usize) -> (usize, usize, bool) {
+/// length `n` with `before` padding cells.
+fn window(start: usize, k: usize, before: usize, n: usize) -> (usize, usize) {
     let lo = start.saturating_sub(before);
     let hi = (start + k).saturating_sub(before).min(n);
-    let padded = start < before || start + k > before + n;
-    (lo, hi.max(lo), padded)
-}
-
-fn plane_pool(src: &[f32], h: usize, w: usize, p: &PoolParams, dst: &mut [f32], ow: usize) {
-    let [pt, _, pl, _] = p.pad;
-    for (oy, row) in dst.chunks_exact_mut(ow).enumerate() {
-        let (y0, y1, ypad) = window(oy * p.stride, p.k, pt, h);
-        for (ox, d) in row.iter_mut().enumerate() {
-            let (x0, x1, xpad) = window(ox * p.stride, p.k, pl, w);
-            let cells = (y0..y1).flat_map(|y| src[y * w + x0..y * w + x1].iter().copied());
-            *d = match p.kind {
-                PoolKind::Max { pad_value } => {
-                    let init = if ypad || xpad {
-                        pad_value
-                    } else {
-                        f32::NEG_INFINITY
-                    };
-                    cells.fold(init, f32::max)
-                }
-                PoolKind::Avg { count_include_pad } => {
-                    let sum: f32 = cells.sum();
-                    let count = if count_include_pad {
-                        p.k * p.k
-                    } else {
-                        (y1 - y0) * (x1 - x0)
-                    };
-                    sum / count as f32
-                }
-            };
-        }
-    }
+    (lo, hi.max(lo))
 }
 
 /// Pools `x` `[N, C, H, W]` as `p` says. On the CPU with f32 data this runs the op of this module;
