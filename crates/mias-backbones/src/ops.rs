@@ -79,6 +79,31 @@ impl CustomOp2 for Add {
     }
 }
 
+/// `out[n, c, y, x] = in[n, c, y + 1, x + 1]`, zero in the last row and column.
+struct ShiftUpLeft;
+
+impl CustomOp1 for ShiftUpLeft {
+    fn name(&self) -> &'static str {
+        "mias-shift-up-left"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (_, _, h, w) = l.shape().dims4()?;
+        let x = contiguous(self.name(), s, l, "input")?;
+        let mut out: Vec<f32> = vec![0.0; x.len()];
+        if h > 1 && w > 1 {
+            out.par_chunks_mut(h * w)
+                .zip(x.par_chunks(h * w))
+                .for_each(|(o, i)| {
+                    for y in 0..h - 1 {
+                        o[y * w..y * w + w - 1].copy_from_slice(&i[(y + 1) * w + 1..(y + 2) * w]);
+                    }
+                });
+        }
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+}
+
 fn cpu_f32(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == candle_core::DType::F32
 }
@@ -107,6 +132,19 @@ pub fn add(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
     a + b
 }
 
+/// NASNet's `ZeroPad2d((-1, 1, -1, 1))` of `x` `[N, C, H, W]`: drops the first row and column and
+/// appends a zero row and column.
+pub fn shift_up_left(x: &Tensor) -> candle_core::Result<Tensor> {
+    if cpu_f32(x) {
+        return x.contiguous()?.apply_op1_no_bwd(&ShiftUpLeft);
+    }
+    let (_, _, h, w) = x.dims4()?;
+    x.narrow(2, 1, h - 1)?
+        .narrow(3, 1, w - 1)?
+        .pad_with_zeros(2, 0, 1)?
+        .pad_with_zeros(3, 0, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +167,17 @@ mod tests {
             max_abs_diff(&add(&a, &b).unwrap(), &(&a + &b).unwrap()),
             0.0
         );
+        let (h, w) = (70, 90);
+        let shifted = a
+            .narrow(2, 1, h - 1)
+            .unwrap()
+            .narrow(3, 1, w - 1)
+            .unwrap()
+            .pad_with_zeros(2, 0, 1)
+            .unwrap()
+            .pad_with_zeros(3, 0, 1)
+            .unwrap();
+        assert_eq!(max_abs_diff(&shift_up_left(&a).unwrap(), &shifted), 0.0);
         let c = random(&[2, 3, 70, 91], &mut rng);
         let err = add(&a, &c).unwrap_err().to_string();
         assert!(err.contains("differ"), "{err}");

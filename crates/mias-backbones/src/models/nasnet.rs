@@ -41,7 +41,7 @@ use crate::layers::{
     Activation, Conv2d, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool,
     max_pool2d_filled,
 };
-use crate::ops::{add, relu, scale};
+use crate::ops::{add, relu, scale, shift_up_left};
 use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// BatchNorm eps of every NASNet BatchNorm (TF-slim's 1e-3, kept by timm).
@@ -406,15 +406,9 @@ impl FactorizedReduction {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = relu(x)?;
-        let (_, _, h, w) = x.dims4()?;
         let p1 = self.path_1.forward(&x)?;
         // ZeroPad2d((-1, 1, -1, 1)): drop the first row and column, add a zero row and column.
-        let shifted = x
-            .narrow(2, 1, h - 1)?
-            .narrow(3, 1, w - 1)?
-            .pad_with_zeros(2, 0, 1)?
-            .pad_with_zeros(3, 0, 1)?;
-        let p2 = self.path_2.forward(&shifted)?;
+        let p2 = self.path_2.forward(&shift_up_left(&x)?)?;
         Ok(Tensor::cat(&[p1, p2], 1)?)
     }
 }
