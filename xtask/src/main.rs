@@ -102,6 +102,10 @@ fn ci() -> Result<(), String> {
 /// `cargo xtask bench`: criterion benches, the PyTorch side when available, then the table
 /// printed by mias-backbones' `bench_report` example (it parses JSON; xtask stays dependency-free).
 fn bench() -> Result<(), String> {
+    // Results older than this run are left out of the table.
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut backbones = cargo();
     backbones.args([
         "bench",
@@ -136,6 +140,7 @@ fn bench() -> Result<(), String> {
     ]);
     report.args(["bench_report", "--", "table", "--criterion"]);
     report.arg(target.join("criterion"));
+    report.args(["--since", &started.to_string()]);
     if has_torch {
         let mut torch = Command::new(&python);
         torch.arg(workspace_root().join("crates/mias-backbones/benches/torch_reference.py"));

@@ -3,7 +3,7 @@
 //! prints one markdown table per topic.
 //!
 //! ```text
-//! bench_report table [--criterion DIR] [--torch FILE.json] [--python PYTHON] [--no-rss]
+//! bench_report table [--criterion DIR] [--since UNIX_SECONDS] [--torch FILE.json] [--python PYTHON] [--no-rss]
 //! bench_report rss BACKBONE BATCH
 //! ```
 //!
@@ -12,7 +12,8 @@
 //! multiply-add counted as 2) and its share of the machine's fp32 gemm peak (the best rate of the
 //! `gemm` bench group); then the peak resident memory of one batch-8 forward pass for each
 //! backbone, ours (this program re-run as `rss` in a fresh process) beside PyTorch's (the script
-//! run with `--rss`); then the augmentation throughput. A missing figure prints as `-`.
+//! run with `--rss`); then the augmentation throughput. A missing figure prints as `-`, and so
+//! does a criterion result written before `--since` (a stale one from an earlier run).
 //!
 //! `rss` builds one backbone with random weights, runs two forward passes on a random batch and
 //! prints `vmhwm_kib N`, the process's peak resident set size read from `/proc/self/status`.
@@ -93,6 +94,7 @@ fn rss(args: &[String]) -> Result<(), String> {
 /// Options of `table`.
 struct TableArgs {
     criterion: PathBuf,
+    since: Option<std::time::SystemTime>,
     torch: Option<PathBuf>,
     python: Option<String>,
     rss: bool,
@@ -101,6 +103,7 @@ struct TableArgs {
 fn parse_table_args(args: &[String]) -> Result<TableArgs, String> {
     let mut out = TableArgs {
         criterion: PathBuf::from("target/criterion"),
+        since: None,
         torch: None,
         python: None,
         rss: true,
@@ -111,6 +114,13 @@ fn parse_table_args(args: &[String]) -> Result<TableArgs, String> {
         match a.as_str() {
             "--criterion" => out.criterion = value()?.into(),
             "--torch" => out.torch = Some(value()?.into()),
+            "--since" => {
+                let v = value()?;
+                let secs: u64 = v
+                    .parse()
+                    .map_err(|_| format!("--since wants seconds since 1970, got {v:?}"))?;
+                out.since = Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+            }
             "--python" => out.python = Some(value()?),
             "--no-rss" => out.rss = false,
             other => return Err(format!("unknown option {other:?}")),
@@ -119,16 +129,28 @@ fn parse_table_args(args: &[String]) -> Result<TableArgs, String> {
     Ok(out)
 }
 
-/// Criterion's median time per iteration in seconds for `group/bench`, if that bench ran.
-fn criterion_median_s(dir: &Path, group: &str, bench: &str) -> Option<f64> {
+/// Criterion's median time per iteration in seconds for `group/bench`, if that bench ran (at or
+/// after `since`, when given).
+fn criterion_median_s(
+    dir: &Path,
+    group: &str,
+    bench: &str,
+    since: Option<std::time::SystemTime>,
+) -> Option<f64> {
     let path = dir.join(group).join(bench).join("new/estimates.json");
+    if let Some(since) = since {
+        let written = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+        if written < since {
+            return None;
+        }
+    }
     let text = std::fs::read_to_string(path).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
     v["median"]["point_estimate"].as_f64().map(|ns| ns * 1e-9)
 }
 
 /// The best GFLOP/s of the `gemm` group (`sgemm_<n>_t<threads>`), with the bench's name.
-fn gemm_peak(dir: &Path) -> Option<(f64, String)> {
+fn gemm_peak(dir: &Path, since: Option<std::time::SystemTime>) -> Option<(f64, String)> {
     let entries = std::fs::read_dir(dir.join("gemm")).ok()?;
     let mut best: Option<(f64, String)> = None;
     for e in entries.flatten() {
@@ -140,7 +162,7 @@ fn gemm_peak(dir: &Path) -> Option<(f64, String)> {
         else {
             continue;
         };
-        if let Some(t) = criterion_median_s(dir, "gemm", &name) {
+        if let Some(t) = criterion_median_s(dir, "gemm", &name, since) {
             let gflops = 2.0 * n * n * n / t * 1e-9;
             if best.as_ref().is_none_or(|(b, _)| gflops > *b) {
                 best = Some((gflops, name));
@@ -202,7 +224,7 @@ fn measure_rss(mut cmd: Command) -> Option<u64> {
 
 fn table(args: &[String]) -> Result<(), String> {
     let a = parse_table_args(args)?;
-    let peak = gemm_peak(&a.criterion);
+    let peak = gemm_peak(&a.criterion, a.since);
     let (torch, versions) = match &a.torch {
         Some(p) => read_torch(p)?,
         None => (TorchTimes::new(), "no PyTorch run".into()),
@@ -219,7 +241,12 @@ fn table(args: &[String]) -> Result<(), String> {
     println!("|---|---|---|---|---|---|---|");
     for kind in BackboneKind::ALL {
         for b in BATCHES {
-            let ours = criterion_median_s(&a.criterion, "backbones", &format!("cpu_{kind}_b{b}"));
+            let ours = criterion_median_s(
+                &a.criterion,
+                "backbones",
+                &format!("cpu_{kind}_b{b}"),
+                a.since,
+            );
             let theirs = torch.get(kind.name()).and_then(|m| m.get(&b)).copied();
             let per_image = |s: Option<f64>| s.map(|s| s / b as f64);
             let gflops = per_image(ours).map(|s| gflop_per_image(kind) / s);
@@ -268,7 +295,7 @@ fn table(args: &[String]) -> Result<(), String> {
         .unwrap_or_default();
     names.sort();
     for n in names {
-        let rate = criterion_median_s(&a.criterion, "augment", &n).map(|s| 1.0 / s);
+        let rate = criterion_median_s(&a.criterion, "augment", &n, a.since).map(|s| 1.0 / s);
         println!("| {n} | {} |", fmt_opt(rate, 1));
     }
     Ok(())
