@@ -12,20 +12,34 @@ use rand_chacha::ChaCha8Rng;
 
 /// One product `c = a * b` of row-major `n x n` matrices.
 fn sgemm(n: usize, a: &[f32], b: &[f32], c: &mut [f32], par: gemm::Parallelism) {
-    // SAFETY: the three slices hold `n * n` floats each and the strides describe row-major
-    // `n x n` matrices inside them; `c` does not alias `a` or `b`.
+    sgemm_mnk(n, n, n, a, b, c, par)
+}
+
+/// One product `c = a * b` of row-major `m x k` and `k x n` matrices.
+fn sgemm_mnk(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    par: gemm::Parallelism,
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    // SAFETY: the slices hold the `m x k`, `k x n` and `m x n` row-major matrices the strides
+    // describe (asserted above); `c` does not alias `a` or `b`.
     unsafe {
         gemm::gemm(
+            m,
             n,
-            n,
-            n,
+            k,
             c.as_mut_ptr(),
             1,
             n as isize,
             false,
             a.as_ptr(),
             1,
-            n as isize,
+            k as isize,
             b.as_ptr(),
             1,
             n as isize,
@@ -58,6 +72,16 @@ fn bench_gemm(c: &mut Criterion) {
             bch.iter(|| sgemm(n, &a, &b, &mut out, gemm::Parallelism::Rayon(threads)))
         });
     }
+    // The shape of one im2col tile of VGG16's conv3 layers at 224 (256 x 2304 weights times a
+    // 2304 x (7 rows * 56) tile), the kind of product the dense convolution kernel runs.
+    let (m, n, k) = (256, 7 * 56, 2304);
+    let a: Vec<f32> = (0..m * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let b: Vec<f32> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let mut out = vec![0f32; m * n];
+    group.throughput(Throughput::Elements(2 * (m * n * k) as u64));
+    group.bench_function("conv_tile_256x392x2304_t1", |bch| {
+        bch.iter(|| sgemm_mnk(m, n, k, &a, &b, &mut out, gemm::Parallelism::None))
+    });
     group.finish();
 }
 

@@ -60,7 +60,7 @@ impl CustomOp3 for DepthwiseOp {
         let x = contiguous("depthwise conv", s1, l1, "input")?;
         let wt = contiguous("depthwise conv", s2, l2, "weight")?;
         let bias = contiguous("depthwise conv", s3, l3, "bias")?;
-        let mut out = vec![0f32; n * c * oh * ow];
+        let mut out = crate::conv::zeroed_output(n * c * oh * ow);
         let p = self.0;
         let kernel = PlaneKernel::detect();
         out.par_chunks_mut(oh * ow)

@@ -17,7 +17,7 @@ const GRAIN: usize = 1 << 14;
 
 /// `f` applied to every element, in parallel chunks.
 fn map_par(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out: Vec<f32> = vec![0.0; x.len()];
+    let mut out = crate::conv::zeroed_output(x.len());
     out.par_chunks_mut(GRAIN)
         .zip(x.par_chunks(GRAIN))
         .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &v)| *o = f(v)));
@@ -67,7 +67,7 @@ impl CustomOp2 for Add {
         }
         let a = contiguous("add", s1, l1, "lhs")?;
         let b = contiguous("add", s2, l2, "rhs")?;
-        let mut out: Vec<f32> = vec![0.0; a.len()];
+        let mut out = crate::conv::zeroed_output(a.len());
         out.par_chunks_mut(GRAIN)
             .zip(a.par_chunks(GRAIN).zip(b.par_chunks(GRAIN)))
             .for_each(|(o, (a, b))| {
@@ -90,7 +90,7 @@ impl CustomOp1 for ShiftUpLeft {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (_, _, h, w) = l.shape().dims4()?;
         let x = contiguous(self.name(), s, l, "input")?;
-        let mut out: Vec<f32> = vec![0.0; x.len()];
+        let mut out = crate::conv::zeroed_output(x.len());
         if h > 1 && w > 1 {
             out.par_chunks_mut(h * w)
                 .zip(x.par_chunks(h * w))
@@ -101,6 +101,39 @@ impl CustomOp1 for ShiftUpLeft {
                 });
         }
         Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+}
+
+/// `lhs += rhs` in place.
+struct AddAssign;
+
+impl candle_core::InplaceOp2 for AddAssign {
+    fn name(&self) -> &'static str {
+        "mias-add-assign"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        if l1.shape() != l2.shape() {
+            candle_core::bail!("add: shapes {:?} and {:?} differ", l1.shape(), l2.shape());
+        }
+        let b = contiguous("add", s2, l2, "rhs")?;
+        let Some((start, end)) = l1.contiguous_offsets() else {
+            candle_core::bail!("add: lhs must be contiguous");
+        };
+        let CpuStorage::F32(a) = s1 else {
+            candle_core::bail!("add: lhs must be f32");
+        };
+        a[start..end]
+            .par_chunks_mut(GRAIN)
+            .zip(b.par_chunks(GRAIN))
+            .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, &b)| *a += b));
+        Ok(())
     }
 }
 
@@ -132,6 +165,18 @@ pub fn add(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
     a + b
 }
 
+/// `lhs + rhs`, written into `lhs`'s storage on the CPU (no new allocation, no fresh pages).
+///
+/// `lhs` must be a tensor whose storage nothing else reads afterwards: a fresh layer output
+/// (hence crate-private). Off the CPU, or for a non-contiguous `lhs`, this is [`add`].
+pub(crate) fn add_into(lhs: Tensor, rhs: &Tensor) -> candle_core::Result<Tensor> {
+    if cpu_f32(&lhs) && cpu_f32(rhs) && lhs.is_contiguous() {
+        lhs.inplace_op2(&rhs.contiguous()?, &AddAssign)?;
+        return Ok(lhs);
+    }
+    add(&lhs, rhs)
+}
+
 /// NASNet's `ZeroPad2d((-1, 1, -1, 1))` of `x` `[N, C, H, W]`: drops the first row and column and
 /// appends a zero row and column.
 pub fn shift_up_left(x: &Tensor) -> candle_core::Result<Tensor> {
@@ -143,6 +188,61 @@ pub fn shift_up_left(x: &Tensor) -> candle_core::Result<Tensor> {
         .narrow(3, 1, w - 1)?
         .pad_with_zeros(2, 0, 1)?
         .pad_with_zeros(3, 0, 1)
+}
+
+/// `parts` `[N, C_i, H, W]` concatenated along the channels. On the CPU the output goes straight
+/// into one (huge-page) allocation, each `(image, part)` block copied on rayon: candle's `cat`
+/// copies on one thread and its fresh 4 KiB pages were half of NASNetLarge's page faults.
+pub fn cat_channels(parts: &[&Tensor]) -> candle_core::Result<Tensor> {
+    let Some(first) = parts.first() else {
+        candle_core::bail!("cat_channels: no tensors");
+    };
+    if !parts.iter().all(|t| cpu_f32(t)) {
+        return Tensor::cat(parts, 1);
+    }
+    let (n, _, h, w) = first.dims4()?;
+    let mut chans = Vec::with_capacity(parts.len());
+    for t in parts {
+        let (tn, tc, th, tw) = t.dims4()?;
+        if (tn, th, tw) != (n, h, w) {
+            candle_core::bail!(
+                "cat_channels: shapes {:?} and {:?} differ outside the channels",
+                first.dims(),
+                t.dims()
+            );
+        }
+        chans.push(tc);
+    }
+    let total: usize = chans.iter().sum();
+    let plane = h * w;
+    let parts: Vec<Tensor> = parts
+        .iter()
+        .map(|t| t.contiguous())
+        .collect::<candle_core::Result<_>>()?;
+    let guards: Vec<_> = parts.iter().map(|t| t.storage_and_layout()).collect();
+    let mut srcs: Vec<&[f32]> = Vec::with_capacity(parts.len());
+    for (storage, layout) in &guards {
+        let candle_core::Storage::Cpu(cpu) = &**storage else {
+            candle_core::bail!("cat_channels: tensor not on the CPU");
+        };
+        srcs.push(contiguous("cat_channels", cpu, layout, "part")?);
+    }
+    let mut out = crate::conv::zeroed_output(n * total * plane);
+    // Disjoint (destination, source) blocks, one per image and part.
+    let mut blocks: Vec<(&mut [f32], &[f32])> = Vec::with_capacity(n * srcs.len());
+    let mut rest: &mut [f32] = &mut out;
+    for img in 0..n {
+        for (src, &c) in srcs.iter().zip(&chans) {
+            let (dst, tail) = rest.split_at_mut(c * plane);
+            blocks.push((dst, &src[img * c * plane..(img + 1) * c * plane]));
+            rest = tail;
+        }
+    }
+    blocks
+        .into_par_iter()
+        .for_each(|(dst, src)| dst.copy_from_slice(src));
+    drop(guards);
+    Tensor::from_vec(out, (n, total, h, w), first.device())
 }
 
 #[cfg(test)]
@@ -178,7 +278,20 @@ mod tests {
             .pad_with_zeros(3, 0, 1)
             .unwrap();
         assert_eq!(max_abs_diff(&shift_up_left(&a).unwrap(), &shifted), 0.0);
+        let sum = (&a + &b).unwrap();
+        let fresh = (&a * 1.0).unwrap();
+        assert_eq!(max_abs_diff(&add_into(fresh, &b).unwrap(), &sum), 0.0);
+        let d = random(&[2, 5, 70, 90], &mut rng);
+        assert_eq!(
+            max_abs_diff(
+                &cat_channels(&[&a, &b, &d]).unwrap(),
+                &Tensor::cat(&[&a, &b, &d], 1).unwrap()
+            ),
+            0.0
+        );
         let c = random(&[2, 3, 70, 91], &mut rng);
+        let err = cat_channels(&[&a, &c]).unwrap_err().to_string();
+        assert!(err.contains("differ outside the channels"), "{err}");
         let err = add(&a, &c).unwrap_err().to_string();
         assert!(err.contains("differ"), "{err}");
     }

@@ -73,7 +73,7 @@ impl CustomOp1 for PoolOp {
             );
         };
         let x = contiguous("pool2d", s, l, "input")?;
-        let mut out = vec![0f32; n * c * oh * ow];
+        let mut out = crate::conv::zeroed_output(n * c * oh * ow);
         let kernel = PlaneKernel::detect();
         let g = PlaneGeometry {
             h,

@@ -41,7 +41,7 @@ use crate::layers::{
     Activation, Conv2d, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool,
     max_pool2d_filled,
 };
-use crate::ops::{add, relu, scale, shift_up_left};
+use crate::ops::{add_into, cat_channels, relu, scale, shift_up_left};
 use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// BatchNorm eps of every NASNet BatchNorm (TF-slim's 1e-3, kept by timm).
@@ -409,7 +409,7 @@ impl FactorizedReduction {
         let p1 = self.path_1.forward(&x)?;
         // ZeroPad2d((-1, 1, -1, 1)): drop the first row and column, add a zero row and column.
         let p2 = self.path_2.forward(&shift_up_left(&x)?)?;
-        Ok(Tensor::cat(&[p1, p2], 1)?)
+        Ok(cat_channels(&[&p1, &p2])?)
     }
 }
 
@@ -493,19 +493,20 @@ impl NormalCell {
         let left = self.prev.forward(x_prev)?;
         let right = self.conv_1x1.forward(x)?;
         let (left_relu, right_relu) = (relu(&left)?, relu(&right)?);
-        let c0 = add(
-            &self.comb_iter_0_left.forward_relu(&right_relu)?,
+        // Every left operand of `add_into` is a fresh output nothing else reads.
+        let c0 = add_into(
+            self.comb_iter_0_left.forward_relu(&right_relu)?,
             &self.comb_iter_0_right.forward_relu(&left_relu)?,
         )?;
-        let c1 = add(
-            &self.comb_iter_1_left.forward_relu(&left_relu)?,
+        let c1 = add_into(
+            self.comb_iter_1_left.forward_relu(&left_relu)?,
             &self.comb_iter_1_right.forward_relu(&left_relu)?,
         )?;
-        let c2 = add(&avg_pool_s1(&right)?, &left)?;
+        let c2 = add_into(avg_pool_s1(&right)?, &left)?;
         // comb_iter_3 adds two identical average pools of the left operand.
         let c3 = scale(&avg_pool_s1(&left)?, 2.0)?;
-        let c4 = add(&self.comb_iter_4_left.forward_relu(&right_relu)?, &right)?;
-        Ok(Tensor::cat(&[left, c0, c1, c2, c3, c4], 1)?)
+        let c4 = add_into(self.comb_iter_4_left.forward_relu(&right_relu)?, &right)?;
+        Ok(cat_channels(&[&left, &c0, &c1, &c2, &c3, &c4])?)
     }
 }
 
@@ -573,18 +574,20 @@ impl ReductionCell {
         };
         let (a_relu, b_relu) = (relu(&a)?, relu(&b)?);
         let a_max = max_pool_s2(&a, self.max_pool_pad)?;
-        let c0 = add(
-            &self.comb_iter_0_left.forward_relu(&a_relu)?,
+        // Every left operand of `add_into` is a fresh output nothing else reads (`a_max` is read
+        // twice, so it is always the right operand).
+        let c0 = add_into(
+            self.comb_iter_0_left.forward_relu(&a_relu)?,
             &self.comb_iter_0_right.forward_relu(&b_relu)?,
         )?;
-        let c1 = add(&a_max, &self.comb_iter_1_right.forward_relu(&b_relu)?)?;
-        let c2 = add(
-            &avg_pool_s2(&a)?,
+        let c1 = add_into(self.comb_iter_1_right.forward_relu(&b_relu)?, &a_max)?;
+        let c2 = add_into(
+            avg_pool_s2(&a)?,
             &self.comb_iter_2_right.forward_relu(&b_relu)?,
         )?;
-        let c3 = add(&avg_pool_s1(&c0)?, &c1)?;
-        let c4 = add(&self.comb_iter_4_left.forward_relu(&relu(&c0)?)?, &a_max)?;
-        Ok(Tensor::cat(&[c1, c2, c3, c4], 1)?)
+        let c3 = add_into(avg_pool_s1(&c0)?, &c1)?;
+        let c4 = add_into(self.comb_iter_4_left.forward_relu(&relu(&c0)?)?, &a_max)?;
+        Ok(cat_channels(&[&c1, &c2, &c3, &c4])?)
     }
 }
 

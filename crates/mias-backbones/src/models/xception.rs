@@ -34,7 +34,7 @@ use crate::error::Result;
 use crate::layers::{
     Activation, Conv2d, Padding, SeparableConv2d, check_input, global_avg_pool, max_pool2d,
 };
-use crate::ops::{add, relu};
+use crate::ops::{add_into, relu};
 use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// Xception configuration: BatchNorm eps and the padding of the strided max pools.
@@ -259,7 +259,8 @@ impl StridedBlock {
         let r = if self.relu_first { relu(x)? } else { x.clone() };
         let r = self.sep2.forward(&self.sep1.forward(&r)?)?;
         let r = max_pool2d(&r, 3, 2, pool_padding)?;
-        Ok(add(&r, &self.skip.forward(x)?)?)
+        // `r` is a fresh output: the sum goes into its storage.
+        Ok(add_into(r, &self.skip.forward(x)?)?)
     }
 }
 
@@ -295,7 +296,7 @@ impl MiddleBlock {
         for sep in &self.seps {
             r = sep.forward(&r)?;
         }
-        Ok(add(&r, x)?)
+        Ok(add_into(r, x)?)
     }
 }
 
