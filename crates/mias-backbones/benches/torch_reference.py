@@ -8,7 +8,8 @@ the candle/PyTorch ratios:
 
 Prints one line per case: name, median seconds per batch, images per second; with --json also
 writes {"seconds_per_batch": {name: {batch: median seconds}}, "torch", "timm", "threads"}.
-MIAS_BENCH_ONLY=vgg16,xception limits the backbones when none are named.
+MIAS_BENCH_ONLY=vgg16,xception limits the backbones when none are named; MIAS_TORCH_THREADS
+overrides the 2 threads.
 With --rss NAME: one model, two batch-8 forward passes, then prints `vmhwm_kib N` (the process's
 peak resident set size from /proc/self/status).
 """
@@ -28,7 +29,7 @@ MODELS = {
     "mobilenetv2": ("mobilenetv2_100", 224),
     "nasnetlarge": ("nasnetalarge", 331),
 }
-THREADS = 2
+THREADS = int(os.environ.get("MIAS_TORCH_THREADS", "2"))
 
 
 def vmhwm_kib():

@@ -101,7 +101,7 @@ pub(crate) fn contiguous<'a>(
 
 /// A raw pointer to the output, shared by the tiles; each tile writes a disjoint set of cells.
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+pub(crate) struct OutPtr(pub(crate) *mut f32);
 // SAFETY: tiles write disjoint regions (distinct images, or distinct output rows of an image),
 // and the buffer outlives the parallel loop.
 unsafe impl Send for OutPtr {}
@@ -109,7 +109,7 @@ unsafe impl Sync for OutPtr {}
 
 impl OutPtr {
     /// The pointer (a method, so closures capture the whole `Send + Sync` wrapper).
-    fn get(self) -> *mut f32 {
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
 }

@@ -15,6 +15,7 @@ use crate::conv::{ConvParams, conv2d};
 use crate::depthwise::{DepthwiseParams, depthwise_conv2d};
 use crate::error::{Error, Result};
 use crate::pool::{PoolKind, PoolParams, pool2d};
+use crate::winograd::{transform_weights, winograd_conv3x3};
 
 /// How a convolution or a pooling window pads its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +103,9 @@ pub fn fold_batch_norm(
 #[derive(Clone, Debug)]
 pub struct Conv2d {
     weight: Tensor,
+    /// Winograd-transformed weight of a 3x3 stride-1 convolution on the CPU (see
+    /// [`crate::winograd`]), computed at load time.
+    winograd: Option<Tensor>,
     bias: Option<Tensor>,
     k: usize,
     stride: usize,
@@ -127,6 +131,7 @@ impl Conv2d {
             None
         };
         Ok(Self {
+            winograd: winograd_weight(&weight, k, stride)?,
             weight,
             bias,
             k,
@@ -151,6 +156,7 @@ impl Conv2d {
         let conv = Self::load(vb, c_in, c_out, k, stride, padding, false)?;
         let (weight, bias) = fold_batch_norm(&conv.weight, None, &vb_bn, eps)?;
         Ok(Self {
+            winograd: winograd_weight(&weight, k, stride)?,
             weight,
             bias: Some(bias),
             ..conv
@@ -183,7 +189,24 @@ impl Conv2d {
                 self.weight.device(),
             )?,
         };
+        if let Some(u) = &self.winograd
+            && x.device().is_cpu()
+            && x.dtype() == DType::F32
+        {
+            return Ok(winograd_conv3x3(x, u, &bias, p.pad, p.act)?);
+        }
         Ok(conv2d(x, &self.weight, &bias, p)?)
+    }
+}
+
+/// The Winograd weight of a CPU 3x3 stride-1 convolution with at least 16 input channels (below
+/// that, e.g. on RGB input, the im2col kernel is as fast), else `None`.
+fn winograd_weight(weight: &Tensor, k: usize, stride: usize) -> Result<Option<Tensor>> {
+    let c_in = weight.dims().get(1).copied().unwrap_or(0);
+    if k == 3 && stride == 1 && c_in >= 16 && weight.device().is_cpu() {
+        Ok(Some(transform_weights(weight)?))
+    } else {
+        Ok(None)
     }
 }
 

@@ -33,6 +33,7 @@ pub mod pool;
 #[cfg(test)]
 mod test_util;
 pub mod weights;
+pub mod winograd;
 
 use std::fmt;
 use std::str::FromStr;
