@@ -102,7 +102,15 @@ impl CustomOp3 for WinogradOp {
         let bias = contiguous("winograd", s3, l3, "bias")?;
         let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
         let tiles_per_block = (BLOCK_FLOATS / (16 * (c_in + c_out))).max(16);
-        let rows_per_block = (tiles_per_block / tw).clamp(1, th);
+        let mut rows_per_block = (tiles_per_block / tw).clamp(1, th);
+        let mut blocks = th.div_ceil(rows_per_block);
+        // Split a little finer so that every thread gets the same number of blocks (a batch-1
+        // 14x14 layer fits one block otherwise, and would run on one thread).
+        let threads = rayon::current_num_threads();
+        while !(n * blocks).is_multiple_of(threads) && blocks < th {
+            blocks += 1;
+        }
+        rows_per_block = th.div_ceil(blocks);
         let blocks = th.div_ceil(rows_per_block);
         let len = n * c_out * oh * ow;
         let mut out: Vec<f32> = Vec::with_capacity(len);
