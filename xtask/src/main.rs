@@ -102,6 +102,10 @@ fn ci() -> Result<(), String> {
 /// `cargo xtask bench`: criterion benches, the PyTorch side when available, then the table
 /// printed by mias-backbones' `bench_report` example (it parses JSON; xtask stays dependency-free).
 fn bench() -> Result<(), String> {
+    // Timings mean little on a busy machine: show the load before starting.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        eprintln!("xtask: load average before the benches: {}", load.trim());
+    }
     // Results older than this run are left out of the table.
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -233,6 +233,30 @@ fn table(args: &[String]) -> Result<(), String> {
         Some((g, name)) => println!("gemm peak: {g:.1} GFLOP/s (gemm/{name})"),
         None => println!("gemm peak: - (run `cargo bench -p mias-backbones --bench gemm`)"),
     }
+    // A busy machine skews every figure (PyTorch's OpenMP threads suffer most): say so.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!("load average now (1, 5, 15 min): {}", load.join(" "));
+    }
+    // The multi-thread 1024^3 product should be well over 1.3x the one-thread one when idle.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let t1 = criterion_median_s(&a.criterion, "gemm", "sgemm_1024_t1", a.since);
+    let tn = criterion_median_s(
+        &a.criterion,
+        "gemm",
+        &format!("sgemm_1024_t{threads}"),
+        a.since,
+    );
+    if let (Some(t1), Some(tn)) = (t1, tn)
+        && threads > 1
+        && t1 / tn < 1.3
+    {
+        println!(
+            "warning: {threads} threads ran the gemm only {:.2}x faster than one: other processes \
+             held the cores, so the peak, the times and the ratios below are not idle figures",
+            t1 / tn
+        );
+    }
     println!("PyTorch: {versions}");
     println!();
     println!(
