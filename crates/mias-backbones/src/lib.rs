@@ -28,9 +28,12 @@ pub mod depthwise;
 mod error;
 pub mod layers;
 pub mod models;
+pub mod ops;
+pub mod pool;
 #[cfg(test)]
 mod test_util;
 pub mod weights;
+pub mod winograd;
 
 use std::fmt;
 use std::str::FromStr;
