@@ -89,6 +89,8 @@ pub struct Outcome {
     pub extraction: Vec<(String, ExtractStats)>,
     /// How the heads saw the backbones' maps.
     pub pooling: crate::config::Pooling,
+    /// Seconds spent training the final heads.
+    pub final_seconds: f64,
 }
 
 /// The items of the final heads: every image, with the honest protocol's views.
@@ -210,6 +212,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
             Ok(u32::from(r.label(cfg.labels) == Label::Abnormal))
         })
         .collect::<anyhow::Result<_>>()?;
+    let final_start = Instant::now();
     let mut final_heads = Vec::new();
     progress.begin("final heads", names.len());
     for (m, name) in names.iter().enumerate() {
@@ -240,5 +243,6 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         finals: final_heads,
         extraction,
         pooling: cfg.pooling,
+        final_seconds: final_start.elapsed().as_secs_f64(),
     })
 }

@@ -161,7 +161,8 @@ struct Timings {
     features: f64,
     paper: Option<f64>,
     honest: Option<f64>,
-    final_heads_and_outputs: f64,
+    final_heads: f64,
+    evaluation_and_outputs: f64,
 }
 
 struct Bars {
@@ -435,6 +436,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     timings.features = outcome.extraction.iter().map(|(_, s)| s.seconds).sum();
+    timings.final_heads = outcome.final_seconds;
     for p in &outcome.protocols {
         match p.protocol {
             Protocol::Paper => timings.paper = Some(p.seconds),
@@ -472,7 +474,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .save(heads_dir.join(format!("{}.safetensors", f.member)))
             .with_context(|| format!("saving the final {} head", f.member))?;
     }
-    timings.final_heads_and_outputs = t.elapsed().as_secs_f64();
+    timings.evaluation_and_outputs = t.elapsed().as_secs_f64();
     timings.total = start.elapsed().as_secs_f64();
     let record = record(
         &args,
