@@ -28,6 +28,7 @@ pub mod depthwise;
 mod error;
 pub mod layers;
 pub mod models;
+mod taps;
 #[cfg(test)]
 mod test_util;
 pub mod weights;
