@@ -23,7 +23,10 @@ fn main() {
     let dev = match Device::new_cuda(0) {
         Ok(dev) => dev,
         Err(e) => {
-            println!("SKIPPED gpu benches: no usable CUDA device 0 ({e})");
+            // candle appends a backtrace when RUST_BACKTRACE is set: keep the first line.
+            let e = e.to_string();
+            let reason = e.lines().next().unwrap_or("unknown error");
+            println!("SKIPPED gpu benches: no usable CUDA device 0 ({reason})");
             return;
         }
     };
