@@ -6,6 +6,10 @@
 //! pass, not the time to queue its kernels. Without a usable CUDA device (no GPU, no driver) the
 //! bench prints one `SKIPPED` line and exits 0.
 //!
+//! Before timing a backbone, the bench prints `parity cuda_<backbone>: <d>`: the largest
+//! |CUDA - CPU| feature difference over the largest |CPU| feature, same random weights and input
+//! (batch 2), the CPU side through this crate's CPU kernels; `MISMATCH` marks d > 1e-3.
+//!
 //! Needs `--features cuda` (see `required-features` in Cargo.toml). `MIAS_BENCH_ONLY=vgg16,...`
 //! limits the backbones; `MIAS_BENCH_BATCHES=1,8` the batch sizes. The PyTorch eager counterpart
 //! on the same GPU is `benches/torch_gpu_reference.py`.
@@ -14,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor};
 use criterion::{Criterion, Throughput};
-use mias_backbones::{BackboneKind, Flavor, models, weights};
+use mias_backbones::{Backbone, BackboneKind, Flavor, models, weights};
 
 /// Batch sizes timed unless `MIAS_BENCH_BATCHES` names others.
 const BATCHES: [usize; 3] = [1, 8, 32];
@@ -62,6 +66,7 @@ fn bench_backbone(c: &mut Criterion, dev: &Device, kind: BackboneKind, batches: 
         }
     };
     let side = kind.native_side();
+    parity(dev, kind, bb.as_ref(), side);
     for &batch in batches {
         let name = format!("cuda_{kind}_b{batch}");
         let x = match Tensor::randn(0f32, 1.0, (batch, 3, side, side), dev)
@@ -102,5 +107,39 @@ fn bench_backbone(c: &mut Criterion, dev: &Device, kind: BackboneKind, batches: 
             })
         });
         group.finish();
+    }
+}
+
+/// Prints how far the CUDA features of `bb` are from the CPU model's with the same weights.
+fn parity(dev: &Device, kind: BackboneKind, bb: &dyn Backbone, side: usize) {
+    let run = || -> Result<f32, String> {
+        let e = |e: candle_core::Error| e.to_string();
+        let cpu = models::build(
+            kind,
+            Flavor::Timm,
+            weights::random_var_builder(0, &Device::Cpu),
+        )
+        .map_err(|e| e.to_string())?;
+        let x = Tensor::randn(0f32, 1.0, (2, 3, side, side), &Device::Cpu).map_err(e)?;
+        let want = cpu.features(&x).map_err(|e| e.to_string())?;
+        let got = bb
+            .features(&x.to_device(dev).map_err(e)?)
+            .map_err(|e| e.to_string())?
+            .to_device(&Device::Cpu)
+            .map_err(e)?;
+        let diff = (got - &want)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.max_all());
+        let scale = want.abs().and_then(|w| w.max_all());
+        let (diff, scale) = (
+            diff.and_then(|d| d.to_scalar::<f32>()).map_err(e)?,
+            scale.and_then(|s| s.to_scalar::<f32>()).map_err(e)?,
+        );
+        Ok(diff / scale.max(f32::MIN_POSITIVE))
+    };
+    match run() {
+        Ok(d) if d <= 1e-3 => println!("parity cuda_{kind}: {d:.2e}"),
+        Ok(d) => println!("parity cuda_{kind}: {d:.2e} MISMATCH (> 1e-3)"),
+        Err(e) => println!("parity cuda_{kind}: not checked: {e}"),
     }
 }
