@@ -270,6 +270,44 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupted_extraction_resumes_with_the_missing_items_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = FeatureCache::new(tmp.path());
+        let items: Vec<(ImageId, u32)> = (1..=5).map(|n| (id(n), 0)).collect();
+        // The first run dies after its first batch of two.
+        let mut batches = 0;
+        let dying = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
+            batches += 1;
+            if batches > 1 {
+                anyhow::bail!("interrupted");
+            }
+            Ok(wanted
+                .iter()
+                .map(|(i, _)| vec![f32::from(i.number())])
+                .collect())
+        };
+        assert!(
+            cache
+                .get_or_compute(&key(1), &items, 1, 2, dying, |_| {})
+                .is_err()
+        );
+        let mut asked = Vec::new();
+        let resume = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
+            asked.extend_from_slice(wanted);
+            Ok(wanted
+                .iter()
+                .map(|(i, _)| vec![f32::from(i.number())])
+                .collect())
+        };
+        let (got, computed) = cache
+            .get_or_compute(&key(1), &items, 1, 2, resume, |_| {})
+            .unwrap();
+        assert_eq!(computed, 3);
+        assert_eq!(asked, items[2..]);
+        assert_eq!(got, [[1.0], [2.0], [3.0], [4.0], [5.0]]);
+    }
+
+    #[test]
     fn corrupt_or_foreign_entries_are_reported() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = FeatureCache::new(tmp.path());

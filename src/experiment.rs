@@ -87,6 +87,8 @@ pub struct Outcome {
     pub finals: Vec<FinalHead>,
     /// Feature extraction per member: (backbone name, stats).
     pub extraction: Vec<(String, ExtractStats)>,
+    /// How the heads saw the backbones' maps.
+    pub pooling: crate::config::Pooling,
 }
 
 /// The items of the final heads: every image, with the honest protocol's views.
@@ -237,5 +239,6 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         protocols,
         finals: final_heads,
         extraction,
+        pooling: cfg.pooling,
     })
 }

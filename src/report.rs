@@ -178,12 +178,20 @@ pub fn write_results(
     mias_eval::write_csv(&all, &dir.join("metrics.csv"))?;
 
     let ensemble_note = format!(
-        "{ENSEMBLE}: the mean of the softmax outputs of {} (model averaging).",
+        "{ENSEMBLE}: the mean of the softmax outputs of {} (model averaging). Each head sees {}.",
         members
             .iter()
             .map(Member::display_name)
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        match outcome.pooling {
+            crate::config::Pooling::Avg => {
+                "its backbone's last feature map averaged over space (pooling = avg)"
+            }
+            crate::config::Pooling::Flatten => {
+                "every value of its backbone's last feature map (pooling = flatten)"
+            }
+        }
     );
     let not_run_note = (!not_run.is_empty()).then(|| {
         format!(

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use mias::config::Pooling;
 use mias::members::{KNOWN_FILES, Member};
 use mias_backbones::{BackboneKind, Flavor, WeightsSource};
@@ -27,6 +27,9 @@ pub struct Args {
     /// Where to look for the weights if they moved since the run (matched by SHA-256).
     #[arg(long)]
     pub weights_dir: Option<PathBuf>,
+    /// Where the backbones and heads run.
+    #[arg(long, value_enum, default_value_t = super::DeviceArg::Cpu)]
+    pub device: super::DeviceArg,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -124,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             image.height()
         );
     }
-    let device = Device::Cpu;
+    let device = args.device.device()?;
     let mut probs = Vec::new();
     for m in &run.members {
         let kind: BackboneKind = m
@@ -164,7 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 run.config.pooling.name(),
             );
         }
-        let p = head.predict_proba(&features)?;
+        let p = head.predict_proba(&features.to_device(&device)?)?;
         probs.push((m.name.clone(), p[0]));
     }
     let ensemble = probs.iter().map(|(_, p)| p).sum::<f32>() / probs.len() as f32;

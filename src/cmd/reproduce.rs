@@ -82,6 +82,9 @@ pub struct Args {
     /// Images per backbone forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
+    /// Where backbones and heads run.
+    #[arg(long, value_enum, default_value_t = super::DeviceArg::Cpu)]
+    pub device: super::DeviceArg,
     /// Accept a dataset in the Mini-MIAS layout that is not the official one (a subset, other
     /// images or sizes): skips the checksum verification, says so, and records it in run.json.
     #[arg(long)]
@@ -350,6 +353,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map_or(0, |d| d.as_secs());
     let (cfg, config_source) = configure(&args)?;
     check_out(&args.out)?;
+    let device = args.device.device()?;
     let mut timings = Timings::default();
 
     let t = Instant::now();
@@ -406,7 +410,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let cache = FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache));
-    let device = candle_core::Device::Cpu;
     let protocols = args.protocol.protocols();
     let inputs = Inputs {
         dataset: &dataset,
@@ -579,6 +582,6 @@ fn record<'a>(
         heads,
         timings_s,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        device: "cpu".into(),
+        device: args.device.name().into(),
     })
 }

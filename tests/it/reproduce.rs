@@ -360,6 +360,13 @@ fn bad_runs_say_why_and_leave_the_previous_results_alone() {
     assert!(stderr(&o).contains("not a mias run"), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
 
+    if cfg!(not(feature = "cuda")) {
+        let o = f.reproduce("out", &["--device", "cuda"]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("no CUDA support"), "{}", stderr(&o));
+        assert!(!f.root.join("out").exists());
+    }
+
     let o = f.reproduce("out", &["--backbones", "resnet50"]);
     assert!(!o.status.success());
     assert!(

@@ -20,6 +20,9 @@ Commands forwarded to the `mias` application (release build):
 
 Project tasks:
   ci        cargo fmt --check, clippy -D warnings, cargo test (what .ci/run runs)
+  bench     criterion benches (backbones, gemm peak, augmentation), then PyTorch's timings when
+            `python3` (or $MIAS_TORCH_PYTHON) imports torch and timm, then one table with
+            ms/image, ratio to PyTorch, GFLOP/s, % of gemm peak and peak RSS (MIAS_BENCH_ONLY=vgg16,..)
   help      this text
 
 Global option:
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         "ci" => ci(),
+        "bench" => bench(),
         _ => run_mias(&args, cuda),
     };
     match result {
@@ -95,6 +99,69 @@ fn ci() -> Result<(), String> {
     let mut test = cargo();
     test.args(["test", "--workspace"]);
     status(test)
+}
+
+/// `cargo xtask bench`: criterion benches, the PyTorch side when available, then the table
+/// printed by mias-backbones' `bench_report` example (it parses JSON; xtask stays dependency-free).
+fn bench() -> Result<(), String> {
+    // Timings mean little on a busy machine: show the load before starting.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        eprintln!("xtask: load average before the benches: {}", load.trim());
+    }
+    // Results older than this run are left out of the table.
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut backbones = cargo();
+    backbones.args([
+        "bench",
+        "-p",
+        "mias-backbones",
+        "--bench",
+        "backbones",
+        "--bench",
+        "gemm",
+    ]);
+    status(backbones)?;
+    let mut augment = cargo();
+    augment.args(["bench", "-p", "mias-data", "--bench", "augment"]);
+    status(augment)?;
+    let target = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let python = env::var("MIAS_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_torch = Command::new(&python)
+        .args(["-c", "import torch, timm"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let torch_json = target.join("bench").join("torch.json");
+    let mut report = cargo();
+    report.args([
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "mias-backbones",
+        "--example",
+    ]);
+    report.args(["bench_report", "--", "table", "--criterion"]);
+    report.arg(target.join("criterion"));
+    report.args(["--since", &started.to_string()]);
+    if has_torch {
+        let mut torch = Command::new(&python);
+        torch.arg(workspace_root().join("crates/mias-backbones/benches/torch_reference.py"));
+        torch.arg("--json").arg(&torch_json);
+        status(torch)?;
+        report
+            .arg("--torch")
+            .arg(&torch_json)
+            .args(["--python", &python]);
+    } else {
+        eprintln!(
+            "xtask: `{python}` cannot import torch and timm: no PyTorch columns (set MIAS_TORCH_PYTHON)"
+        );
+    }
+    status(report)
 }
 
 /// A cargo command run from the workspace root.

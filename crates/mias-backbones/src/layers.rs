@@ -14,6 +14,8 @@ use candle_nn::VarBuilder;
 use crate::conv::{ConvParams, conv2d};
 use crate::depthwise::{DepthwiseParams, depthwise_conv2d};
 use crate::error::{Error, Result};
+use crate::pool::{PoolKind, PoolParams, pool2d};
+use crate::winograd::{transform_weights, winograd_conv3x3};
 
 /// How a convolution or a pooling window pads its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +103,9 @@ pub fn fold_batch_norm(
 #[derive(Clone, Debug)]
 pub struct Conv2d {
     weight: Tensor,
+    /// Winograd-transformed weight of a 3x3 stride-1 convolution on the CPU (see
+    /// [`crate::winograd`]), computed at load time.
+    winograd: Option<Tensor>,
     bias: Option<Tensor>,
     k: usize,
     stride: usize,
@@ -126,6 +131,7 @@ impl Conv2d {
             None
         };
         Ok(Self {
+            winograd: winograd_weight(&weight, k, stride)?,
             weight,
             bias,
             k,
@@ -150,6 +156,7 @@ impl Conv2d {
         let conv = Self::load(vb, c_in, c_out, k, stride, padding, false)?;
         let (weight, bias) = fold_batch_norm(&conv.weight, None, &vb_bn, eps)?;
         Ok(Self {
+            winograd: winograd_weight(&weight, k, stride)?,
             weight,
             bias: Some(bias),
             ..conv
@@ -182,7 +189,24 @@ impl Conv2d {
                 self.weight.device(),
             )?,
         };
+        if let Some(u) = &self.winograd
+            && x.device().is_cpu()
+            && x.dtype() == DType::F32
+        {
+            return Ok(winograd_conv3x3(x, u, &bias, p.pad, p.act)?);
+        }
         Ok(conv2d(x, &self.weight, &bias, p)?)
+    }
+}
+
+/// The Winograd weight of a CPU 3x3 stride-1 convolution with at least 16 input channels (below
+/// that, e.g. on RGB input, the im2col kernel is as fast), else `None`.
+fn winograd_weight(weight: &Tensor, k: usize, stride: usize) -> Result<Option<Tensor>> {
+    let c_in = weight.dims().get(1).copied().unwrap_or(0);
+    if k == 3 && stride == 1 && c_in >= 16 && weight.device().is_cpu() {
+        Ok(Some(transform_weights(weight)?))
+    } else {
+        Ok(None)
     }
 }
 
@@ -356,10 +380,26 @@ pub fn pad2d(x: &Tensor, pad: [usize; 4], value: f32) -> Result<Tensor> {
 
 /// Max pool with a `k x k` window and stride `s`; padded cells are `-inf`, so they never win.
 pub fn max_pool2d(x: &Tensor, k: usize, s: usize, padding: Padding) -> Result<Tensor> {
+    max_pool2d_filled(x, k, s, padding, f32::NEG_INFINITY)
+}
+
+/// Max pool with a `k x k` window and stride `s`, padded cells holding `pad_value` (Keras pads
+/// some NASNet pools with zeros).
+pub fn max_pool2d_filled(
+    x: &Tensor,
+    k: usize,
+    s: usize,
+    padding: Padding,
+    pad_value: f32,
+) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
-    let pad = padding.amounts(h, w, k, s);
-    let xp = pad2d(x, pad, f32::NEG_INFINITY)?;
-    Ok(xp.max_pool2d_with_stride(k, s)?)
+    let p = PoolParams {
+        k,
+        stride: s,
+        pad: padding.amounts(h, w, k, s),
+        kind: PoolKind::Max { pad_value },
+    };
+    Ok(pool2d(x, p)?)
 }
 
 /// Average pool with a `k x k` window and stride `s`, zero padding. With `count_include_pad` the
@@ -373,15 +413,13 @@ pub fn avg_pool2d(
     count_include_pad: bool,
 ) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
-    let pad = padding.amounts(h, w, k, s);
-    let sum = pad2d(x, pad, 0.0)?.avg_pool2d_with_stride(k, s)?;
-    if count_include_pad || pad == [0; 4] {
-        return Ok(sum);
-    }
-    // The share of each window that lies inside the input.
-    let ones = Tensor::ones((1, 1, h, w), x.dtype(), x.device())?;
-    let share = pad2d(&ones, pad, 0.0)?.avg_pool2d_with_stride(k, s)?;
-    Ok(sum.broadcast_div(&share)?)
+    let p = PoolParams {
+        k,
+        stride: s,
+        pad: padding.amounts(h, w, k, s),
+        kind: PoolKind::Avg { count_include_pad },
+    };
+    Ok(pool2d(x, p)?)
 }
 
 /// Global average pool: `[N, C, H, W]` to `[N, C]`.

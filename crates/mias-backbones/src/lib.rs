@@ -28,10 +28,13 @@ pub mod depthwise;
 mod error;
 pub mod layers;
 pub mod models;
+pub mod ops;
+pub mod pool;
 mod taps;
 #[cfg(test)]
 mod test_util;
 pub mod weights;
+pub mod winograd;
 
 use std::fmt;
 use std::str::FromStr;

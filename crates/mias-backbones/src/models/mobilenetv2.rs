@@ -27,6 +27,7 @@ use candle_nn::VarBuilder;
 
 use crate::error::Result;
 use crate::layers::{Activation, Conv2d, DepthwiseConv2d, Padding, check_input, global_avg_pool};
+use crate::ops::add_into;
 use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// A stage of inverted residual blocks.
@@ -281,6 +282,11 @@ impl InvertedResidual {
         let y = self.conv_pw.forward(x)?;
         let y = self.conv_dw.forward(&y)?;
         let y = self.conv_pwl.forward(&y)?;
-        if self.skip { Ok((y + x)?) } else { Ok(y) }
+        // `y` is a fresh output: the sum goes into its storage.
+        if self.skip {
+            Ok(add_into(y, x)?)
+        } else {
+            Ok(y)
+        }
     }
 }

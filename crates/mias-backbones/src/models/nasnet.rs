@@ -38,8 +38,10 @@ use candle_nn::VarBuilder;
 
 use crate::error::Result;
 use crate::layers::{
-    Activation, Conv2d, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool, pad2d,
+    Activation, Conv2d, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool,
+    max_pool2d_filled,
 };
+use crate::ops::{add_into, cat_channels, relu, scale, shift_up_left};
 use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// BatchNorm eps of every NASNet BatchNorm (TF-slim's 1e-3, kept by timm).
@@ -255,7 +257,7 @@ impl NasNetLarge {
                 Cell::Reduction(c) => cur = c.forward(&cur, &prev)?,
             }
         }
-        Ok(cur.relu()?)
+        Ok(relu(&cur)?)
     }
 }
 
@@ -289,9 +291,7 @@ fn same(k: usize, stride: usize) -> Padding {
 
 /// 3x3 stride-2 max pool, padded TensorFlow SAME with `pad_value` (-inf in timm, 0 in Keras).
 fn max_pool_s2(x: &Tensor, pad_value: f32) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
-    let pad = Padding::TfSame.amounts(h, w, 3, 2);
-    Ok(pad2d(x, pad, pad_value)?.max_pool2d_with_stride(3, 2)?)
+    max_pool2d_filled(x, 3, 2, Padding::TfSame, pad_value)
 }
 
 /// 3x3 stride-2 average pool, TensorFlow SAME zeros counted in the divisor (timm's
@@ -327,7 +327,7 @@ impl ActConvBn {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.conv.forward(&x.relu()?)
+        self.conv.forward(&relu(x)?)
     }
 }
 
@@ -409,17 +409,11 @@ impl FactorizedReduction {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = x.relu()?;
-        let (_, _, h, w) = x.dims4()?;
+        let x = relu(x)?;
         let p1 = self.path_1.forward(&x)?;
         // ZeroPad2d((-1, 1, -1, 1)): drop the first row and column, add a zero row and column.
-        let shifted = x
-            .narrow(2, 1, h - 1)?
-            .narrow(3, 1, w - 1)?
-            .pad_with_zeros(2, 0, 1)?
-            .pad_with_zeros(3, 0, 1)?;
-        let p2 = self.path_2.forward(&shifted)?;
-        Ok(Tensor::cat(&[p1, p2], 1)?)
+        let p2 = self.path_2.forward(&shift_up_left(&x)?)?;
+        Ok(cat_channels(&[&p1, &p2])?)
     }
 }
 
@@ -502,16 +496,21 @@ impl NormalCell {
     fn forward(&self, x: &Tensor, x_prev: &Tensor) -> Result<Tensor> {
         let left = self.prev.forward(x_prev)?;
         let right = self.conv_1x1.forward(x)?;
-        let (left_relu, right_relu) = (left.relu()?, right.relu()?);
-        let c0 = (self.comb_iter_0_left.forward_relu(&right_relu)?
-            + self.comb_iter_0_right.forward_relu(&left_relu)?)?;
-        let c1 = (self.comb_iter_1_left.forward_relu(&left_relu)?
-            + self.comb_iter_1_right.forward_relu(&left_relu)?)?;
-        let c2 = (avg_pool_s1(&right)? + &left)?;
+        let (left_relu, right_relu) = (relu(&left)?, relu(&right)?);
+        // Every left operand of `add_into` is a fresh output nothing else reads.
+        let c0 = add_into(
+            self.comb_iter_0_left.forward_relu(&right_relu)?,
+            &self.comb_iter_0_right.forward_relu(&left_relu)?,
+        )?;
+        let c1 = add_into(
+            self.comb_iter_1_left.forward_relu(&left_relu)?,
+            &self.comb_iter_1_right.forward_relu(&left_relu)?,
+        )?;
+        let c2 = add_into(avg_pool_s1(&right)?, &left)?;
         // comb_iter_3 adds two identical average pools of the left operand.
-        let c3 = (avg_pool_s1(&left)? * 2.0)?;
-        let c4 = (self.comb_iter_4_left.forward_relu(&right_relu)? + &right)?;
-        Ok(Tensor::cat(&[left, c0, c1, c2, c3, c4], 1)?)
+        let c3 = scale(&avg_pool_s1(&left)?, 2.0)?;
+        let c4 = add_into(self.comb_iter_4_left.forward_relu(&right_relu)?, &right)?;
+        Ok(cat_channels(&[&left, &c0, &c1, &c2, &c3, &c4])?)
     }
 }
 
@@ -577,15 +576,22 @@ impl ReductionCell {
             Prep::Stem0 { conv_1x1 } => (conv_1x1.forward(x)?, x.clone()),
             Prep::Pair { left, right } => (right.forward(x)?, left.forward(x_prev)?),
         };
-        let (a_relu, b_relu) = (a.relu()?, b.relu()?);
+        let (a_relu, b_relu) = (relu(&a)?, relu(&b)?);
         let a_max = max_pool_s2(&a, self.max_pool_pad)?;
-        let c0 = (self.comb_iter_0_left.forward_relu(&a_relu)?
-            + self.comb_iter_0_right.forward_relu(&b_relu)?)?;
-        let c1 = (&a_max + self.comb_iter_1_right.forward_relu(&b_relu)?)?;
-        let c2 = (avg_pool_s2(&a)? + self.comb_iter_2_right.forward_relu(&b_relu)?)?;
-        let c3 = (avg_pool_s1(&c0)? + &c1)?;
-        let c4 = (self.comb_iter_4_left.forward_relu(&c0.relu()?)? + a_max)?;
-        Ok(Tensor::cat(&[c1, c2, c3, c4], 1)?)
+        // Every left operand of `add_into` is a fresh output nothing else reads (`a_max` is read
+        // twice, so it is always the right operand).
+        let c0 = add_into(
+            self.comb_iter_0_left.forward_relu(&a_relu)?,
+            &self.comb_iter_0_right.forward_relu(&b_relu)?,
+        )?;
+        let c1 = add_into(self.comb_iter_1_right.forward_relu(&b_relu)?, &a_max)?;
+        let c2 = add_into(
+            avg_pool_s2(&a)?,
+            &self.comb_iter_2_right.forward_relu(&b_relu)?,
+        )?;
+        let c3 = add_into(avg_pool_s1(&c0)?, &c1)?;
+        let c4 = add_into(self.comb_iter_4_left.forward_relu(&relu(&c0)?)?, &a_max)?;
+        Ok(cat_channels(&[&c1, &c2, &c3, &c4])?)
     }
 }
 

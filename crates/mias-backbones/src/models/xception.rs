@@ -34,6 +34,7 @@ use crate::error::Result;
 use crate::layers::{
     Activation, Conv2d, Padding, SeparableConv2d, check_input, global_avg_pool, max_pool2d,
 };
+use crate::ops::{add_into, relu};
 use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// Xception configuration: BatchNorm eps and the padding of the strided max pools.
@@ -259,14 +260,11 @@ impl StridedBlock {
     }
 
     fn forward(&self, x: &Tensor, pool_padding: Padding) -> Result<Tensor> {
-        let r = if self.relu_first {
-            x.relu()?
-        } else {
-            x.clone()
-        };
+        let r = if self.relu_first { relu(x)? } else { x.clone() };
         let r = self.sep2.forward(&self.sep1.forward(&r)?)?;
         let r = max_pool2d(&r, 3, 2, pool_padding)?;
-        Ok((r + self.skip.forward(x)?)?)
+        // `r` is a fresh output: the sum goes into its storage.
+        Ok(add_into(r, &self.skip.forward(x)?)?)
     }
 }
 
@@ -298,11 +296,11 @@ impl MiddleBlock {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut r = x.relu()?;
+        let mut r = relu(x)?;
         for sep in &self.seps {
             r = sep.forward(&r)?;
         }
-        Ok((r + x)?)
+        Ok(add_into(r, x)?)
     }
 }
 

@@ -1,0 +1,326 @@
+//! The table of `cargo xtask bench`: reads criterion's results (`target/criterion`) and the
+//! PyTorch timings written by `benches/torch_reference.py --json`, measures peak memory, and
+//! prints one markdown table per topic.
+//!
+//! ```text
+//! bench_report table [--criterion DIR] [--since UNIX_SECONDS] [--torch FILE.json] [--python PYTHON] [--no-rss]
+//! bench_report rss BACKBONE BATCH
+//! ```
+//!
+//! `table` prints, per backbone and batch: our and PyTorch's milliseconds per image, their ratio
+//! (ours / PyTorch, < 1 means faster), our achieved GFLOP/s (the model's FLOPs per image, a
+//! multiply-add counted as 2) and its share of the machine's fp32 gemm peak (the best rate of the
+//! `gemm` bench group); then the peak resident memory of one batch-8 forward pass for each
+//! backbone, ours (this program re-run as `rss` in a fresh process) beside PyTorch's (the script
+//! run with `--rss`); then the augmentation throughput. A missing figure prints as `-`, and so
+//! does a criterion result written before `--since` (a stale one from an earlier run).
+//!
+//! `rss` builds one backbone with random weights, runs two forward passes on a random batch and
+//! prints `vmhwm_kib N`, the process's peak resident set size read from `/proc/self/status`.
+//!
+//! This lives in mias-backbones rather than in xtask because it needs JSON parsing and the
+//! backbones themselves, while xtask stays dependency-free.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use candle_core::{DType, Device, Tensor};
+use mias_backbones::{BackboneKind, Flavor, models, weights};
+use serde_json::Value;
+
+/// Model FLOPs per image at the native side (multiply-add = 2), as given in issue 5.
+fn gflop_per_image(kind: BackboneKind) -> f64 {
+    match kind {
+        BackboneKind::Vgg16 => 30.7,
+        BackboneKind::Xception => 16.7,
+        BackboneKind::MobileNetV2 => 0.60,
+        BackboneKind::NasNetLarge => 47.6,
+    }
+}
+
+const BATCHES: [usize; 2] = [1, 8];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("rss") => rss(&args[1..]),
+        Some("table") => table(&args[1..]),
+        _ => Err("usage: bench_report table [--criterion DIR] [--torch FILE.json] [--python PYTHON] [--no-rss] | bench_report rss BACKBONE BATCH".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_report: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The process's peak resident set size in KiB (`VmHWM` of `/proc/self/status`).
+fn vmhwm_kib() -> Result<u64, String> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmHWM line in /proc/self/status".into())
+}
+
+fn rss(args: &[String]) -> Result<(), String> {
+    let [name, batch] = args else {
+        return Err("usage: bench_report rss BACKBONE BATCH".into());
+    };
+    let kind: BackboneKind = name.parse().map_err(|e| format!("{e}"))?;
+    let batch: usize = batch
+        .parse()
+        .map_err(|_| format!("batch must be a positive integer, got {batch:?}"))?;
+    let dev = Device::Cpu;
+    let bb = models::build(kind, Flavor::Timm, weights::random_var_builder(0, &dev))
+        .map_err(|e| format!("{kind}: {e}"))?;
+    let side = kind.native_side();
+    let x = Tensor::randn(0f32, 1.0, (batch, 3, side, side), &dev)
+        .and_then(|x| x.to_dtype(DType::F32))
+        .map_err(|e| e.to_string())?;
+    for _ in 0..2 {
+        let f = bb.features(&x).map_err(|e| format!("{kind}: {e}"))?;
+        std::hint::black_box(f);
+    }
+    println!("vmhwm_kib {}", vmhwm_kib()?);
+    Ok(())
+}
+
+/// Options of `table`.
+struct TableArgs {
+    criterion: PathBuf,
+    since: Option<std::time::SystemTime>,
+    torch: Option<PathBuf>,
+    python: Option<String>,
+    rss: bool,
+}
+
+fn parse_table_args(args: &[String]) -> Result<TableArgs, String> {
+    let mut out = TableArgs {
+        criterion: PathBuf::from("target/criterion"),
+        since: None,
+        torch: None,
+        python: None,
+        rss: true,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--criterion" => out.criterion = value()?.into(),
+            "--torch" => out.torch = Some(value()?.into()),
+            "--since" => {
+                let v = value()?;
+                let secs: u64 = v
+                    .parse()
+                    .map_err(|_| format!("--since wants seconds since 1970, got {v:?}"))?;
+                out.since = Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+            }
+            "--python" => out.python = Some(value()?),
+            "--no-rss" => out.rss = false,
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    Ok(out)
+}
+
+/// Criterion's median time per iteration in seconds for `group/bench`, if that bench ran (at or
+/// after `since`, when given).
+fn criterion_median_s(
+    dir: &Path,
+    group: &str,
+    bench: &str,
+    since: Option<std::time::SystemTime>,
+) -> Option<f64> {
+    let path = dir.join(group).join(bench).join("new/estimates.json");
+    if let Some(since) = since {
+        let written = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+        if written < since {
+            return None;
+        }
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v["median"]["point_estimate"].as_f64().map(|ns| ns * 1e-9)
+}
+
+/// The best GFLOP/s of the `gemm` group (`sgemm_<n>_t<threads>`), with the bench's name.
+fn gemm_peak(dir: &Path, since: Option<std::time::SystemTime>) -> Option<(f64, String)> {
+    let entries = std::fs::read_dir(dir.join("gemm")).ok()?;
+    let mut best: Option<(f64, String)> = None;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(n) = name
+            .strip_prefix("sgemm_")
+            .and_then(|r| r.split('_').next())
+            .and_then(|n| n.parse::<f64>().ok())
+        else {
+            continue;
+        };
+        if let Some(t) = criterion_median_s(dir, "gemm", &name, since) {
+            let gflops = 2.0 * n * n * n / t * 1e-9;
+            if best.as_ref().is_none_or(|(b, _)| gflops > *b) {
+                best = Some((gflops, name));
+            }
+        }
+    }
+    best
+}
+
+/// PyTorch's seconds per batch, `{backbone: {batch: seconds}}`, and peak RSS in KiB per backbone.
+type TorchTimes = BTreeMap<String, BTreeMap<usize, f64>>;
+
+fn read_torch(path: &Path) -> Result<(TorchTimes, String), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let mut out = TorchTimes::new();
+    if let Some(times) = v["seconds_per_batch"].as_object() {
+        for (name, per_batch) in times {
+            let Some(per_batch) = per_batch.as_object() else {
+                continue;
+            };
+            for (b, s) in per_batch {
+                if let (Ok(b), Some(s)) = (b.parse::<usize>(), s.as_f64()) {
+                    out.entry(name.clone()).or_default().insert(b, s);
+                }
+            }
+        }
+    }
+    let versions = format!(
+        "torch {} / timm {}, {} threads",
+        v["torch"].as_str().unwrap_or("?"),
+        v["timm"].as_str().unwrap_or("?"),
+        v["threads"].as_u64().map_or("?".into(), |t| t.to_string()),
+    );
+    Ok((out, versions))
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
+/// Runs `cmd` and returns the number after `vmhwm_kib` in its output.
+fn measure_rss(mut cmd: Command) -> Option<u64> {
+    let out = cmd.output().ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "bench_report: {cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("vmhwm_kib "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn table(args: &[String]) -> Result<(), String> {
+    let a = parse_table_args(args)?;
+    let peak = gemm_peak(&a.criterion, a.since);
+    let (torch, versions) = match &a.torch {
+        Some(p) => read_torch(p)?,
+        None => (TorchTimes::new(), "no PyTorch run".into()),
+    };
+    match &peak {
+        Some((g, name)) => println!("gemm peak: {g:.1} GFLOP/s (gemm/{name})"),
+        None => println!("gemm peak: - (run `cargo bench -p mias-backbones --bench gemm`)"),
+    }
+    // A busy machine skews every figure (PyTorch's OpenMP threads suffer most): say so.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!("load average now (1, 5, 15 min): {}", load.join(" "));
+    }
+    // The multi-thread 1024^3 product should be well over 1.3x the one-thread one when idle.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let t1 = criterion_median_s(&a.criterion, "gemm", "sgemm_1024_t1", a.since);
+    let tn = criterion_median_s(
+        &a.criterion,
+        "gemm",
+        &format!("sgemm_1024_t{threads}"),
+        a.since,
+    );
+    if let (Some(t1), Some(tn)) = (t1, tn)
+        && threads > 1
+        && t1 / tn < 1.3
+    {
+        println!(
+            "warning: {threads} threads ran the gemm only {:.2}x faster than one: other processes \
+             held the cores, so the peak, the times and the ratios below are not idle figures",
+            t1 / tn
+        );
+    }
+    println!("PyTorch: {versions}");
+    println!();
+    println!(
+        "| backbone | batch | ours ms/image | PyTorch ms/image | ratio | GFLOP/s | % of gemm peak |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for kind in BackboneKind::ALL {
+        for b in BATCHES {
+            let ours = criterion_median_s(
+                &a.criterion,
+                "backbones",
+                &format!("cpu_{kind}_b{b}"),
+                a.since,
+            );
+            let theirs = torch.get(kind.name()).and_then(|m| m.get(&b)).copied();
+            let per_image = |s: Option<f64>| s.map(|s| s / b as f64);
+            let gflops = per_image(ours).map(|s| gflop_per_image(kind) / s);
+            println!(
+                "| {kind} | {b} | {} | {} | {} | {} | {} |",
+                fmt_opt(per_image(ours).map(|s| s * 1e3), 1),
+                fmt_opt(per_image(theirs).map(|s| s * 1e3), 1),
+                fmt_opt(ours.zip(theirs).map(|(o, t)| o / t), 2),
+                fmt_opt(gflops, 0),
+                fmt_opt(
+                    gflops.zip(peak.as_ref()).map(|(g, (p, _))| 100.0 * g / p),
+                    0
+                ),
+            );
+        }
+    }
+    if a.rss {
+        println!();
+        println!("| backbone | peak RSS ours, batch 8 | peak RSS PyTorch, batch 8 |");
+        println!("|---|---|---|");
+        let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_reference.py");
+        for kind in BackboneKind::ALL {
+            let mut ours = Command::new(&me);
+            ours.args(["rss", kind.name(), "8"]);
+            let theirs = a.python.as_ref().and_then(|py| {
+                let mut cmd = Command::new(py);
+                cmd.arg(&script).args(["--rss", kind.name()]);
+                measure_rss(cmd)
+            });
+            let mib = |k: Option<u64>| fmt_opt(k.map(|k| k as f64 / 1024.0), 0) + " MiB";
+            println!("| {kind} | {} | {} |", mib(measure_rss(ours)), mib(theirs));
+        }
+    }
+    println!();
+    println!("| augmentation bench (mias-data, 1024x1024 input) | images/s |");
+    println!("|---|---|");
+    let dir = a.criterion.join("augment");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("cpu_"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    for n in names {
+        let rate = criterion_median_s(&a.criterion, "augment", &n, a.since).map(|s| 1.0 / s);
+        println!("| {n} | {} |", fmt_opt(rate, 1));
+    }
+    Ok(())
+}
