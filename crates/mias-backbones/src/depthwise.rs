@@ -13,7 +13,9 @@
 //! The op takes three tensors (input `[N,C,H,W]`, weight `[C,1,kh,kw]`, bias `[C]`), hence a
 //! `CustomOp3` rather than a `CustomOp1` with the weights captured: the weights stay ordinary
 //! tensors on whatever device the model lives on. On devices other than the CPU,
-//! [`depthwise_conv2d`] computes the same result with candle's own grouped convolution.
+//! [`depthwise_conv2d`] computes the same result from candle's element-wise ops (`taps.rs`), which
+//! costs about `2 * k * k` kernel launches per layer where candle's grouped convolution would
+//! launch several per channel.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
@@ -404,8 +406,8 @@ fn plane_forward<const FMA: bool, const AVX512: bool>(
 /// Depthwise convolution of `x` `[N,C,H,W]` with `weight` `[C,1,kh,kw]` and `bias` `[C]`, zero
 /// padding `p.pad`, stride `p.stride`, then the activation `p.act`.
 ///
-/// On the CPU with f32 tensors this runs the direct kernel of this module; elsewhere it pads
-/// explicitly and uses candle's grouped `conv2d` (same result, slower).
+/// On the CPU with f32 tensors this runs the direct kernel of this module; elsewhere (CUDA) it sums
+/// shifted, scaled views of the padded input with candle's element-wise ops (`crate::taps`).
 pub fn depthwise_conv2d(
     x: &Tensor,
     weight: &Tensor,
@@ -418,12 +420,7 @@ pub fn depthwise_conv2d(
         let bias = bias.contiguous()?;
         return x.apply_op3_no_bwd(&weight, &bias, &DepthwiseOp(p));
     }
-    let c = x.dim(1)?;
-    let [t, b, l, r] = p.pad;
-    let xp = x.pad_with_zeros(2, t, b)?.pad_with_zeros(3, l, r)?;
-    let y = xp.conv2d(weight, 0, p.stride, 1, c)?;
-    let y = y.broadcast_add(&bias.reshape((1, c, 1, 1))?)?;
-    p.act.apply(&y)
+    crate::taps::depthwise_conv2d_taps(x, weight, bias, p)
 }
 
 #[cfg(test)]

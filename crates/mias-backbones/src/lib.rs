@@ -30,6 +30,7 @@ pub mod layers;
 pub mod models;
 pub mod ops;
 pub mod pool;
+mod taps;
 #[cfg(test)]
 mod test_util;
 pub mod weights;
