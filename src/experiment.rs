@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use candle_core::Device;
 use mias_data::split::Item;
-use mias_data::{Dataset, ImageId, Label};
-use mias_train::{Head, LabelledFeatures};
+use mias_data::{Dataset, ImageId};
+use mias_train::Head;
 
 use crate::cache::FeatureCache;
 use crate::config::ExperimentConfig;
@@ -203,23 +203,12 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         });
     }
 
-    let labels: Vec<u32> = finals
-        .iter()
-        .map(|i| {
-            let r = &records[ids
-                .binary_search(&i.image)
-                .map_err(|_| anyhow::anyhow!("{} has no label", i.image))?];
-            Ok(u32::from(r.label(cfg.labels) == Label::Abnormal))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let labels = protocol::labels(records, cfg.labels, &finals)?;
     let final_start = Instant::now();
     let mut final_heads = Vec::new();
     progress.begin("final heads", names.len());
     for (m, name) in names.iter().enumerate() {
-        let vectors = lookup(name, &finals)?;
-        let dim = vectors.first().map_or(0, Vec::len);
-        let flat: Vec<f32> = vectors.into_iter().flatten().collect();
-        let set = LabelledFeatures::from_rows(flat, dim, labels.clone(), inputs.device)?;
+        let set = protocol::labelled(lookup(name, &finals)?, labels.clone(), inputs.device)?;
         let mut train_cfg = cfg.train.clone();
         train_cfg.seed = protocol::head_seed(cfg.seed, "final", 0, m);
         let (head, history) = mias_train::train(&train_cfg, &set, None)

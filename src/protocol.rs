@@ -141,6 +141,35 @@ pub struct RunOutput {
     pub heads: Vec<HeadRecord>,
 }
 
+/// The labels of `items` (0 normal, 1 abnormal) under `variant`; `records` sorted by id.
+pub fn labels(
+    records: &[ImageRecord],
+    variant: LabelVariant,
+    items: &[Item],
+) -> anyhow::Result<Vec<u32>> {
+    items
+        .iter()
+        .map(|i| {
+            let r = records
+                .binary_search_by_key(&i.image, |r| r.id)
+                .map(|k| &records[k])
+                .map_err(|_| anyhow::anyhow!("{} is not in the label table", i.image))?;
+            Ok(u32::from(r.label(variant) == Label::Abnormal))
+        })
+        .collect()
+}
+
+/// A head's training or test set from one feature vector per item and their labels.
+pub fn labelled(
+    vectors: Vec<Vec<f32>>,
+    labels: Vec<u32>,
+    device: &Device,
+) -> anyhow::Result<LabelledFeatures> {
+    let dim = vectors.first().map_or(0, Vec::len);
+    let flat: Vec<f32> = vectors.into_iter().flatten().collect();
+    Ok(LabelledFeatures::from_rows(flat, dim, labels, device)?)
+}
+
 /// The seed of the head of member `m` in part `p`: derived from the experiment's seed, so
 /// reruns agree and adding a member does not change the others' draws.
 pub fn head_seed(seed: u64, tag: &str, p: usize, m: usize) -> u64 {
@@ -165,34 +194,22 @@ pub fn run(
     if members.is_empty() {
         bail!("no backbone to run");
     }
-    let label_of = |id: ImageId| -> anyhow::Result<u32> {
-        let r = records
-            .binary_search_by_key(&id, |r| r.id)
-            .map(|i| &records[i])
-            .map_err(|_| anyhow::anyhow!("{id} is not in the label table"))?;
-        Ok(u32::from(r.label(variant) == Label::Abnormal))
-    };
     let mut rows = Vec::new();
     let mut heads = Vec::new();
     for (p, part) in parts.iter().enumerate() {
         if part.train.is_empty() || part.test.is_empty() {
             bail!("{}: empty training or test set", part.name);
         }
-        let labels = |items: &[Item]| -> anyhow::Result<Vec<u32>> {
-            items.iter().map(|i| label_of(i.image)).collect()
-        };
+        let labels_of = |items: &[Item]| labels(records, variant, items);
         let (train_y, val_y, test_y) = (
-            labels(&part.train)?,
-            labels(&part.val)?,
-            labels(&part.test)?,
+            labels_of(&part.train)?,
+            labels_of(&part.val)?,
+            labels_of(&part.test)?,
         );
         let mut probs: Vec<Vec<f32>> = Vec::with_capacity(members.len());
         for (m, member) in members.iter().enumerate() {
             let mut set = |items: &[Item], y: &[u32]| -> anyhow::Result<LabelledFeatures> {
-                let vectors = features(member, items)?;
-                let dim = vectors.first().map_or(0, Vec::len);
-                let flat: Vec<f32> = vectors.into_iter().flatten().collect();
-                Ok(LabelledFeatures::from_rows(flat, dim, y.to_vec(), device)?)
+                labelled(features(member, items)?, y.to_vec(), device)
             };
             let train = set(&part.train, &train_y)?;
             let val = if part.val.is_empty() {

@@ -62,6 +62,7 @@ pub fn evaluate(
     cfg: &EvalConfig,
 ) -> anyhow::Result<ProtocolEval> {
     let rows = &outcome.output.rows;
+    let y: Vec<bool> = rows.iter().map(|r| r.label == 1).collect();
     let mut models = Vec::new();
     for k in 0..=members.len() {
         let name = match members.get(k) {
@@ -75,7 +76,6 @@ pub fn evaluate(
                 r.ensemble
             })
         };
-        let y: Vec<bool> = rows.iter().map(|r| r.label == 1).collect();
         let p: Vec<f64> = rows.iter().map(score).collect();
         let context = || format!("{name} under the {} protocol", outcome.protocol.name());
         let evaluate = |cfg: &EvalConfig| -> mias_eval::Result<Evaluation> {

@@ -170,7 +170,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let p = head.predict_proba(&features.to_device(&device)?)?;
         probs.push((m.name.clone(), p[0]));
     }
-    let ensemble = probs.iter().map(|(_, p)| p).sum::<f32>() / probs.len() as f32;
+    let members: Vec<[f32; 1]> = probs.iter().map(|(_, p)| [*p]).collect();
+    let ensemble = mias_train::average(&members)?[0];
     let prediction = Prediction {
         image: args.image.display().to_string(),
         abnormal: f64::from(ensemble) >= run.config.threshold,

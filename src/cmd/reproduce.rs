@@ -195,21 +195,12 @@ impl Progress for Bars {
     }
 }
 
-/// The feature cache's default place.
+/// The feature cache's default place: `features` beside the weight downloads of
+/// [`FetchOptions::from_env`] (`$MIAS_CACHE_DIR/features`, else `~/.cache/mias/features`).
 fn default_cache() -> PathBuf {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(dir) = var("MIAS_CACHE_DIR") {
-        return dir.join("features");
-    }
-    var("XDG_CACHE_HOME")
-        .or_else(|| var("HOME").map(|h| h.join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"))
-        .join("mias")
-        .join("features")
+    FetchOptions::from_env()
+        .url_cache
+        .with_file_name("features")
 }
 
 /// Reads the config and applies the flags; errors name the flag or the key.
@@ -481,7 +472,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &cfg,
         config_source,
         started_unix_s,
-        &dataset,
+        &summary,
         &members,
         &not_run,
         &outcome,
@@ -516,14 +507,13 @@ fn record<'a>(
     cfg: &'a ExperimentConfig,
     config_source: String,
     started_unix_s: u64,
-    dataset: &mias_data::Dataset,
+    summary: &mias_data::Summary,
     members: &[Member],
     not_run: &'a [NotRun],
     outcome: &'a Outcome,
     cache: &FeatureCache,
     timings_s: Timings,
 ) -> anyhow::Result<RunRecord<'a>> {
-    let summary = dataset.summary(cfg.labels);
     let mut member_records = Vec::new();
     for (m, (_, stats)) in members.iter().zip(&outcome.extraction) {
         let spec = m.kind.input(m.flavor);
