@@ -1,0 +1,50 @@
+//! The cell classifier: mias-train's L2-regularised logistic regression on standardised cell
+//! features (statistics from the training cells only), class-balanced, as the lesion method
+//! uses it.
+
+use std::path::Path;
+
+use anyhow::Context;
+use mias_train::logistic::{LogisticConfig, LogisticModel};
+
+/// A trained cell classifier.
+#[derive(Clone, Debug)]
+pub struct CellModel {
+    model: LogisticModel,
+}
+
+/// Trains on `rows` (`labels.len()` rows of `dim` values) with inverse regularisation `c`.
+pub fn fit(rows: &[f32], dim: usize, labels: &[bool], c: f64) -> anyhow::Result<CellModel> {
+    let cfg = LogisticConfig {
+        c,
+        ..LogisticConfig::default()
+    };
+    let model = LogisticModel::fit(rows, dim, labels, &cfg).context("training the cell classifier")?;
+    Ok(CellModel { model })
+}
+
+impl CellModel {
+    /// The logit of every row.
+    pub fn logits(&self, rows: &[f32]) -> anyhow::Result<Vec<f32>> {
+        Ok(self.model.decision_function(rows)?)
+    }
+
+    /// Writes the model (safetensors).
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        self.model
+            .save(path)
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Reads a model written by [`CellModel::save`].
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let model =
+            LogisticModel::load(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(CellModel { model })
+    }
+
+    /// Features per row.
+    pub fn dim(&self) -> usize {
+        self.model.dim()
+    }
+}

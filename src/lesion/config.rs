@@ -1,0 +1,180 @@
+//! The lesion method's configuration (`data/configs/lesion.toml`), checked before any work
+//! starts; errors name the key.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use mias_backbones::BackboneKind;
+use mias_data::LabelVariant;
+use serde::{Deserialize, Serialize};
+
+/// The committed configuration of the lesion method.
+pub const LESION_TOML: &str = include_str!("../../data/configs/lesion.toml");
+
+/// Every hyper-parameter of the lesion method.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LesionConfig {
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Label variant.
+    pub labels: LabelVariant,
+    /// Backbones, by name.
+    pub backbones: Vec<String>,
+    /// Side of the square input the whole film is resized to.
+    pub side: u32,
+    /// Which cells train the classifier.
+    pub cells: CellsConfig,
+    /// The cell classifier and the inner selection of its parameters.
+    pub classifier: ClassifierConfig,
+    /// Outer cross-validation and reporting.
+    pub evaluation: EvaluationConfig,
+}
+
+/// Which cells train the classifier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CellsConfig {
+    /// Breast cells drawn per normal image and view as negatives.
+    pub negatives_per_view: usize,
+}
+
+/// The cell classifier and the inner selection of its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Candidate inverse regularisation strengths.
+    pub c_grid: Vec<f64>,
+    /// Candidate numbers of top cells averaged into an image score.
+    pub top_k_grid: Vec<usize>,
+    /// Folds of the inner cross-validation (inside each outer training set).
+    pub inner_folds: usize,
+}
+
+/// Outer cross-validation and reporting.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationConfig {
+    /// Outer folds (the honest protocol's).
+    pub folds: usize,
+    /// Bootstrap replicates (resampling women) for every AUC interval.
+    pub bootstrap_replicates: usize,
+    /// Heatmaps drawn per abnormality class (and for normals).
+    pub heatmaps_per_class: usize,
+}
+
+impl LesionConfig {
+    /// The committed configuration.
+    pub fn committed() -> anyhow::Result<Self> {
+        Self::parse(LESION_TOML, Path::new("data/configs/lesion.toml"))
+    }
+
+    /// Reads and checks a configuration file.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks configuration text; `source` names it in errors.
+    pub fn parse(text: &str, source: &Path) -> anyhow::Result<Self> {
+        let cfg: LesionConfig = toml::from_str(text)
+            .with_context(|| format!("{}: invalid lesion configuration", source.display()))?;
+        cfg.validate()
+            .with_context(|| format!("{}: invalid lesion configuration", source.display()))?;
+        Ok(cfg)
+    }
+
+    /// The backbones as types.
+    pub fn kinds(&self) -> anyhow::Result<Vec<BackboneKind>> {
+        self.backbones
+            .iter()
+            .map(|b| {
+                b.parse::<BackboneKind>()
+                    .map_err(|e| anyhow::anyhow!("key `backbones`: {e}"))
+            })
+            .collect()
+    }
+
+    /// Checks every value's range; the error names the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.backbones.is_empty() {
+            bail!("key `backbones`: at least one backbone");
+        }
+        let kinds = self.kinds()?;
+        for (i, k) in kinds.iter().enumerate() {
+            if kinds[..i].contains(k) {
+                bail!("key `backbones`: {:?} listed twice", k.name());
+            }
+            if self.side as usize % k.stride() != 0 {
+                bail!(
+                    "key `side`: {} is not a multiple of {}'s stride {}",
+                    self.side,
+                    k.name(),
+                    k.stride()
+                );
+            }
+        }
+        if !(64..=2048).contains(&self.side) {
+            bail!("key `side`: {} is not in 64..=2048", self.side);
+        }
+        if self.cells.negatives_per_view == 0 {
+            bail!("key `cells.negatives_per_view`: at least 1");
+        }
+        let c = &self.classifier;
+        if c.c_grid.is_empty() || c.c_grid.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            bail!("key `classifier.c_grid`: one or more positive, finite values");
+        }
+        if c.top_k_grid.is_empty() || c.top_k_grid.contains(&0) {
+            bail!("key `classifier.top_k_grid`: one or more values >= 1");
+        }
+        if !(2..=10).contains(&c.inner_folds) {
+            bail!("key `classifier.inner_folds`: {} is not in 2..=10", c.inner_folds);
+        }
+        let e = &self.evaluation;
+        if !(2..=20).contains(&e.folds) {
+            bail!("key `evaluation.folds`: {} is not in 2..=20", e.folds);
+        }
+        if !(100..=100_000).contains(&e.bootstrap_replicates) {
+            bail!(
+                "key `evaluation.bootstrap_replicates`: {} is not in 100..=100000",
+                e.bootstrap_replicates
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_config_parses() {
+        let cfg = LesionConfig::committed().unwrap();
+        assert_eq!(cfg.side, 512);
+        assert_eq!(cfg.evaluation.folds, 5);
+        assert_eq!(cfg.kinds().unwrap()[0], BackboneKind::Vgg16);
+    }
+
+    #[test]
+    fn bad_configs_name_the_key() {
+        let cases = [
+            ("side = 512", "side = 500", "key `side`"),
+            ("negatives_per_view = 64", "negatives_per_view = 0", "negatives_per_view"),
+            ("c_grid = [0.001", "c_grid = [-0.001", "classifier.c_grid"),
+            ("top_k_grid = [1,", "top_k_grid = [0,", "classifier.top_k_grid"),
+            ("inner_folds = 4", "inner_folds = 1", "classifier.inner_folds"),
+            ("folds = 5", "folds = 1", "evaluation.folds"),
+            ("\"vgg16\",", "\"resnet50\",", "resnet50"),
+            ("seed = 42", "seed = 42\nbogus = 1", "unknown field `bogus`"),
+        ];
+        for (from, to, expected) in cases {
+            assert!(LESION_TOML.contains(from), "{from:?}");
+            let text = LESION_TOML.replacen(from, to, 1);
+            let err = LesionConfig::parse(&text, Path::new("l.toml")).unwrap_err();
+            let msg = format!("{err:#}");
+            assert!(msg.contains("l.toml") && msg.contains(expected), "{to:?}: {msg}");
+        }
+    }
+}

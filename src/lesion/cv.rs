@@ -1,0 +1,305 @@
+//! The lesion method's cross-validation, on cell features already extracted: per outer fold,
+//! an inner cross-validation inside the training women chooses the classifier's C and the
+//! image score's k and the decision thresholds, then one classifier trained on every
+//! training woman scores the held-out women. Nothing of a held-out woman reaches any choice.
+//!
+//! Scores of an image (view 0, the film as it is):
+//! - `lesion`: the mean of the `k` highest cell logits over the breast;
+//! - `lesion+bilateral`: that minus the same score of the woman's other breast (both breasts
+//!   are always in the same fold, so both are scored by the same model).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use mias_data::{ImageId, rng};
+
+use super::classifier::{self, CellModel};
+
+/// One view of one image on a backbone's cell grid: the breast cells only.
+#[derive(Clone, Debug, Default)]
+pub struct ViewCells {
+    /// Grid index (`row * grid + col`) of each breast cell, ascending.
+    pub cells: Vec<u32>,
+    /// Features, `cells.len()` rows of the member's `dim` values.
+    pub rows: Vec<f32>,
+    /// Which breast cells lie on a lesion; `None` when the image's lesions have no coordinates
+    /// (and for normal images, whose cells are all negative: see [`ImageCells::abnormal`]).
+    pub positive: Option<Vec<bool>>,
+}
+
+/// Everything the method knows of one image, for one backbone.
+#[derive(Clone, Debug)]
+pub struct ImageCells {
+    /// The image.
+    pub id: ImageId,
+    /// The label the experiment uses (permuted under the negative control).
+    pub abnormal: bool,
+    /// View 0 (the film) and, for training, view 1 (its horizontal mirror).
+    pub views: Vec<ViewCells>,
+}
+
+/// One backbone's cells of every image.
+#[derive(Clone, Debug)]
+pub struct MemberCells {
+    /// Features per cell.
+    pub dim: usize,
+    /// Cells per side of the grid.
+    pub grid: usize,
+    /// By image.
+    pub images: BTreeMap<ImageId, ImageCells>,
+}
+
+/// The two image scores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Variant {
+    /// Top-k mean of the cell logits.
+    Lesion,
+    /// `Lesion` minus the other breast's.
+    Bilateral,
+}
+
+impl Variant {
+    /// Both, in table order.
+    pub const ALL: [Variant; 2] = [Variant::Lesion, Variant::Bilateral];
+
+    /// The suffix in model names (`VGG16 lesion+bilateral`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Lesion => "lesion",
+            Variant::Bilateral => "lesion+bilateral",
+        }
+    }
+}
+
+/// Parameters the inner cross-validation may choose from, and the rest of the recipe.
+#[derive(Clone, Debug)]
+pub struct Recipe {
+    /// Candidate C values.
+    pub c_grid: Vec<f64>,
+    /// Candidate k values.
+    pub top_k_grid: Vec<usize>,
+    /// Inner folds.
+    pub inner_folds: usize,
+    /// Negative cells per normal image and view.
+    pub negatives_per_view: usize,
+    /// Seed of the inner folds and the negative draws.
+    pub seed: u64,
+}
+
+/// What one outer fold gave for one backbone.
+#[derive(Clone, Debug)]
+pub struct FoldResult {
+    /// 0-based outer fold.
+    pub fold: usize,
+    /// The chosen C.
+    pub c: f64,
+    /// The chosen k.
+    pub k: usize,
+    /// Inner out-of-fold AUC of `lesion+bilateral` at the chosen pair.
+    pub inner_auc: f64,
+    /// Inner out-of-fold scores of the training images, per variant (the chosen pair).
+    pub inner_scores: BTreeMap<Variant, BTreeMap<ImageId, f64>>,
+    /// Scores of the held-out images, per variant.
+    pub test_scores: BTreeMap<Variant, BTreeMap<ImageId, f64>>,
+    /// Cell logits of each held-out image (view 0, in `ViewCells::cells` order).
+    pub test_logits: BTreeMap<ImageId, Vec<f32>>,
+    /// Training cells (positive, negative) of the final model.
+    pub train_cells: (usize, usize),
+}
+
+/// The training rows of `images`: every positive breast cell of abnormal images with
+/// coordinates, and `negatives_per_view` seeded breast cells of each view of normal images.
+/// Abnormal images without coordinates contribute nothing.
+pub fn training_rows(
+    data: &MemberCells,
+    images: &[ImageId],
+    negatives_per_view: usize,
+    seed: u64,
+) -> anyhow::Result<(Vec<f32>, Vec<bool>)> {
+    let dim = data.dim;
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    for &id in images {
+        let img = data
+            .images
+            .get(&id)
+            .with_context(|| format!("no cells for image {id}"))?;
+        for (v, view) in img.views.iter().enumerate() {
+            if !img.abnormal {
+                let mut order: Vec<usize> = (0..view.cells.len()).collect();
+                let mut r = rng::derived(
+                    seed,
+                    "lesion-negatives",
+                    &[u64::from(id.number()), v as u64],
+                );
+                rng::shuffle(&mut order, &mut r);
+                order.truncate(negatives_per_view);
+                order.sort_unstable();
+                for i in order {
+                    rows.extend_from_slice(&view.rows[i * dim..(i + 1) * dim]);
+                    labels.push(false);
+                }
+            } else if let Some(positive) = &view.positive {
+                for (i, _) in positive.iter().enumerate().filter(|(_, p)| **p) {
+                    rows.extend_from_slice(&view.rows[i * dim..(i + 1) * dim]);
+                    labels.push(true);
+                }
+            }
+        }
+    }
+    Ok((rows, labels))
+}
+
+/// The mean of the `k` largest values (all of them when there are fewer).
+pub fn top_k_mean(logits: &[f32], k: usize) -> f64 {
+    if logits.is_empty() {
+        return f64::NEG_INFINITY;
+    }
+    let mut v: Vec<f32> = logits.to_vec();
+    v.sort_unstable_by(|a, b| b.total_cmp(a));
+    let k = k.min(v.len());
+    v[..k].iter().map(|&x| f64::from(x)).sum::<f64>() / k as f64
+}
+
+/// `lesion` and `lesion+bilateral` scores of `images` from their view-0 logits. Both breasts of
+/// every woman must be among `images`.
+pub fn scores(
+    logits: &BTreeMap<ImageId, Vec<f32>>,
+    images: &[ImageId],
+    k: usize,
+) -> anyhow::Result<BTreeMap<Variant, BTreeMap<ImageId, f64>>> {
+    let lesion: BTreeMap<ImageId, f64> = images
+        .iter()
+        .map(|&id| {
+            let l = logits
+                .get(&id)
+                .with_context(|| format!("no logits for image {id}"))?;
+            Ok((id, top_k_mean(l, k)))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut bilateral = BTreeMap::new();
+    for (&id, &s) in &lesion {
+        let other = id.contralateral();
+        let o = lesion
+            .get(&other)
+            .with_context(|| format!("image {id} is scored without its other breast {other}"))?;
+        bilateral.insert(id, s - o);
+    }
+    Ok(BTreeMap::from([
+        (Variant::Lesion, lesion),
+        (Variant::Bilateral, bilateral),
+    ]))
+}
+
+/// View-0 cell logits of `images` under `model`.
+pub fn logits_of(
+    model: &CellModel,
+    data: &MemberCells,
+    images: &[ImageId],
+) -> anyhow::Result<BTreeMap<ImageId, Vec<f32>>> {
+    images
+        .iter()
+        .map(|&id| {
+            let img = data
+                .images
+                .get(&id)
+                .with_context(|| format!("no cells for image {id}"))?;
+            let view = img
+                .views
+                .first()
+                .with_context(|| format!("image {id} has no view"))?;
+            Ok((id, model.logits(&view.rows)?))
+        })
+        .collect()
+}
+
+/// Trains on `images`.
+pub fn fit(
+    data: &MemberCells,
+    images: &[ImageId],
+    c: f64,
+    recipe: &Recipe,
+) -> anyhow::Result<(CellModel, (usize, usize))> {
+    let (rows, labels) = training_rows(data, images, recipe.negatives_per_view, recipe.seed)?;
+    let pos = labels.iter().filter(|&&l| l).count();
+    let neg = labels.len() - pos;
+    if pos == 0 || neg == 0 {
+        bail!(
+            "the cell classifier needs positive and negative cells: {pos} positive, {neg} negative \
+             among {} training images",
+            images.len()
+        );
+    }
+    let model = classifier::fit(&rows, data.dim, &labels, c)?;
+    Ok((model, (pos, neg)))
+}
+
+/// AUC of scores for the labelled images (labels from `data`); `None` with a single class.
+pub fn auc_of(data: &MemberCells, scores: &BTreeMap<ImageId, f64>) -> Option<f64> {
+    let (y, s): (Vec<bool>, Vec<f64>) = scores
+        .iter()
+        .filter_map(|(id, &s)| data.images.get(id).map(|img| (img.abnormal, s)))
+        .unzip();
+    super::auc_unbounded(&y, &s)
+}
+
+/// The inner cross-validation inside `train` (`inner` lists its folds as (train, test)):
+/// inner out-of-fold logits for every C. Returns, per C, the logits of every training image.
+fn inner_logits(
+    data: &MemberCells,
+    inner: &[(Vec<ImageId>, Vec<ImageId>)],
+    recipe: &Recipe,
+) -> anyhow::Result<Vec<BTreeMap<ImageId, Vec<f32>>>> {
+    let mut per_c = Vec::with_capacity(recipe.c_grid.len());
+    for &c in &recipe.c_grid {
+        let mut all = BTreeMap::new();
+        for (itrain, itest) in inner {
+            let (model, _) = fit(data, itrain, c, recipe)?;
+            all.extend(logits_of(&model, data, itest)?);
+        }
+        per_c.push(all);
+    }
+    Ok(per_c)
+}
+
+/// One outer fold for one backbone: inner selection of (C, k) by the inner out-of-fold AUC of
+/// `lesion+bilateral` (ties keep the earlier pair in grid order: smaller C, then smaller k, as
+/// the grids are listed), then a model of the chosen C on every training image.
+pub fn run_fold(
+    data: &MemberCells,
+    fold: usize,
+    train: &[ImageId],
+    test: &[ImageId],
+    inner: &[(Vec<ImageId>, Vec<ImageId>)],
+    recipe: &Recipe,
+) -> anyhow::Result<FoldResult> {
+    let per_c = inner_logits(data, inner, recipe)?;
+    let mut best: Option<(f64, usize, usize)> = None; // (auc, c index, k)
+    for (ci, logits) in per_c.iter().enumerate() {
+        for &k in &recipe.top_k_grid {
+            let s = scores(logits, train, k)?;
+            let Some(a) = auc_of(data, &s[&Variant::Bilateral]) else {
+                bail!("fold {fold}: the inner folds hold a single class");
+            };
+            if best.is_none_or(|(b, _, _)| a > b) {
+                best = Some((a, ci, k));
+            }
+        }
+    }
+    let (inner_auc, ci, k) = best.context("empty parameter grid")?;
+    let c = recipe.c_grid[ci];
+    let inner_scores = scores(&per_c[ci], train, k)?;
+    let (model, train_cells) = fit(data, train, c, recipe)?;
+    let test_logits = logits_of(&model, data, test)?;
+    let test_scores = scores(&test_logits, test, k)?;
+    Ok(FoldResult {
+        fold,
+        c,
+        k,
+        inner_auc,
+        inner_scores,
+        test_scores,
+        test_logits,
+        train_cells,
+    })
+}

@@ -1,0 +1,258 @@
+//! Dense maps of whole films and the cells the lesion method learns from.
+//!
+//! Each image is resized from 1024 to `side` pixels (Pillow bilinear, the backbone's own
+//! normalisation) and run through the backbone once as it is (view 0) and once mirrored left to
+//! right (view 1, the second training view); the last map before any pooling, `[C, g, g]`, is
+//! stored in the feature cache under a key that names the side, the layer and the views. Of each
+//! map the method keeps the breast cells only (the mask comes from the film, the lesion cells
+//! from Info.txt's discs; both are mirrored with view 1).
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use candle_core::{Device, Tensor};
+use mias_backbones::Backbone;
+use mias_data::augment::Augment;
+use mias_data::lesion::{CellGrid, breast_mask};
+use mias_data::preprocess::Preprocess;
+use mias_data::{Dataset, ImageId, ImageRecord};
+
+use super::cv::{ImageCells, MemberCells, ViewCells};
+use crate::cache::{CacheKey, DenseKey, FeatureCache};
+use crate::config::Pooling;
+use crate::members::Member;
+
+/// The views of every image: the film and its mirror.
+pub const VIEWS: [u32; 2] = [0, 1];
+
+/// What the cache key says of the views.
+pub const VIEWS_NAME: &str = "0 = the film, 1 = the film mirrored left to right";
+
+/// Cells per side of `member`'s map at input side `side`.
+pub fn grid_of(member: &Member, side: u32) -> usize {
+    side as usize / member.kind.dense_stride()
+}
+
+/// The cache key of `member`'s dense maps at `side`.
+pub fn dense_key(member: &Member, side: u32) -> anyhow::Result<CacheKey> {
+    let norm = member.kind.input(member.flavor).norm;
+    Ok(CacheKey {
+        backbone: member.kind.name().to_string(),
+        weights_sha256: member.provenance.sha256.clone(),
+        flavor: member.flavor.name().to_string(),
+        preprocess: Preprocess::new(side, norm.into()),
+        augment: Augment::none(),
+        seed: 0,
+        pooling: Pooling::Flatten,
+        dense: Some(DenseKey {
+            layer: member.kind.dense_layer().to_string(),
+            views: VIEWS_NAME.to_string(),
+        }),
+    })
+}
+
+/// The film of view `view` (0: as it is, 1: mirrored).
+pub fn view_image(image: &image::GrayImage, view: u32) -> image::GrayImage {
+    if view == 1 {
+        image::imageops::flip_horizontal(image)
+    } else {
+        image.clone()
+    }
+}
+
+/// A grid of flags mirrored left to right.
+pub fn mirror(flags: &[bool], grid: usize) -> Vec<bool> {
+    let mut out = vec![false; flags.len()];
+    for r in 0..grid {
+        for c in 0..grid {
+            out[r * grid + (grid - 1 - c)] = flags[r * grid + c];
+        }
+    }
+    out
+}
+
+/// What extraction did for one member.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct MapStats {
+    /// Maps asked for (images x views).
+    pub maps: usize,
+    /// Maps the backbone computed (the rest came from the cache).
+    pub computed: usize,
+    /// Seconds spent, cache reads included.
+    pub seconds: f64,
+}
+
+/// Where one image's cells come from: the record the experiment uses (its label and lesions,
+/// permuted under the negative control) for the film `id`.
+pub struct Labelled<'a> {
+    /// The film.
+    pub id: ImageId,
+    /// The record whose label and lesions this film carries.
+    pub record: &'a ImageRecord,
+    /// Abnormal under the label variant.
+    pub abnormal: bool,
+}
+
+/// Breast and lesion cells of one film on `grid` cells a side (view 0 orientation).
+pub struct FilmCells {
+    /// Breast cells.
+    pub breast: Vec<bool>,
+    /// Lesion cells, `None` without coordinates (all false for a normal image).
+    pub lesion: Option<Vec<bool>>,
+}
+
+/// The breast mask of a film on the grid, and the lesion cells of its record.
+pub fn film_cells(
+    image: &image::GrayImage,
+    labelled: &Labelled<'_>,
+    grid: usize,
+) -> anyhow::Result<FilmCells> {
+    let g = CellGrid::new(image.width(), grid)?;
+    let mask = breast_mask(image);
+    let breast = g.breast_cells(&mask);
+    let lesion = if labelled.abnormal {
+        g.lesion_cells(&labelled.record.lesions)
+    } else {
+        Some(vec![false; grid * grid])
+    };
+    Ok(FilmCells { breast, lesion })
+}
+
+/// Options of [`member_cells`].
+pub struct Extraction<'a> {
+    /// The dataset (films).
+    pub dataset: &'a Dataset,
+    /// The feature cache.
+    pub cache: &'a FeatureCache,
+    /// Input side.
+    pub side: u32,
+    /// The device the backbone runs on.
+    pub device: &'a Device,
+}
+
+/// Every film's cells for `member`: maps from the cache or the backbone (loaded only when a
+/// map is missing), breast cells kept. `progress(n)` is called as maps complete.
+pub fn member_cells(
+    ex: &Extraction<'_>,
+    member: &Member,
+    films: &[Labelled<'_>],
+    mut progress: impl FnMut(usize),
+) -> anyhow::Result<(MemberCells, MapStats)> {
+    let start = std::time::Instant::now();
+    let key = dense_key(member, ex.side)?;
+    let grid = grid_of(member, ex.side);
+    let dim = member.kind.dense_dim();
+    let len = dim * grid * grid;
+    let prep = Preprocess::new(ex.side, member.kind.input(member.flavor).norm.into());
+    let mut backbone: Option<Box<dyn Backbone>> = None;
+    let mut stats = MapStats::default();
+    let mut images = BTreeMap::new();
+    for film in films {
+        let image = ex
+            .dataset
+            .image(film.id)
+            .with_context(|| format!("reading image {}", film.id))?;
+        let items: Vec<(ImageId, u32)> = VIEWS.iter().map(|&v| (film.id, v)).collect();
+        let compute = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
+            if backbone.is_none() {
+                let source = mias_backbones::WeightsSource::File(member.provenance.path.clone());
+                backbone = Some(
+                    mias_backbones::load(member.kind, &source, member.flavor, ex.device)
+                        .with_context(|| format!("loading {}", member.kind))?,
+                );
+            }
+            let bb = backbone.as_deref().context("backbone not loaded")?;
+            let side = ex.side as usize;
+            wanted
+                .iter()
+                .map(|&(_, view)| {
+                    let x = prep.chw(&view_image(&image, view));
+                    let x = Tensor::from_vec(x, (1, 3, side, side), ex.device)?;
+                    let map = bb
+                        .dense_map(&x)
+                        .with_context(|| format!("{} dense map of {}", member.kind, film.id))?;
+                    Ok(map.flatten_all()?.to_device(&Device::Cpu)?.to_vec1::<f32>()?)
+                })
+                .collect()
+        };
+        let (maps, computed) = ex
+            .cache
+            .get_or_compute(&key, &items, len, 1, compute, &mut progress)?;
+        stats.maps += items.len();
+        stats.computed += computed;
+        let cells = film_cells(&image, film, grid)?;
+        let mut views = Vec::with_capacity(VIEWS.len());
+        for (&view, map) in VIEWS.iter().zip(&maps) {
+            let (breast, lesion) = if view == 1 {
+                (
+                    mirror(&cells.breast, grid),
+                    cells.lesion.as_ref().map(|l| mirror(l, grid)),
+                )
+            } else {
+                (cells.breast.clone(), cells.lesion.clone())
+            };
+            views.push(gather(map, dim, grid, &breast, lesion.as_deref()));
+        }
+        images.insert(
+            film.id,
+            ImageCells {
+                id: film.id,
+                abnormal: film.abnormal,
+                views,
+            },
+        );
+    }
+    stats.seconds = start.elapsed().as_secs_f64();
+    Ok((MemberCells { dim, grid, images }, stats))
+}
+
+/// The breast cells of a channel-major map `[dim, grid, grid]` as rows of `dim` values.
+pub fn gather(
+    map: &[f32],
+    dim: usize,
+    grid: usize,
+    breast: &[bool],
+    lesion: Option<&[bool]>,
+) -> ViewCells {
+    let plane = grid * grid;
+    let cells: Vec<u32> = (0..plane).filter(|&i| breast[i]).map(|i| i as u32).collect();
+    let mut rows = Vec::with_capacity(cells.len() * dim);
+    for &cell in &cells {
+        rows.extend((0..dim).map(|ch| map[ch * plane + cell as usize]));
+    }
+    let positive = lesion.map(|l| cells.iter().map(|&c| l[c as usize]).collect());
+    ViewCells {
+        cells,
+        rows,
+        positive,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_flips_columns_only() {
+        // 3x3 grid, a flag at (row 0, col 0) and (row 2, col 1).
+        let mut f = vec![false; 9];
+        f[0] = true;
+        f[7] = true;
+        let m = mirror(&f, 3);
+        let set: Vec<usize> = (0..9).filter(|&i| m[i]).collect();
+        assert_eq!(set, [2, 7]);
+        assert_eq!(mirror(&m, 3), f);
+    }
+
+    #[test]
+    fn gather_takes_channel_major_cells() {
+        // dim 2, grid 2: channel 0 = [0, 1, 2, 3], channel 1 = [10, 11, 12, 13].
+        let map = [0.0, 1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 13.0];
+        let breast = [false, true, false, true];
+        let lesion = [false, false, false, true];
+        let v = gather(&map, 2, 2, &breast, Some(&lesion));
+        assert_eq!(v.cells, [1, 3]);
+        assert_eq!(v.rows, [1.0, 11.0, 3.0, 13.0]);
+        assert_eq!(v.positive, Some(vec![false, true]));
+    }
+}

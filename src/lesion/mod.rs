@@ -1,0 +1,402 @@
+//! The lesion method: look at the film at the scale of its lesions.
+//!
+//! The paper's method shrinks a 1024-px film to 224-331 px and averages the whole breast into
+//! one vector; lesions are a few dozen pixels across. This method keeps the grid: each backbone's
+//! last map of the whole film at `side` px (512 by default) gives one feature vector per cell
+//! (VGG16: 32 x 32 cells of 32 px), a logistic regression learns lesion cells (Info.txt's discs)
+//! against breast cells of normal films, and an image is scored by its hottest cells:
+//!
+//! 1. [`maps`]: dense maps through the feature cache, breast mask and lesion cells per film;
+//! 2. [`cv`]: the honest protocol's folds (grouped by woman), with an inner cross-validation in
+//!    each training set that chooses C, k and the thresholds;
+//! 3. [`run`]: every backbone, the ensemble of standardised scores, the negative control
+//!    (labels permuted over films) when asked;
+//! 4. [`report`]: metrics with intervals from a bootstrap over women, per class, localisation,
+//!    ROC, heatmaps; [`model`]: the final models `predict` applies.
+//!
+//! It sits beside the paper's method and shares only the infrastructure (members, cache,
+//! records), never the paper method's protocol code.
+
+pub mod classifier;
+pub mod config;
+pub mod cv;
+pub mod maps;
+pub mod model;
+pub mod report;
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use candle_core::Device;
+use mias_data::split::{self, Fold};
+use mias_data::{AbnormalityClass, Dataset, ImageId, ImageRecord, LabelVariant, rng};
+use rand::RngCore;
+use serde::Serialize;
+
+use crate::cache::FeatureCache;
+use crate::members::Member;
+pub use config::LesionConfig;
+use cv::{FoldResult, MemberCells, Recipe, Variant};
+use maps::{Extraction, Labelled, MapStats};
+
+/// What the experiment runs on.
+pub struct Inputs<'a> {
+    /// The films.
+    pub dataset: &'a Dataset,
+    /// Backbones with their weights.
+    pub members: &'a [Member],
+    /// Every hyper-parameter.
+    pub config: &'a LesionConfig,
+    /// Seed of the label permutation of the negative control, if it is one.
+    pub permute_labels: Option<u64>,
+    /// The feature cache.
+    pub cache: &'a FeatureCache,
+    /// Where the backbones run.
+    pub device: &'a Device,
+}
+
+/// The label and lesions each film carries in this run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Film {
+    /// The film.
+    pub id: ImageId,
+    /// Abnormal under the label variant (after the permutation, if any).
+    pub abnormal: bool,
+    /// Classes of its lesions.
+    pub classes: Vec<AbnormalityClass>,
+    /// The record it carries (its own, or another film's under the permutation).
+    pub record: ImageRecord,
+    /// Whose label and lesions it carries (itself unless permuted).
+    pub from: ImageId,
+}
+
+/// One scored model: a backbone and variant, or the ensemble of a variant.
+#[derive(Clone, Debug)]
+pub struct ModelScores {
+    /// Name in tables (`VGG16 lesion+bilateral`, `Ensemble lesion+bilateral`).
+    pub name: String,
+    /// Out-of-fold score of every film.
+    pub scores: BTreeMap<ImageId, f64>,
+    /// Out-of-fold call (abnormal) at the fold's threshold chosen on inner scores.
+    pub predicted: BTreeMap<ImageId, bool>,
+    /// The threshold of each outer fold.
+    pub thresholds: Vec<f64>,
+}
+
+/// One backbone's part of the run.
+pub struct MemberOutcome {
+    /// The backbone and its weights.
+    pub member: Member,
+    /// The outer folds.
+    pub folds: Vec<FoldResult>,
+    /// Cells per side of its grid.
+    pub grid: usize,
+    /// Breast cells (view 0) of every film, in the order of the logits.
+    pub cells: BTreeMap<ImageId, Vec<u32>>,
+    /// The model trained on every film, for `predict`.
+    pub final_model: model::FinalMember,
+    /// Map extraction.
+    pub maps: MapStats,
+    /// Seconds of cross-validation and final training.
+    pub cv_seconds: f64,
+}
+
+/// Everything the lesion experiment produced.
+pub struct Outcome {
+    /// Films with the labels this run used.
+    pub films: BTreeMap<ImageId, Film>,
+    /// The outer folds (the honest protocol's).
+    pub folds: Vec<Fold>,
+    /// Per backbone.
+    pub members: Vec<MemberOutcome>,
+    /// Every scored model, backbones first, ensemble last.
+    pub models: Vec<ModelScores>,
+    /// The ensemble's standardisation for `predict`.
+    pub final_ensemble: model::FinalEnsemble,
+    /// The permutation seed, if this was the negative control.
+    pub permute_labels: Option<u64>,
+}
+
+/// Progress reports (the command shows bars; tests stay silent).
+pub trait Progress {
+    /// A stage with `total` steps begins.
+    fn begin(&mut self, what: &str, total: usize);
+    /// `n` more steps are done.
+    fn advance(&mut self, n: usize);
+    /// The stage is over.
+    fn finish(&mut self);
+}
+
+/// The films with their labels: each film's own record under the label variant, or, under the
+/// negative control, the record of the film a seeded permutation assigns to it.
+pub fn films(
+    records: &[ImageRecord],
+    variant: LabelVariant,
+    permute: Option<u64>,
+) -> BTreeMap<ImageId, Film> {
+    let effective = |r: &ImageRecord| {
+        let abnormal = r.label(variant) == mias_data::Label::Abnormal;
+        let mut rec = r.clone();
+        if !abnormal {
+            rec.lesions.clear();
+        }
+        rec
+    };
+    let mut sources: Vec<usize> = (0..records.len()).collect();
+    if let Some(seed) = permute {
+        rng::shuffle(&mut sources, &mut rng::derived(seed, "permute-labels", &[]));
+    }
+    records
+        .iter()
+        .zip(&sources)
+        .map(|(target, &s)| {
+            let source = &records[s];
+            let mut record = effective(source);
+            record.id = target.id;
+            record.tissue = target.tissue;
+            let film = Film {
+                id: target.id,
+                abnormal: !record.lesions.is_empty(),
+                classes: record.classes(),
+                record,
+                from: source.id,
+            };
+            (target.id, film)
+        })
+        .collect()
+}
+
+/// The records the folds are drawn from (each film with the label it carries).
+fn fold_records(films: &BTreeMap<ImageId, Film>, ids: &[ImageId]) -> Vec<ImageRecord> {
+    ids.iter().map(|id| films[id].record.clone()).collect()
+}
+
+/// The inner folds of outer fold `outer` (grouped by woman, stratified, inside `train`).
+pub fn inner_folds(
+    films: &BTreeMap<ImageId, Film>,
+    train: &[ImageId],
+    k: usize,
+    seed: u64,
+    outer: usize,
+) -> anyhow::Result<Vec<(Vec<ImageId>, Vec<ImageId>)>> {
+    let inner_seed = rng::derived(seed, "lesion-inner-folds", &[outer as u64]).next_u64();
+    let folds = split::patient_folds(
+        &fold_records(films, train),
+        LabelVariant::Official,
+        k,
+        inner_seed,
+    )
+    .with_context(|| format!("inner folds of outer fold {outer}"))?;
+    Ok(folds.into_iter().map(|f| (f.train, f.test)).collect())
+}
+
+/// AUC of real-valued scores (any scale); `None` unless both classes are present.
+pub fn auc_unbounded(y: &[bool], scores: &[f64]) -> Option<f64> {
+    let unit = to_unit(scores);
+    mias_eval::auc(y, &unit).ok()
+}
+
+/// A strictly increasing map of real scores into (0, 1) (the logistic function), for the
+/// evaluation routines that take probabilities; ranks and ties are kept exactly for scores
+/// within +-36, which cell logits and their means never leave in practice (checked).
+pub fn to_unit(scores: &[f64]) -> Vec<f64> {
+    scores.iter().map(|&s| 1.0 / (1.0 + (-s).exp())).collect()
+}
+
+/// The whole lesion experiment.
+pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<Outcome> {
+    let cfg = inputs.config;
+    let records = inputs.dataset.records();
+    let films = films(records, cfg.labels, inputs.permute_labels);
+    let seed = cfg.seed;
+    let folds = split::patient_folds(
+        &fold_records(&films, &films.keys().copied().collect::<Vec<_>>()),
+        LabelVariant::Official,
+        cfg.evaluation.folds,
+        seed,
+    )
+    .context("outer folds")?;
+    let all: Vec<ImageId> = films.keys().copied().collect();
+    let inner: Vec<Vec<(Vec<ImageId>, Vec<ImageId>)>> = folds
+        .iter()
+        .map(|f| inner_folds(&films, &f.train, cfg.classifier.inner_folds, seed, f.index))
+        .collect::<anyhow::Result<_>>()?;
+    let recipe = Recipe {
+        c_grid: cfg.classifier.c_grid.clone(),
+        top_k_grid: cfg.classifier.top_k_grid.clone(),
+        inner_folds: cfg.classifier.inner_folds,
+        negatives_per_view: cfg.cells.negatives_per_view,
+        seed,
+    };
+    let labelled: Vec<Labelled<'_>> = films
+        .values()
+        .map(|f| Labelled {
+            id: f.id,
+            record: &f.record,
+            abnormal: f.abnormal,
+        })
+        .collect();
+    let ex = Extraction {
+        dataset: inputs.dataset,
+        cache: inputs.cache,
+        side: cfg.side,
+        device: inputs.device,
+    };
+    let mut members = Vec::new();
+    for member in inputs.members {
+        progress.begin(
+            &format!(
+                "{} dense maps at {} px ({} films x {} views)",
+                member.kind,
+                cfg.side,
+                labelled.len(),
+                maps::VIEWS.len()
+            ),
+            labelled.len() * maps::VIEWS.len(),
+        );
+        let (cells, map_stats) =
+            maps::member_cells(&ex, member, &labelled, |n| progress.advance(n))?;
+        progress.finish();
+        let start = std::time::Instant::now();
+        progress.begin(
+            &format!("{} cell classifiers (nested cross-validation)", member.kind),
+            folds.len() + 1,
+        );
+        let mut results = Vec::with_capacity(folds.len());
+        for (fold, inner) in folds.iter().zip(&inner) {
+            results.push(cv::run_fold(
+                &cells,
+                fold.index,
+                &fold.train,
+                &fold.test,
+                inner,
+                &recipe,
+            )?);
+            progress.advance(1);
+        }
+        let outer: Vec<(Vec<ImageId>, Vec<ImageId>)> = folds
+            .iter()
+            .map(|f| (f.train.clone(), f.test.clone()))
+            .collect();
+        let final_model = model::FinalMember::train(&cells, &all, &outer, &recipe)?;
+        progress.advance(1);
+        progress.finish();
+        members.push(MemberOutcome {
+            member: member.clone(),
+            grid: cells.grid,
+            cells: view0_cells(&cells),
+            folds: results,
+            final_model,
+            maps: map_stats,
+            cv_seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    if members.is_empty() {
+        bail!("no backbone to run the lesion method with");
+    }
+    let labels: BTreeMap<ImageId, bool> = films.iter().map(|(&id, f)| (id, f.abnormal)).collect();
+    let mut models = Vec::new();
+    for m in &members {
+        for variant in Variant::ALL {
+            models.push(member_scores(m, variant, &labels)?);
+        }
+    }
+    for variant in Variant::ALL {
+        models.push(ensemble_scores(&members, variant, &labels)?);
+    }
+    let final_ensemble = model::FinalEnsemble::from_members(&members)?;
+    Ok(Outcome {
+        films,
+        folds,
+        members,
+        models,
+        final_ensemble,
+        permute_labels: inputs.permute_labels,
+    })
+}
+
+fn view0_cells(cells: &MemberCells) -> BTreeMap<ImageId, Vec<u32>> {
+    cells
+        .images
+        .iter()
+        .map(|(&id, img)| (id, img.views.first().map(|v| v.cells.clone()).unwrap_or_default()))
+        .collect()
+}
+
+/// The threshold a fold's training women choose: Youden's J on their inner out-of-fold scores.
+fn threshold(
+    inner: &BTreeMap<ImageId, f64>,
+    labels: &BTreeMap<ImageId, bool>,
+) -> anyhow::Result<f64> {
+    let (y, s): (Vec<bool>, Vec<f64>) = inner.iter().map(|(id, &s)| (labels[id], s)).unzip();
+    mias_eval::youden_threshold(&y, &s).context("choosing a threshold on inner scores")
+}
+
+fn member_scores(
+    m: &MemberOutcome,
+    variant: Variant,
+    labels: &BTreeMap<ImageId, bool>,
+) -> anyhow::Result<ModelScores> {
+    let mut out = ModelScores {
+        name: format!("{} {}", m.member.kind.display_name(), variant.name()),
+        scores: BTreeMap::new(),
+        predicted: BTreeMap::new(),
+        thresholds: Vec::new(),
+    };
+    for f in &m.folds {
+        let t = threshold(&f.inner_scores[&variant], labels)?;
+        for (&id, &s) in &f.test_scores[&variant] {
+            out.scores.insert(id, s);
+            out.predicted.insert(id, s >= t);
+        }
+        out.thresholds.push(t);
+    }
+    Ok(out)
+}
+
+/// Mean and standard deviation (n - 1) of a member's inner scores: the standardisation of its
+/// scores in the ensemble, from training women only.
+pub fn standardisation(inner: &BTreeMap<ImageId, f64>) -> (f64, f64) {
+    let n = inner.len() as f64;
+    let mean = inner.values().sum::<f64>() / n;
+    let var = inner.values().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, var.sqrt().max(1e-12))
+}
+
+/// The ensemble of a variant: per fold, each member's scores standardised by the mean and
+/// standard deviation of its inner out-of-fold scores, then averaged; the threshold is chosen
+/// on the averaged inner scores.
+fn ensemble_scores(
+    members: &[MemberOutcome],
+    variant: Variant,
+    labels: &BTreeMap<ImageId, bool>,
+) -> anyhow::Result<ModelScores> {
+    let mut out = ModelScores {
+        name: format!("Ensemble {}", variant.name()),
+        scores: BTreeMap::new(),
+        predicted: BTreeMap::new(),
+        thresholds: Vec::new(),
+    };
+    let folds = members[0].folds.len();
+    for f in 0..folds {
+        let mut inner: BTreeMap<ImageId, f64> = BTreeMap::new();
+        let mut test: BTreeMap<ImageId, f64> = BTreeMap::new();
+        for m in members {
+            let r = &m.folds[f];
+            let (mu, sd) = standardisation(&r.inner_scores[&variant]);
+            for (&id, &s) in &r.inner_scores[&variant] {
+                *inner.entry(id).or_default() += (s - mu) / sd / members.len() as f64;
+            }
+            for (&id, &s) in &r.test_scores[&variant] {
+                *test.entry(id).or_default() += (s - mu) / sd / members.len() as f64;
+            }
+        }
+        let t = threshold(&inner, labels)?;
+        for (id, s) in test {
+            out.scores.insert(id, s);
+            out.predicted.insert(id, s >= t);
+        }
+        out.thresholds.push(t);
+    }
+    Ok(out)
+}

@@ -1,0 +1,204 @@
+//! The lesion models `predict` applies: per backbone, a cell classifier trained on every film
+//! (C and k chosen by cross-validation over the experiment's folds), and a calibration of its
+//! scores into a probability of abnormal.
+//!
+//! Calibration is Platt scaling: `P(abnormal) = 1 / (1 + exp(-(a * score + b)))`, fitted by
+//! Newton's method to the unregularised log-loss of the out-of-fold scores of every film (each
+//! scored by a model that never saw its woman), unweighted, so the probabilities follow the
+//! dataset's prevalence (115 of 322 abnormal). Two parameters need no crate.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use mias_data::ImageId;
+use serde::{Deserialize, Serialize};
+
+use super::classifier::CellModel;
+use super::cv::{self, MemberCells, Recipe, Variant};
+use super::{MemberOutcome, standardisation};
+
+/// `P = sigmoid(a * score + b)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Platt {
+    /// Slope.
+    pub a: f64,
+    /// Intercept.
+    pub b: f64,
+}
+
+impl Platt {
+    /// The probability of abnormal for a score.
+    pub fn probability(&self, score: f64) -> f64 {
+        1.0 / (1.0 + (-(self.a * score + self.b)).exp())
+    }
+
+    /// Fits `a`, `b` to (score, label) pairs by Newton's method on the mean log-loss.
+    /// Errors when a class is missing or the scores separate the classes perfectly (the
+    /// maximum-likelihood slope is then infinite).
+    pub fn fit(scores: &[f64], labels: &[bool]) -> anyhow::Result<Platt> {
+        if scores.len() != labels.len() || scores.is_empty() {
+            bail!("Platt scaling: {} scores, {} labels", scores.len(), labels.len());
+        }
+        let pos = labels.iter().filter(|&&l| l).count();
+        if pos == 0 || pos == labels.len() {
+            bail!("Platt scaling needs both classes ({pos} of {} abnormal)", labels.len());
+        }
+        let (mut a, mut b) = (0.0f64, 0.0f64);
+        for _ in 0..100 {
+            // Gradient and Hessian of the summed log-loss.
+            let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for (&s, &y) in scores.iter().zip(labels) {
+                let p = 1.0 / (1.0 + (-(a * s + b)).exp());
+                let r = p - if y { 1.0 } else { 0.0 };
+                let w = (p * (1.0 - p)).max(1e-12);
+                ga += r * s;
+                gb += r;
+                haa += w * s * s;
+                hab += w * s;
+                hbb += w;
+            }
+            let det = haa * hbb - hab * hab;
+            if det.abs() < 1e-18 {
+                bail!("Platt scaling: singular Hessian (all scores equal?)");
+            }
+            let da = (hbb * ga - hab * gb) / det;
+            let db = (haa * gb - hab * ga) / det;
+            a -= da;
+            b -= db;
+            if !(a.is_finite() && b.is_finite()) || a.abs() > 1e6 {
+                bail!("Platt scaling diverged: the scores separate the classes perfectly");
+            }
+            if da.abs().max(db.abs()) < 1e-12 {
+                return Ok(Platt { a, b });
+            }
+        }
+        Ok(Platt { a, b })
+    }
+}
+
+/// How one variant of one backbone turns a score into a probability and into the ensemble.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantCalibration {
+    /// Platt scaling of the variant's score.
+    pub platt: Platt,
+    /// Mean of the out-of-fold scores (the ensemble standardises by it).
+    pub mean: f64,
+    /// Standard deviation of the out-of-fold scores.
+    pub sd: f64,
+}
+
+/// One backbone's final lesion model.
+#[derive(Clone, Debug)]
+pub struct FinalMember {
+    /// The chosen C.
+    pub c: f64,
+    /// The chosen k.
+    pub k: usize,
+    /// Cross-validated AUC of `lesion+bilateral` at the chosen pair (over every film).
+    pub cv_auc: f64,
+    /// The cell classifier, trained on every film.
+    pub classifier: CellModel,
+    /// Per variant.
+    pub calibration: BTreeMap<Variant, VariantCalibration>,
+    /// Out-of-fold scores of every film at the chosen pair (what the calibration saw).
+    pub oof_scores: BTreeMap<Variant, BTreeMap<ImageId, f64>>,
+    /// The label of every film the calibration saw.
+    pub labels: BTreeMap<ImageId, bool>,
+    /// Training cells (positive, negative).
+    pub train_cells: (usize, usize),
+}
+
+impl FinalMember {
+    /// Chooses (C, k) by cross-validation over `folds` (the experiment's outer folds), trains on
+    /// every film in `all`, and calibrates on the out-of-fold scores.
+    pub fn train(
+        data: &MemberCells,
+        all: &[ImageId],
+        folds: &[(Vec<ImageId>, Vec<ImageId>)],
+        recipe: &Recipe,
+    ) -> anyhow::Result<Self> {
+        let sel = cv::run_fold(data, usize::MAX, all, &[], folds, recipe)
+            .context("choosing the final model's C and k")?;
+        let (classifier, train_cells) = cv::fit(data, all, sel.c, recipe)?;
+        let mut calibration = BTreeMap::new();
+        for variant in Variant::ALL {
+            let scores = &sel.inner_scores[&variant];
+            let (s, y): (Vec<f64>, Vec<bool>) = scores
+                .iter()
+                .map(|(id, &s)| (s, data.images[id].abnormal))
+                .unzip();
+            let (mean, sd) = standardisation(scores);
+            let platt = Platt::fit(&s, &y)
+                .with_context(|| format!("calibrating the {} score", variant.name()))?;
+            calibration.insert(variant, VariantCalibration { platt, mean, sd });
+        }
+        Ok(FinalMember {
+            c: sel.c,
+            k: sel.k,
+            cv_auc: sel.inner_auc,
+            classifier,
+            calibration,
+            oof_scores: sel.inner_scores,
+            labels: data.images.iter().map(|(&id, img)| (id, img.abnormal)).collect(),
+            train_cells,
+        })
+    }
+}
+
+/// The ensemble's calibration: Platt scaling of the mean standardised out-of-fold score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FinalEnsemble {
+    /// Per variant.
+    pub platt: BTreeMap<String, Platt>,
+}
+
+impl FinalEnsemble {
+    /// Calibrates the ensemble of the members' final models on their out-of-fold scores.
+    pub fn from_members(members: &[MemberOutcome]) -> anyhow::Result<Self> {
+        let mut platt = BTreeMap::new();
+        for variant in Variant::ALL {
+            let mut sum: BTreeMap<ImageId, f64> = BTreeMap::new();
+            for m in members {
+                let cal = m.final_model.calibration[&variant];
+                for (&id, &s) in &m.final_model.oof_scores[&variant] {
+                    *sum.entry(id).or_default() += (s - cal.mean) / cal.sd / members.len() as f64;
+                }
+            }
+            let labels = &members.first().context("no members")?.final_model.labels;
+            let (s, y): (Vec<f64>, Vec<bool>) =
+                sum.iter().map(|(id, &s)| (s, labels[id])).unzip();
+            platt.insert(variant.name().to_string(), Platt::fit(&s, &y)?);
+        }
+        Ok(FinalEnsemble { platt })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platt_matches_a_hand_checked_case() {
+        // Symmetric data: scores -2, -1, 1, 2 with labels F, T, F, T mirrored so that the
+        // maximum-likelihood intercept is 0 by symmetry (p(s) = 1 - p(-s) fits label flips).
+        let s = [-2.0, -1.0, 1.0, 2.0, -2.0, 1.0];
+        let y = [false, true, false, true, false, true];
+        let p = Platt::fit(&s, &y).unwrap();
+        // The gradient of the log-loss vanishes at the fit.
+        let (mut ga, mut gb) = (0.0, 0.0);
+        for (&si, &yi) in s.iter().zip(&y) {
+            let r = p.probability(si) - f64::from(u8::from(yi));
+            ga += r * si;
+            gb += r;
+        }
+        assert!(ga.abs() < 1e-9 && gb.abs() < 1e-9, "{ga} {gb}");
+        assert!(p.a > 0.0);
+    }
+
+    #[test]
+    fn platt_refuses_separable_and_single_class_data() {
+        assert!(Platt::fit(&[1.0, 2.0], &[true, true]).is_err());
+        let err = Platt::fit(&[-1.0, -2.0, 1.0, 2.0], &[false, false, true, true]).unwrap_err();
+        assert!(format!("{err}").contains("separate"), "{err}");
+    }
+}

@@ -1,0 +1,265 @@
+//! The lesion models of a run, as `results/lesion/models/`: `lesion.json` (what each model is,
+//! its weights, C, k, calibration) and one `<backbone>.safetensors` cell classifier each; and
+//! their application to a new film (`predict`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use candle_core::{Device, Tensor};
+use image::GrayImage;
+use mias_backbones::{BackboneKind, Flavor};
+use mias_data::lesion::{CellGrid, breast_mask};
+use mias_data::preprocess::Preprocess;
+use serde::{Deserialize, Serialize};
+
+use super::classifier::CellModel;
+use super::cv::{Variant, top_k_mean};
+use super::model::{Platt, VariantCalibration};
+use super::{Outcome, maps};
+
+/// Format tag of `lesion.json`.
+pub const FORMAT: &str = "mias-lesion-models/1";
+
+/// One backbone's saved model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedMember {
+    /// Backbone name.
+    pub backbone: String,
+    /// Forward configuration.
+    pub flavor: String,
+    /// The weights file the maps came from.
+    pub weights_path: PathBuf,
+    /// Its SHA-256.
+    pub weights_sha256: String,
+    /// Input side.
+    pub side: u32,
+    /// Cells per side.
+    pub grid: usize,
+    /// Chosen C.
+    pub c: f64,
+    /// Chosen k.
+    pub k: usize,
+    /// Cross-validated AUC of `lesion+bilateral` at the chosen pair.
+    pub cv_auc: f64,
+    /// Per variant (`lesion`, `lesion+bilateral`).
+    pub calibration: BTreeMap<String, VariantCalibration>,
+    /// The classifier's file, relative to `lesion.json`.
+    pub classifier: String,
+}
+
+/// `lesion.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedModels {
+    /// [`FORMAT`].
+    pub format: String,
+    /// The members.
+    pub members: Vec<SavedMember>,
+    /// The ensemble's calibration per variant.
+    pub ensemble: BTreeMap<String, Platt>,
+    /// The seed of the label permutation, when these models learnt permuted labels.
+    pub permute_labels: Option<u64>,
+}
+
+/// Writes the final models of `outcome` into `dir` (`lesion.json` and the classifiers).
+pub fn save(dir: &Path, outcome: &Outcome, side: u32) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut members = Vec::new();
+    for m in &outcome.members {
+        let file = format!("{}.safetensors", m.member.kind.name());
+        m.final_model.classifier.save(&dir.join(&file))?;
+        members.push(SavedMember {
+            backbone: m.member.kind.name().to_string(),
+            flavor: m.member.flavor.name().to_string(),
+            weights_path: m.member.provenance.path.clone(),
+            weights_sha256: m.member.provenance.sha256.clone(),
+            side,
+            grid: m.grid,
+            c: m.final_model.c,
+            k: m.final_model.k,
+            cv_auc: m.final_model.cv_auc,
+            calibration: m
+                .final_model
+                .calibration
+                .iter()
+                .map(|(v, c)| (v.name().to_string(), *c))
+                .collect(),
+            classifier: file,
+        });
+    }
+    let saved = SavedModels {
+        format: FORMAT.to_string(),
+        members,
+        ensemble: outcome.final_ensemble.platt.clone(),
+        permute_labels: outcome.permute_labels,
+    };
+    crate::write_atomic(
+        &dir.join("lesion.json"),
+        &serde_json::to_vec_pretty(&saved)?,
+    )
+}
+
+/// Reads `lesion.json` of a run's lesion models directory.
+pub fn load(dir: &Path) -> anyhow::Result<SavedModels> {
+    let path = dir.join("lesion.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let saved: SavedModels = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a lesion models file", path.display()))?;
+    if saved.format != FORMAT {
+        bail!(
+            "{}: format {:?}, expected {FORMAT:?}",
+            path.display(),
+            saved.format
+        );
+    }
+    Ok(saved)
+}
+
+/// One member's verdict on a film.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberVerdict {
+    /// Backbone name.
+    pub backbone: String,
+    /// Which score was used (`lesion`, or `lesion+bilateral` with the other breast).
+    pub variant: &'static str,
+    /// The score.
+    pub score: f64,
+    /// Calibrated probability of abnormal.
+    pub p_abnormal: f64,
+    /// Breast cells (grid indices) and their probabilities, for the heatmap.
+    #[serde(skip)]
+    pub cells: (usize, Vec<u32>, Vec<f64>),
+}
+
+/// The verdict of every member and of the ensemble.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// Per member.
+    pub members: Vec<MemberVerdict>,
+    /// The ensemble's calibrated probability (mean standardised score).
+    pub ensemble: f64,
+    /// The variant used.
+    pub variant: &'static str,
+}
+
+/// Where to find weights that moved since the run.
+pub struct WeightsLookup<'a> {
+    /// A directory to look in (by the recorded file name), when given.
+    pub dir: Option<&'a Path>,
+}
+
+fn weights_of(m: &SavedMember, lookup: &WeightsLookup<'_>) -> anyhow::Result<PathBuf> {
+    let recorded = m.weights_path.clone();
+    let candidate = match lookup.dir {
+        Some(dir) => dir.join(recorded.file_name().context("weights path has no file name")?),
+        None => recorded,
+    };
+    let sha = mias_data::dataset::sha256_file(&candidate)
+        .with_context(|| format!("{} weights {}", m.backbone, candidate.display()))?;
+    if sha != m.weights_sha256 {
+        bail!(
+            "{}: sha256 {sha} differs from the run's {} (the lesion models were trained on maps \
+             of other weights)",
+            candidate.display(),
+            m.weights_sha256
+        );
+    }
+    Ok(candidate)
+}
+
+/// The view-0 logits of a film's breast cells under one saved member.
+fn member_logits(
+    dir: &Path,
+    m: &SavedMember,
+    film: &GrayImage,
+    lookup: &WeightsLookup<'_>,
+    device: &Device,
+) -> anyhow::Result<(Vec<u32>, Vec<f32>)> {
+    let kind: BackboneKind = m.backbone.parse()?;
+    let flavor: Flavor = m.flavor.parse()?;
+    let weights = weights_of(m, lookup)?;
+    let bb = mias_backbones::load(
+        kind,
+        &mias_backbones::WeightsSource::File(weights),
+        flavor,
+        device,
+    )?;
+    let prep = Preprocess::new(m.side, kind.input(flavor).norm.into());
+    let side = m.side as usize;
+    let x = Tensor::from_vec(prep.chw(film), (1, 3, side, side), device)?;
+    let map = bb
+        .dense_map(&x)?
+        .flatten_all()?
+        .to_device(&Device::Cpu)?
+        .to_vec1::<f32>()?;
+    let dim = kind.dense_dim();
+    if map.len() != dim * m.grid * m.grid {
+        bail!(
+            "{}: map of {} values, expected {dim} x {} x {}",
+            m.backbone,
+            map.len(),
+            m.grid,
+            m.grid
+        );
+    }
+    let grid = CellGrid::new(film.width(), m.grid)?;
+    let breast = grid.breast_cells(&breast_mask(film));
+    let cells = maps::gather(&map, dim, m.grid, &breast, None);
+    let model = CellModel::load(&dir.join(&m.classifier))?;
+    Ok((cells.cells.clone(), model.logits(&cells.rows)?))
+}
+
+/// Applies the saved models to `film` (and, for the bilateral score, `other`, the woman's other
+/// breast in the same orientation as in the dataset).
+pub fn predict(
+    dir: &Path,
+    saved: &SavedModels,
+    film: &GrayImage,
+    other: Option<&GrayImage>,
+    lookup: &WeightsLookup<'_>,
+    device: &Device,
+) -> anyhow::Result<Verdict> {
+    let variant = if other.is_some() {
+        Variant::Bilateral
+    } else {
+        Variant::Lesion
+    };
+    let mut members = Vec::new();
+    let mut z = 0.0;
+    for m in &saved.members {
+        let (cells, logits) = member_logits(dir, m, film, lookup, device)?;
+        let mut score = top_k_mean(&logits, m.k);
+        if let Some(o) = other {
+            let (_, ol) = member_logits(dir, m, o, lookup, device)?;
+            score -= top_k_mean(&ol, m.k);
+        }
+        let cal = m
+            .calibration
+            .get(variant.name())
+            .with_context(|| format!("{}: no calibration of {}", m.backbone, variant.name()))?;
+        z += (score - cal.mean) / cal.sd / saved.members.len() as f64;
+        members.push(MemberVerdict {
+            backbone: m.backbone.clone(),
+            variant: variant.name(),
+            score,
+            p_abnormal: cal.platt.probability(score),
+            cells: (
+                m.grid,
+                cells,
+                logits
+                    .iter()
+                    .map(|&l| 1.0 / (1.0 + (-f64::from(l)).exp()))
+                    .collect(),
+            ),
+        });
+    }
+    let platt = saved
+        .ensemble
+        .get(variant.name())
+        .with_context(|| format!("no ensemble calibration of {}", variant.name()))?;
+    Ok(Verdict {
+        members,
+        ensemble: platt.probability(z),
+        variant: variant.name(),
+    })
+}

@@ -1,0 +1,265 @@
+//! The lesion method end to end on generated films with planted lesions at known places,
+//! through the real MobileNetV2 weights of ../shared.
+//!
+//! Checked against the generator, not against the code under test: the planted films rank
+//! first (AUC recounted from predictions.csv), the hottest cell of each planted film lies on
+//! its planted disc as often as localisation.csv says (recounted from the generator's centres),
+//! and the label permutation of the negative control moves every label to another film.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{GrayImage, Luma};
+
+const SIDE: u32 = 1024;
+
+fn shared_weights(test: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/weights");
+    if dir.join("mobilenetv2.coral.safetensors").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED {test}: no ../shared/weights/mobilenetv2.coral.safetensors (the real \
+             MobileNetV2 weights this test runs with)"
+        );
+        None
+    }
+}
+
+/// 20 women, 40 films; 14 films carry a planted lesion.
+fn planted(n: u16) -> Option<(f64, f64, f64)> {
+    let woman = n.div_ceil(2);
+    let abnormal = (woman % 3 == 0 && n % 2 == 1) || [2, 8, 14, 22, 28, 34, 40].contains(&n);
+    abnormal.then(|| {
+        // Inside the breast (the left half-disc), moving with the film.
+        let row = 250.0 + f64::from((n * 37) % 500);
+        let col = 80.0 + f64::from((n * 53) % 250);
+        (row, col, 45.0)
+    })
+}
+
+/// A 1024-px film: a textured half-disc of breast on the left, a small bright label far
+/// right, and a bright disc where a lesion is planted.
+fn film(n: u16) -> GrayImage {
+    let mut state = u32::from(n).wrapping_mul(2_654_435_761) | 1;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        (state % 41) as i32 - 20
+    };
+    let lesion = planted(n);
+    GrayImage::from_fn(SIDE, SIDE, |x, y| {
+        let (xf, yf) = (f64::from(x), f64::from(y));
+        let breast = (xf.powi(2) + (yf - 512.0).powi(2)).sqrt() < 480.0;
+        let mut v = if breast {
+            110 + ((xf / 40.0).sin() * 15.0) as i32 + noise()
+        } else if (900..960).contains(&x) && (80..120).contains(&y) {
+            240
+        } else {
+            4
+        };
+        if let Some((row, col, r)) = lesion {
+            let d = ((yf - row).powi(2) + (xf - col).powi(2)).sqrt();
+            if d < r {
+                v = 235 + noise() / 4;
+            }
+        }
+        Luma([v.clamp(0, 255) as u8])
+    })
+}
+
+fn make_dataset(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut info = String::from("generated: REFNUM BG CLASS SEVERITY X Y RADIUS\n");
+    for n in 1..=40u16 {
+        match planted(n) {
+            // Info.txt's origin is the bottom-left corner: y = 1023 - row.
+            Some((row, col, r)) => info.push_str(&format!(
+                "mdb{n:03} F CIRC B {} {} {}\n",
+                col as u32,
+                1023 - row as u32,
+                r as u32
+            )),
+            None => info.push_str(&format!("mdb{n:03} F NORM \n")),
+        }
+        film(n).save(dir.join(format!("mdb{n:03}.png"))).unwrap();
+    }
+    std::fs::write(dir.join("Info.txt"), info).unwrap();
+}
+
+const CONFIG: &str = r#"
+seed = 3
+labels = "official"
+backbones = ["mobilenetv2"]
+side = 256
+
+[cells]
+negatives_per_view = 8
+
+[classifier]
+c_grid = [0.01]
+top_k_grid = [1, 2]
+inner_folds = 3
+
+[evaluation]
+folds = 4
+bootstrap_replicates = 200
+heatmaps_per_class = 1
+"#;
+
+fn mias(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mias"))
+        .args(args)
+        .env("MIAS_OFFLINE", "1")
+        .env("MIAS_CACHE_DIR", cache)
+        .env("HF_HUB_CACHE", cache.join("hf"))
+        .output()
+        .expect("running mias")
+}
+
+fn run_lesion(root: &Path, weights: &Path, out: &str, extra: &[&str]) -> PathBuf {
+    let data = root.join("data");
+    let out = root.join(out);
+    let mut args: Vec<String> = [
+        "reproduce",
+        "--unofficial",
+        "--methods",
+        "lesion",
+        "--data",
+        &data.display().to_string(),
+        "--lesion-config",
+        &root.join("lesion.toml").display().to_string(),
+        "--weights-dir",
+        &weights.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = mias(&refs, &root.join("cache"));
+    assert!(
+        o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// predictions.csv as rows of (column name -> value).
+fn rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .map(|l| {
+            head.iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// Mann-Whitney AUC by counting pairs (ties 1/2).
+fn auc(pos: &[f64], neg: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for p in pos {
+        for n in neg {
+            s += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    s / (pos.len() * neg.len()) as f64
+}
+
+#[test]
+fn planted_lesions_are_found_ranked_first_and_localised() {
+    let Some(weights) = shared_weights("planted_lesions_are_found_ranked_first_and_localised")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    make_dataset(&root.join("data"));
+    std::fs::write(root.join("lesion.toml"), CONFIG).unwrap();
+    let out = run_lesion(root, &weights, "out", &[]);
+    let dir = out.join("lesion");
+    for f in [
+        "metrics.csv",
+        "per_class.csv",
+        "localisation.csv",
+        "table.md",
+        "predictions.csv",
+        "roc.png",
+        "roc.svg",
+        "models/lesion.json",
+        "models/mobilenetv2.safetensors",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let preds = rows(&dir.join("predictions.csv"));
+    assert_eq!(preds.len(), 40);
+    let (mut pos, mut neg) = (vec![], vec![]);
+    let (mut hits, mut planted_n) = (0, 0);
+    for r in &preds {
+        let n: u16 = r["image"].trim_start_matches("mdb").parse().unwrap();
+        assert_eq!(r["label"], if planted(n).is_some() { "1" } else { "0" });
+        let s: f64 = r["score_mobilenetv2_lesion"].parse().unwrap();
+        if planted(n).is_some() {
+            pos.push(s);
+        } else {
+            neg.push(s);
+        }
+        if let Some((row, col, radius)) = planted(n) {
+            planted_n += 1;
+            let grid: f64 = r["mobilenetv2_grid"].parse().unwrap();
+            let cell = f64::from(SIDE) / grid;
+            let hr: f64 = r["mobilenetv2_hottest_row"].parse().unwrap();
+            let hc: f64 = r["mobilenetv2_hottest_col"].parse().unwrap();
+            let (cy, cx) = ((hr + 0.5) * cell, (hc + 0.5) * cell);
+            let d = ((cy - row).powi(2) + (cx - col).powi(2)).sqrt();
+            hits += usize::from(d <= radius.max(cell));
+        }
+    }
+    let a = auc(&pos, &neg);
+    assert!(a >= 0.9, "planted films should rank first: AUC {a}");
+    let loc = std::fs::read_to_string(dir.join("localisation.csv")).unwrap();
+    let line = loc.lines().nth(1).unwrap();
+    let f: Vec<&str> = line.split(',').collect();
+    assert_eq!(f[0], "MobileNetV2");
+    assert_eq!(f[1].parse::<usize>().unwrap(), planted_n);
+    assert_eq!(f[2].parse::<usize>().unwrap(), hits, "{loc}");
+    assert!(hits * 10 >= planted_n * 7, "{hits} of {planted_n} localised");
+    // The AUC in metrics.csv is the one recounted here.
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let row = metrics
+        .lines()
+        .find(|l| l.starts_with("honest,MobileNetV2 lesion,auc,"))
+        .unwrap();
+    let v: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+    assert!((v - a).abs() < 1e-12, "{v} vs {a}");
+    assert!(row.ends_with(",real"), "{row}");
+
+    // The negative control: every film carries another film's label, recorded.
+    let out = run_lesion(root, &weights, "permuted", &["--permute-labels", "11"]);
+    let preds = rows(&out.join("lesion/predictions.csv"));
+    let moved = preds.iter().filter(|r| r["image"] != r["label_from"]).count();
+    assert!(moved >= 30, "{moved} of 40 films carry another film's label");
+    for r in &preds {
+        let from: u16 = r["label_from"].trim_start_matches("mdb").parse().unwrap();
+        assert_eq!(r["label"], if planted(from).is_some() { "1" } else { "0" });
+    }
+    let record = std::fs::read_to_string(out.join("run.json")).unwrap();
+    assert!(record.contains("\"permute_labels\": 11"), "{record}");
+    let metrics = std::fs::read_to_string(out.join("lesion/metrics.csv")).unwrap();
+    assert!(metrics.lines().skip(1).all(|l| l.ends_with(",permuted")));
+}
