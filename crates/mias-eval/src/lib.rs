@@ -53,8 +53,10 @@
 mod confusion;
 mod cv;
 mod error;
+mod evaluation;
 mod input;
 mod interval;
+mod literature;
 mod metrics;
 mod plot;
 mod roc;
@@ -64,7 +66,11 @@ mod table;
 pub use confusion::ConfusionMatrix;
 pub use cv::{CvSummary, FoldPredictions, FoldStats, summarize_folds};
 pub use error::{Error, Result};
+pub use evaluation::Evaluation;
 pub use interval::{Bootstrap, Estimate, IntervalMethod, wilson};
+pub use literature::{
+    LITERATURE_COLUMNS, LiteratureRow, Quoted, parse_literature, read_literature,
+};
 pub use metrics::{AucInterval, EvalConfig, Metric, Metrics};
 pub use plot::{
     ConfusionPanel, Format, RocSeries, confusion_png, confusion_svg, roc_png, roc_svg,
@@ -72,10 +78,8 @@ pub use plot::{
 };
 pub use roc::{DeLong, DeLongComparison, RocCurve, auc, auc_bootstrap};
 pub use table::{
-    Evaluation, Figure, LITERATURE_COLUMNS, LiteratureRow, METRICS_COLUMNS, Quoted, Table,
-    compare_protocols, markdown_table, metrics_table, parse_literature, percent,
-    percent_with_interval, read_csv, read_literature, stack, table2, table3, write_atomic,
-    write_csv,
+    Figure, METRICS_COLUMNS, Table, compare_protocols, markdown_table, metrics_table, percent,
+    percent_with_interval, read_csv, stack, table2, table3, write_atomic, write_csv,
 };
 
 /// Re-export of polars, so callers can use the returned frames without naming a version.
