@@ -29,6 +29,28 @@ pub enum Error {
         /// The score itself.
         value: f64,
     },
+    /// A score that is NaN or infinite where any finite number is allowed (e.g. a logit).
+    #[error("score at index {index} is {value}, expected a finite number")]
+    NonFiniteScore {
+        /// Position of the offending score.
+        index: usize,
+        /// The score itself.
+        value: f64,
+    },
+    /// A bootstrap found too few draws on which its figure is defined.
+    #[error(
+        "bootstrap of {what}: only {valid} of {attempts} draws gave a figure ({needed} replicates needed)"
+    )]
+    BootstrapExhausted {
+        /// The figure.
+        what: &'static str,
+        /// Draws that gave a figure.
+        valid: usize,
+        /// Draws made.
+        attempts: usize,
+        /// Replicates asked for.
+        needed: usize,
+    },
     /// A figure that needs both classes got only one.
     #[error("{what} needs both classes: got {positives} abnormal and {negatives} normal cases")]
     SingleClass {

@@ -1,5 +1,6 @@
 //! Validation of the inputs every entry point shares: labels and scores of one length, scores
-//! that are probabilities, and at least one case.
+//! that are probabilities (or, where only their order matters, finite numbers), and at least
+//! one case.
 
 use crate::error::{Error, Result};
 
@@ -24,6 +25,28 @@ pub(crate) fn check_scores(y_true: &[bool], scores: &[f64]) -> Result<()> {
         return Err(Error::InvalidScore { index, value });
     }
     Ok(())
+}
+
+/// Checks labels against real-valued scores (logits, differences of scores): same length, not
+/// empty, every score finite.
+pub(crate) fn check_finite_scores(y_true: &[bool], scores: &[f64]) -> Result<()> {
+    if y_true.len() != scores.len() {
+        return Err(Error::LengthMismatch {
+            labels: y_true.len(),
+            other: scores.len(),
+            what: "scores",
+        });
+    }
+    if y_true.is_empty() {
+        return Err(Error::Empty { what: "no cases" });
+    }
+    match scores.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(Error::NonFiniteScore {
+            index,
+            value: scores[index],
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Checks labels against hard predictions: same length, not empty.

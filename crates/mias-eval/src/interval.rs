@@ -23,6 +23,19 @@ pub enum IntervalMethod {
         /// Seed of the random draws.
         seed: u64,
     },
+    /// Percentile interval of a bootstrap that resamples whole clusters (e.g. women) with
+    /// replacement, drawn from `ChaCha8Rng::seed_from_u64(seed)`; draws on which the figure is
+    /// undefined (one class absent) are redrawn and counted.
+    ClusterBootstrap {
+        /// Number of bootstrap replicates (figures the interval rests on).
+        replicates: usize,
+        /// Seed of the random draws.
+        seed: u64,
+        /// Number of clusters resampled.
+        clusters: usize,
+        /// Draws redrawn because the figure was undefined on them.
+        redrawn: usize,
+    },
     /// DeLong's asymptotic normal interval for the AUC (fast algorithm with midranks), clipped
     /// to `[0, 1]`.
     DeLong,
@@ -40,6 +53,16 @@ impl fmt::Display for IntervalMethod {
             Self::StratifiedBootstrap { replicates, seed } => write!(
                 f,
                 "stratified bootstrap percentile ({replicates} replicates, seed {seed})"
+            ),
+            Self::ClusterBootstrap {
+                replicates,
+                seed,
+                clusters,
+                redrawn,
+            } => write!(
+                f,
+                "bootstrap over {clusters} clusters, percentile ({replicates} replicates, seed \
+                 {seed}, {redrawn} draws without both classes redrawn)"
             ),
             Self::DeLong => f.write_str("DeLong"),
             Self::StudentT { folds } => write!(f, "Student t over {folds} folds"),

@@ -102,7 +102,7 @@ impl RocCurve {
 }
 
 /// Mann-Whitney AUC of scores already split by class, from midranks of the pooled scores.
-fn auc_of(pos: &[f64], neg: &[f64]) -> f64 {
+pub(crate) fn auc_of(pos: &[f64], neg: &[f64]) -> f64 {
     let (m, n) = (pos.len() as f64, neg.len() as f64);
     let pooled: Vec<f64> = pos.iter().chain(neg).copied().collect();
     let ranks = midranks(&pooled);

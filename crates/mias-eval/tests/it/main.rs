@@ -1,7 +1,10 @@
 //! Integration tests of mias-eval: figures against independent references (scikit-learn,
 //! statsmodels, scipy, a numpy DeLong; see `tests/data/make_reference.py`), hand-calculated
-//! cases, tables that round-trip through CSV and Markdown with nothing left behind, and plots.
+//! cases, tables that round-trip through CSV and Markdown with nothing left behind, plots, and
+//! the bootstrap over clusters against numpy fed with the same draws
+//! (`tests/data/make_cluster_bootstrap.py`).
 
+mod cluster;
 mod plots;
 mod reference;
 mod tables;

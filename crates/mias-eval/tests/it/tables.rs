@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use mias_eval::polars::prelude::*;
 use mias_eval::{
-    CvSummary, EvalConfig, Evaluation, Figure, FoldPredictions, Metric, Metrics, Quoted,
-    compare_protocols, metrics_table, read_csv, read_literature, stack, table2, table3,
-    write_atomic,
+    ConfusionMatrix, CvSummary, Estimate, EvalConfig, Evaluation, Figure, FoldPredictions,
+    IntervalMethod, Metric, Metrics, Quoted, compare_protocols, metrics_table, read_csv,
+    read_literature, stack, table2, table3, write_atomic,
 };
 
 use crate::{assert_close, entries};
@@ -301,17 +301,17 @@ fn table3_puts_ours_beside_the_literature() {
 #[test]
 fn bad_literature_files_name_the_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    let header = "source,reference,accuracy,precision,recall,f1,specificity,auc,note\n";
+    let header = "source,reference,quoted_by,accuracy,precision,recall,f1,specificity,auc,note\n";
     let bad_value = dir.path().join("bad_value.csv");
     std::fs::write(
         &bad_value,
-        format!("{header}A,[1],95,,,,,,ok\nB,[2],high,,,,,,x\n"),
+        format!("{header}A,[1],Q,95,,,,,,ok\nB,[2],Q,high,,,,,,x\n"),
     )
     .unwrap();
     let err = read_literature(&bad_value).unwrap_err().to_string();
     assert!(err.contains("bad_value.csv:3: column accuracy"), "{err}");
     let bad_range = dir.path().join("bad_range.csv");
-    std::fs::write(&bad_range, format!("{header}A,[1],,,,,,98-94,x\n")).unwrap();
+    std::fs::write(&bad_range, format!("{header}A,[1],Q,,,,,,98-94,x\n")).unwrap();
     let err = read_literature(&bad_range).unwrap_err().to_string();
     assert!(err.contains(":2: column auc"), "{err}");
     let bad_header = dir.path().join("bad_header.csv");
@@ -421,5 +421,110 @@ fn every_table_writes_and_parses_back() {
     assert_eq!(
         entries(dir.path()).len(),
         if out == dir.path() { 10 } else { 0 }
+    );
+}
+
+/// A figure at 95% with chosen ends (binary fractions, so every printed digit is exact).
+fn est(value: f64, low: f64, high: f64, n: u64, method: IntervalMethod) -> Estimate {
+    Estimate {
+        value,
+        low,
+        high,
+        n,
+        level: 0.95,
+        method,
+    }
+}
+
+/// Figures written by hand (no computation): recall undefined.
+fn hand_metrics() -> Metrics {
+    Metrics {
+        confusion: ConfusionMatrix {
+            tp: 3,
+            fp: 1,
+            tn: 3,
+            fn_: 1,
+        },
+        threshold: Some(0.5),
+        accuracy: est(0.75, 0.5, 0.875, 8, IntervalMethod::Wilson),
+        precision: Some(est(0.75, 0.25, 1.0, 4, IntervalMethod::Wilson)),
+        recall: None,
+        f1: Some(est(
+            0.75,
+            0.5,
+            1.0,
+            8,
+            IntervalMethod::StratifiedBootstrap {
+                replicates: 100,
+                seed: 1,
+            },
+        )),
+        specificity: Some(est(0.75, 0.25, 1.0, 4, IntervalMethod::Wilson)),
+        auc: Some(est(0.9375, 0.75, 1.0, 8, IntervalMethod::DeLong)),
+    }
+}
+
+/// The rendered files, byte for byte, against text written by hand.
+#[test]
+fn rendered_tables_are_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval = Evaluation::Single(hand_metrics());
+    let metrics = metrics_table("p", &[("M", &eval)]).unwrap();
+    let csv = dir.path().join("metrics.csv");
+    metrics.write_csv(&csv).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        "protocol,model,metric,value,ci_low,ci_high,n,level,method,folds,fold_mean,fold_sd,fold_ci_low,fold_ci_high\n\
+         p,M,accuracy,0.75,0.5,0.875,8,0.95,Wilson score,,,,,\n\
+         p,M,precision,0.75,0.25,1.0,4,0.95,Wilson score,,,,,\n\
+         p,M,recall,,,,,,undefined,,,,,\n\
+         p,M,f1,0.75,0.5,1.0,8,0.95,\"stratified bootstrap percentile (100 replicates, seed 1)\",,,,,\n\
+         p,M,specificity,0.75,0.25,1.0,4,0.95,Wilson score,,,,,\n\
+         p,M,auc,0.9375,0.75,1.0,8,0.95,DeLong,,,,,\n"
+    );
+    let methods = "- Accuracy: Wilson score\n\
+                   - Precision: Wilson score\n\
+                   - F1: stratified bootstrap percentile (100 replicates, seed 1)\n\
+                   - Specificity: Wilson score\n\
+                   - AUC: DeLong\n";
+    let ours = "75.0 [50.0, 87.5] | 75.0 [25.0, 100.0] | n/a | 75.0 [50.0, 100.0] | \
+                75.0 [25.0, 100.0] | 93.8 [75.0, 100.0]";
+    let t2 = table2(&metrics.frame, None, Figure::Auto).unwrap();
+    let md = dir.path().join("table2.md");
+    t2.write_markdown(&md).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&md).unwrap(),
+        format!(
+            "### Table 2: p protocol\n\n\
+             | Model | Accuracy | Precision | Recall | F1 | Specificity | AUC |\n\
+             | --- | --- | --- | --- | --- | --- | --- |\n\
+             | M | {ours} |\n\n\
+             Figures in percent, 95% confidence interval in brackets. Interval methods:\n\n\
+             {methods}"
+        )
+    );
+    let lit = mias_eval::parse_literature(
+        "source,reference,quoted_by,accuracy,precision,recall,f1,specificity,auc,note\n\
+         S1,[1],Q et al.,95,,97,98,97,94-98,n1\n\
+         S2,own,R,100,100,100,100,100,100,n2\n"
+            .as_bytes(),
+        Path::new("lit.csv"),
+    )
+    .unwrap();
+    let t3 = table3(&lit, &metrics.frame, &[("p", "M")], Figure::Auto).unwrap();
+    assert_eq!(
+        t3.to_markdown().unwrap(),
+        format!(
+            "### Table 3: comparison with the literature\n\n\
+             | Source | Reference | Accuracy | Precision | Recall | F1 | Specificity | AUC | Note |\n\
+             | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n\
+             | S1 | [1] | 95 | \u{2014} | 97 | 98 | 97 | 94\u{2013}98 | n1 |\n\
+             | S2 | own | 100 | 100 | 100 | 100 | 100 | 100 | n2 |\n\
+             | This work | M, p protocol | {ours} | all test cases |\n\n\
+             Figures in percent. Literature figures as quoted by Q et al. and R (a range is \
+             written low\u{2013}high; \u{2014}: not reported). This work: 95% confidence \
+             interval in brackets. Interval methods:\n\n\
+             {methods}"
+        )
     );
 }
