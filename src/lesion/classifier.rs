@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use anyhow::Context;
-use mias_train::logistic::{LogisticConfig, LogisticModel};
+use mias_train::{LogisticConfig, LogisticRegression};
 
 /// A trained cell classifier.
 #[derive(Clone, Debug)]
 pub struct CellModel {
-    model: LogisticModel,
+    model: LogisticRegression,
 }
 
 /// Trains on `rows` (`labels.len()` rows of `dim` values) with inverse regularisation `c`.
@@ -19,14 +19,21 @@ pub fn fit(rows: &[f32], dim: usize, labels: &[bool], c: f64) -> anyhow::Result<
         c,
         ..LogisticConfig::default()
     };
-    let model = LogisticModel::fit(rows, dim, labels, &cfg).context("training the cell classifier")?;
+    let labels: Vec<u32> = labels.iter().map(|&l| u32::from(l)).collect();
+    let model = LogisticRegression::fit(rows, dim, &labels, None, &cfg)
+        .context("training the cell classifier")?;
     Ok(CellModel { model })
 }
 
 impl CellModel {
     /// The logit of every row.
     pub fn logits(&self, rows: &[f32]) -> anyhow::Result<Vec<f32>> {
-        Ok(self.model.decision_function(rows)?)
+        Ok(self
+            .model
+            .decision_function(rows)?
+            .into_iter()
+            .map(|v| v as f32)
+            .collect())
     }
 
     /// Writes the model (safetensors).
@@ -39,7 +46,7 @@ impl CellModel {
     /// Reads a model written by [`CellModel::save`].
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let model =
-            LogisticModel::load(path).with_context(|| format!("reading {}", path.display()))?;
+            LogisticRegression::load(path).with_context(|| format!("reading {}", path.display()))?;
         Ok(CellModel { model })
     }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use mias_backbones::BackboneKind;
+use mias_backbones::{BackboneKind, DenseLayer};
 use mias_data::LabelVariant;
 use serde::{Deserialize, Serialize};
 
@@ -106,12 +106,12 @@ impl LesionConfig {
             if kinds[..i].contains(k) {
                 bail!("key `backbones`: {:?} listed twice", k.name());
             }
-            if self.side as usize % k.stride() != 0 {
+            if self.side as usize % k.dense_stride(DenseLayer::Last) != 0 {
                 bail!(
                     "key `side`: {} is not a multiple of {}'s stride {}",
                     self.side,
                     k.name(),
-                    k.stride()
+                    k.dense_stride(DenseLayer::Last)
                 );
             }
         }

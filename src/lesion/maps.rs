@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use candle_core::{Device, Tensor};
-use mias_backbones::Backbone;
+use mias_backbones::{Backbone, DenseLayer};
 use mias_data::augment::Augment;
-use mias_data::lesion::{CellGrid, breast_mask};
+use mias_data::cells::{CellGrid, lesion_discs};
+use mias_data::mask::BreastMask;
 use mias_data::preprocess::Preprocess;
 use mias_data::{Dataset, ImageId, ImageRecord};
 
@@ -30,7 +31,7 @@ pub const VIEWS_NAME: &str = "0 = the film, 1 = the film mirrored left to right"
 
 /// Cells per side of `member`'s map at input side `side`.
 pub fn grid_of(member: &Member, side: u32) -> usize {
-    side as usize / member.kind.dense_stride()
+    side as usize / member.kind.dense_stride(DenseLayer::Last)
 }
 
 /// The cache key of `member`'s dense maps at `side`.
@@ -45,7 +46,7 @@ pub fn dense_key(member: &Member, side: u32) -> anyhow::Result<CacheKey> {
         seed: 0,
         pooling: Pooling::Flatten,
         dense: Some(DenseKey {
-            layer: member.kind.dense_layer().to_string(),
+            layer: DenseLayer::Last.name().to_string(),
             views: VIEWS_NAME.to_string(),
         }),
     })
@@ -107,11 +108,13 @@ pub fn film_cells(
     labelled: &Labelled<'_>,
     grid: usize,
 ) -> anyhow::Result<FilmCells> {
-    let g = CellGrid::new(image.width(), grid)?;
-    let mask = breast_mask(image);
-    let breast = g.breast_cells(&mask);
+    let g = CellGrid::new(image.width(), grid as u32)
+        .with_context(|| format!("cell grid of {}", labelled.id))?;
+    let mask = BreastMask::mini_mias(image)
+        .with_context(|| format!("breast mask of {}", labelled.id))?;
+    let breast = mask.cells(&g)?.into_values();
     let lesion = if labelled.abnormal {
-        g.lesion_cells(&labelled.record.lesions)
+        lesion_discs(labelled.record).map(|d| g.disc_cells(&d).into_values())
     } else {
         Some(vec![false; grid * grid])
     };
@@ -141,7 +144,7 @@ pub fn member_cells(
     let start = std::time::Instant::now();
     let key = dense_key(member, ex.side)?;
     let grid = grid_of(member, ex.side);
-    let dim = member.kind.dense_dim();
+    let dim = member.kind.dense_channels(DenseLayer::Last);
     let len = dim * grid * grid;
     let prep = Preprocess::new(ex.side, member.kind.input(member.flavor).norm.into());
     let mut backbone: Option<Box<dyn Backbone>> = None;

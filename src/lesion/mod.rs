@@ -79,6 +79,8 @@ pub struct ModelScores {
     pub scores: BTreeMap<ImageId, f64>,
     /// Out-of-fold call (abnormal) at the fold's threshold chosen on inner scores.
     pub predicted: BTreeMap<ImageId, bool>,
+    /// The threshold each film was judged against (its fold's).
+    pub threshold_of: BTreeMap<ImageId, f64>,
     /// The threshold of each outer fold.
     pub thresholds: Vec<f64>,
 }
@@ -93,6 +95,8 @@ pub struct MemberOutcome {
     pub grid: usize,
     /// Breast cells (view 0) of every film, in the order of the logits.
     pub cells: BTreeMap<ImageId, Vec<u32>>,
+    /// Which of those cells lie on a lesion disc (`None` without coordinates).
+    pub lesion_cells: BTreeMap<ImageId, Option<Vec<bool>>>,
     /// The model trained on every film, for `predict`.
     pub final_model: model::FinalMember,
     /// Map extraction.
@@ -190,15 +194,26 @@ pub fn inner_folds(
     Ok(folds.into_iter().map(|f| (f.train, f.test)).collect())
 }
 
-/// AUC of real-valued scores (any scale); `None` unless both classes are present.
+/// AUC of real-valued scores (any scale, ties 1/2); `None` unless both classes are present.
 pub fn auc_unbounded(y: &[bool], scores: &[f64]) -> Option<f64> {
-    let unit = to_unit(scores);
-    mias_eval::auc(y, &unit).ok()
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    for (&t, &s) in y.iter().zip(scores) {
+        if t { pos.push(s) } else { neg.push(s) }
+    }
+    if pos.is_empty() || neg.is_empty() {
+        return None;
+    }
+    let mut sum = 0.0;
+    for p in &pos {
+        for n in &neg {
+            sum += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+        }
+    }
+    Some(sum / (pos.len() * neg.len()) as f64)
 }
 
-/// A strictly increasing map of real scores into (0, 1) (the logistic function), for the
-/// evaluation routines that take probabilities; ranks and ties are kept exactly for scores
-/// within +-36, which cell logits and their means never leave in practice (checked).
+/// A strictly increasing map of real scores into (0, 1) (the logistic function), for drawing
+/// ROC curves with routines that take probabilities.
 pub fn to_unit(scores: &[f64]) -> Vec<f64> {
     scores.iter().map(|&s| 1.0 / (1.0 + (-s).exp())).collect()
 }
@@ -284,7 +299,8 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         members.push(MemberOutcome {
             member: member.clone(),
             grid: cells.grid,
-            cells: view0_cells(&cells),
+            cells: view0(&cells, |v| v.cells.clone()),
+            lesion_cells: view0(&cells, |v| v.positive.clone()),
             folds: results,
             final_model,
             maps: map_stats,
@@ -315,11 +331,14 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     })
 }
 
-fn view0_cells(cells: &MemberCells) -> BTreeMap<ImageId, Vec<u32>> {
+fn view0<T: Default>(
+    cells: &MemberCells,
+    f: impl Fn(&cv::ViewCells) -> T,
+) -> BTreeMap<ImageId, T> {
     cells
         .images
         .iter()
-        .map(|(&id, img)| (id, img.views.first().map(|v| v.cells.clone()).unwrap_or_default()))
+        .map(|(&id, img)| (id, img.views.first().map(&f).unwrap_or_default()))
         .collect()
 }
 
@@ -329,7 +348,9 @@ fn threshold(
     labels: &BTreeMap<ImageId, bool>,
 ) -> anyhow::Result<f64> {
     let (y, s): (Vec<bool>, Vec<f64>) = inner.iter().map(|(id, &s)| (labels[id], s)).unzip();
-    mias_eval::youden_threshold(&y, &s).context("choosing a threshold on inner scores")
+    Ok(mias_eval::youden_threshold(&y, &s)
+        .context("choosing a threshold on inner scores")?
+        .threshold)
 }
 
 fn member_scores(
@@ -341,6 +362,7 @@ fn member_scores(
         name: format!("{} {}", m.member.kind.display_name(), variant.name()),
         scores: BTreeMap::new(),
         predicted: BTreeMap::new(),
+        threshold_of: BTreeMap::new(),
         thresholds: Vec::new(),
     };
     for f in &m.folds {
@@ -348,6 +370,7 @@ fn member_scores(
         for (&id, &s) in &f.test_scores[&variant] {
             out.scores.insert(id, s);
             out.predicted.insert(id, s >= t);
+            out.threshold_of.insert(id, t);
         }
         out.thresholds.push(t);
     }
@@ -375,6 +398,7 @@ fn ensemble_scores(
         name: format!("Ensemble {}", variant.name()),
         scores: BTreeMap::new(),
         predicted: BTreeMap::new(),
+        threshold_of: BTreeMap::new(),
         thresholds: Vec::new(),
     };
     let folds = members[0].folds.len();
@@ -395,6 +419,7 @@ fn ensemble_scores(
         for (id, s) in test {
             out.scores.insert(id, s);
             out.predicted.insert(id, s >= t);
+            out.threshold_of.insert(id, t);
         }
         out.thresholds.push(t);
     }

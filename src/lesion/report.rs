@@ -66,6 +66,15 @@ fn women(ids: &[ImageId]) -> Vec<u64> {
     ids.iter().map(|id| u64::from(id.patient().0)).collect()
 }
 
+impl ReportConfig {
+    fn bootstrap(&self) -> mias_eval::Bootstrap {
+        mias_eval::Bootstrap {
+            replicates: self.replicates,
+            seed: self.seed,
+        }
+    }
+}
+
 /// The AUC of real-valued scores with a percentile bootstrap over women.
 pub fn auc_over_women(
     ids: &[ImageId],
@@ -73,8 +82,7 @@ pub fn auc_over_women(
     scores: &[f64],
     cfg: &ReportConfig,
 ) -> anyhow::Result<mias_eval::Estimate> {
-    let unit = to_unit(scores);
-    mias_eval::auc_cluster_bootstrap(y, &unit, &women(ids), cfg.replicates, cfg.seed, 0.95)
+    mias_eval::auc_cluster_bootstrap(y, scores, &women(ids), 0.95, &cfg.bootstrap())
         .context("AUC interval (bootstrap over women)")
 }
 
@@ -87,17 +95,14 @@ pub fn evaluate(
     let ids: Vec<ImageId> = model.scores.keys().copied().collect();
     let y: Vec<bool> = ids.iter().map(|id| labels[id]).collect();
     let s: Vec<f64> = ids.iter().map(|id| model.scores[id]).collect();
-    let pred: Vec<bool> = ids.iter().map(|id| model.predicted[id]).collect();
+    let thresholds: Vec<f64> = ids.iter().map(|id| model.threshold_of[id]).collect();
     let eval_cfg = EvalConfig {
-        bootstrap: mias_eval::Bootstrap {
-            replicates: cfg.replicates,
-            seed: cfg.seed,
-        },
+        bootstrap: cfg.bootstrap(),
         ..EvalConfig::default()
     };
-    let mut metrics = Metrics::from_predictions(&y, &pred, &eval_cfg)
-        .with_context(|| format!("figures of {}", model.name))?;
-    metrics.auc = Some(auc_over_women(&ids, &y, &s, cfg)?);
+    let metrics = Metrics::at_thresholds(&y, &s, &thresholds, &eval_cfg)
+        .with_context(|| format!("figures of {}", model.name))?
+        .with_auc(auc_over_women(&ids, &y, &s, cfg)?);
     Ok(ModelEval {
         name: model.name.clone(),
         metrics,
@@ -120,33 +125,36 @@ pub fn per_class(outcome: &Outcome, cfg: &ReportConfig) -> anyhow::Result<DataFr
     let (mut auc, mut low, mut high, mut method) = (vec![], vec![], vec![], vec![]);
     for m in &outcome.models {
         for c in CLASSES {
-            let ids: Vec<ImageId> = m
-                .scores
-                .keys()
-                .copied()
-                .filter(|id| {
+            let ids: Vec<ImageId> = m.scores.keys().copied().collect();
+            let y: Vec<bool> = ids.iter().map(|id| outcome.films[id].abnormal).collect();
+            let in_class: Vec<bool> = ids
+                .iter()
+                .map(|id| {
                     let f = &outcome.films[id];
-                    !f.abnormal || f.classes.contains(&c)
+                    f.abnormal && f.classes.contains(&c)
                 })
                 .collect();
-            let y: Vec<bool> = ids.iter().map(|id| outcome.films[id].abnormal).collect();
             let s: Vec<f64> = ids.iter().map(|id| m.scores[id]).collect();
-            let pos = y.iter().filter(|&&v| v).count();
+            let pos = in_class.iter().filter(|&&v| v).count();
             model.push(m.name.clone());
             class.push(c.code().to_string());
             n_abn.push(pos as u64);
-            n_norm.push((y.len() - pos) as u64);
-            if pos >= 2 {
-                let e = auc_over_women(&ids, &y, &s, cfg)?;
-                auc.push(Some(e.value));
-                low.push(Some(e.low));
-                high.push(Some(e.high));
-                method.push(e.method.to_string());
-            } else {
-                auc.push(None);
-                low.push(None);
-                high.push(None);
-                method.push("undefined (fewer than 2 films)".to_string());
+            n_norm.push(y.iter().filter(|&&v| !v).count() as u64);
+            let e = mias_eval::class_auc(&y, &in_class, &s, &women(&ids), 0.95, &cfg.bootstrap())
+                .with_context(|| format!("AUC of class {} for {}", c.code(), m.name))?;
+            match e {
+                Some(e) => {
+                    auc.push(Some(e.value));
+                    low.push(Some(e.low));
+                    high.push(Some(e.high));
+                    method.push(e.method.to_string());
+                }
+                None => {
+                    auc.push(None);
+                    low.push(None);
+                    high.push(None);
+                    method.push("undefined (fewer than 2 films)".to_string());
+                }
             }
         }
     }
@@ -171,18 +179,13 @@ pub fn localisation(outcome: &Outcome) -> anyhow::Result<Vec<Localisation>> {
     let mut out = Vec::new();
     for m in &outcome.members {
         let (mut images, mut hits, mut chance) = (0usize, 0usize, 0.0f64);
-        let grid = m.grid;
         for fold in &m.folds {
             for (id, logits) in &fold.test_logits {
                 let film = &outcome.films[id];
                 if !film.abnormal {
                     continue;
                 }
-                let cells = &m.cells[id];
-                let Some(lesion) = mias_data::lesion::CellGrid::new(1024, grid)
-                    .ok()
-                    .and_then(|g| g.lesion_cells(&film.record.lesions))
-                else {
+                let Some(Some(lesion)) = m.lesion_cells.get(id) else {
                     continue;
                 };
                 let Some(best) = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
@@ -190,9 +193,9 @@ pub fn localisation(outcome: &Outcome) -> anyhow::Result<Vec<Localisation>> {
                     continue;
                 };
                 images += 1;
-                hits += usize::from(lesion[cells[best] as usize]);
-                let on = cells.iter().filter(|&&c| lesion[c as usize]).count();
-                chance += on as f64 / cells.len() as f64;
+                hits += usize::from(lesion[best]);
+                let on = lesion.iter().filter(|&&p| p).count();
+                chance += on as f64 / lesion.len() as f64;
             }
         }
         let w = mias_eval::wilson(hits as u64, images as u64, 0.95)?;
@@ -424,6 +427,7 @@ fn roc(dir: &Path, outcome: &Outcome) -> anyhow::Result<()> {
     let mut curves = Vec::new();
     for m in &outcome.models {
         let y: Vec<bool> = m.scores.keys().map(|id| outcome.films[id].abnormal).collect();
+        // The ROC curve takes probabilities; the logistic map keeps the order of the scores.
         let s = to_unit(&m.scores.values().copied().collect::<Vec<_>>());
         curves.push((m.name.clone(), RocCurve::from_scores(&y, &s)?));
     }

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use candle_core::{Device, Tensor};
 use image::GrayImage;
-use mias_backbones::{BackboneKind, Flavor};
-use mias_data::lesion::{CellGrid, breast_mask};
+use mias_backbones::{BackboneKind, DenseLayer, Flavor};
+use mias_data::cells::CellGrid;
+use mias_data::mask::BreastMask;
 use mias_data::preprocess::Preprocess;
 use serde::{Deserialize, Serialize};
 
@@ -188,11 +189,11 @@ fn member_logits(
     let side = m.side as usize;
     let x = Tensor::from_vec(prep.chw(film), (1, 3, side, side), device)?;
     let map = bb
-        .dense_map(&x)?
+        .dense_map(&x, DenseLayer::Last)?
         .flatten_all()?
         .to_device(&Device::Cpu)?
         .to_vec1::<f32>()?;
-    let dim = kind.dense_dim();
+    let dim = kind.dense_channels(DenseLayer::Last);
     if map.len() != dim * m.grid * m.grid {
         bail!(
             "{}: map of {} values, expected {dim} x {} x {}",
@@ -202,8 +203,8 @@ fn member_logits(
             m.grid
         );
     }
-    let grid = CellGrid::new(film.width(), m.grid)?;
-    let breast = grid.breast_cells(&breast_mask(film));
+    let grid = CellGrid::new(film.width(), m.grid as u32)?;
+    let breast = BreastMask::mini_mias(film)?.cells(&grid)?.into_values();
     let cells = maps::gather(&map, dim, m.grid, &breast, None);
     let model = CellModel::load(&dir.join(&m.classifier))?;
     Ok((cells.cells.clone(), model.logits(&cells.rows)?))

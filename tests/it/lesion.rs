@@ -225,7 +225,8 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
             let cell = f64::from(SIDE) / grid;
             let hr: f64 = r["mobilenetv2_hottest_row"].parse().unwrap();
             let hc: f64 = r["mobilenetv2_hottest_col"].parse().unwrap();
-            let (cy, cx) = ((hr + 0.5) * cell, (hc + 0.5) * cell);
+            // Cell centres in pixel-index coordinates: r * s + (s - 1) / 2.
+            let (cy, cx) = (hr * cell + (cell - 1.0) / 2.0, hc * cell + (cell - 1.0) / 2.0);
             let d = ((cy - row).powi(2) + (cx - col).powi(2)).sqrt();
             hits += usize::from(d <= radius.max(cell));
         }
