@@ -9,7 +9,8 @@
 //! # Intervals (stated in every table)
 //! - accuracy, precision, recall, specificity: Wilson score interval ([`wilson`]);
 //! - F1: percentile interval of a stratified bootstrap (abnormal and normal cases resampled
-//!   separately, [`Bootstrap`], seeded `ChaCha8Rng`, seed and replicates recorded);
+//!   separately, [`Bootstrap`], draws from `mias-core`'s seeded ChaCha8 stream, seed and
+//!   replicates recorded);
 //! - AUC: DeLong's interval by the fast midrank algorithm ([`DeLong`]), or the same bootstrap
 //!   ([`AucInterval::Bootstrap`], [`auc_bootstrap`]);
 //! - over folds: Student-t interval of the mean, clipped to `[0, 1]` ([`summarize_folds`]);
@@ -74,8 +75,7 @@ pub use roc::{DeLong, DeLongComparison, RocCurve, auc, auc_bootstrap};
 pub use table::{
     Evaluation, Figure, LITERATURE_COLUMNS, LiteratureRow, METRICS_COLUMNS, Quoted, Table,
     compare_protocols, markdown_table, metrics_table, parse_literature, percent,
-    percent_with_interval, read_csv, read_literature, stack, table2, table3, write_atomic,
-    write_csv,
+    percent_with_interval, read_csv, read_literature, stack, table2, table3, write_csv,
 };
 
 /// Re-export of polars, so callers can use the returned frames without naming a version.
