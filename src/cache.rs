@@ -9,6 +9,7 @@
 //! where it stopped. An entry that does not read back as what its name promises is reported,
 //! never silently recomputed over.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -143,7 +144,7 @@ impl FeatureCache {
     ) -> anyhow::Result<()> {
         let dir = self.dir(key);
         if !dir.join("key.json").is_file() {
-            crate::write_atomic(&dir.join("key.json"), &serde_json::to_vec_pretty(key)?)?;
+            mias_core::fs::write_atomic(&dir.join("key.json"), &serde_json::to_vec_pretty(key)?)?;
         }
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let view_t = safetensors::tensor::TensorView::new(
@@ -152,16 +153,17 @@ impl FeatureCache {
             &bytes,
         )
         .context("building a cache entry")?;
-        let metadata = [
+        let metadata = BTreeMap::from([
             ("key".to_string(), key.id()),
             ("image".to_string(), image.to_string()),
             ("view".to_string(), view.to_string()),
-        ]
-        .into_iter()
-        .collect();
-        let encoded = safetensors::serialize([(TENSOR, view_t)], Some(metadata))
+        ]);
+        let encoded = mias_core::safetensors::serialize([(TENSOR, view_t)], &metadata)
             .context("encoding a cache entry")?;
-        crate::write_atomic(&self.entry_path(key, image, view), &encoded)
+        Ok(mias_core::fs::write_atomic(
+            &self.entry_path(key, image, view),
+            &encoded,
+        )?)
     }
 
     /// The vectors of `items` (image, view) in order: read from the cache where present, the
@@ -239,6 +241,28 @@ mod tests {
 
     fn id(n: u16) -> ImageId {
         ImageId::new(n).unwrap()
+    }
+
+    #[test]
+    fn an_entry_s_bytes_depend_only_on_its_content() {
+        // Two caches, the same entry: the same bytes, metadata keys in sorted order.
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let bytes: Vec<Vec<u8>> = [a.path(), b.path()]
+            .into_iter()
+            .map(|root| {
+                let cache = FeatureCache::new(root);
+                cache.put(&key(1), id(7), 3, &[0.5, -1.0]).unwrap();
+                fs::read(cache.entry_path(&key(1), id(7), 3)).unwrap()
+            })
+            .collect();
+        assert_eq!(bytes[0], bytes[1]);
+        let n = u64::from_le_bytes(bytes[0][..8].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&bytes[0][8..8 + n]).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(header).unwrap();
+        assert_eq!(parsed["__metadata__"]["view"], "3");
+        let at = |k: &str| header.find(&format!("\"{k}\":")).unwrap();
+        let positions = ["image", "key", "view"].map(at);
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{header}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use anyhow::Context;
 use candle_core::{Device, Tensor};
 use mias_backbones::Backbone;
 use mias_data::augment::Augment;
-use mias_data::preprocess::{Normalisation, Preprocess};
+use mias_data::preprocess::Preprocess;
 use mias_data::{Dataset, ImageId};
 
 use crate::cache::{CacheKey, FeatureCache};
@@ -20,13 +20,8 @@ use crate::members::Member;
 /// The preprocessing `member`'s backbone expects (side and normalisation of its flavor).
 pub fn preprocess_for(member: &Member) -> anyhow::Result<Preprocess> {
     let spec = member.kind.input(member.flavor);
-    let norm: Normalisation = spec
-        .norm
-        .name()
-        .parse()
-        .with_context(|| format!("normalisation of {}", member.kind))?;
     let side = u32::try_from(spec.side).context("input side")?;
-    Ok(Preprocess::new(side, norm))
+    Ok(Preprocess::new(side, spec.norm))
 }
 
 /// The cache key of `member`'s features under these augmentation settings, seed and pooling.

@@ -12,7 +12,7 @@
 use anyhow::{Context, bail};
 use candle_core::Device;
 use mias_data::split::{self, Audit, Item};
-use mias_data::{ImageId, ImageRecord, Label, LabelVariant, rng};
+use mias_data::{ImageId, ImageRecord, Label, LabelVariant};
 use mias_train::{LabelledFeatures, TrainConfig};
 use serde::Serialize;
 
@@ -173,7 +173,7 @@ pub fn labelled(
 /// The seed of the head of member `m` in part `p`: derived from the experiment's seed, so
 /// reruns agree and adding a member does not change the others' draws.
 pub fn head_seed(seed: u64, tag: &str, p: usize, m: usize) -> u64 {
-    rand::RngCore::next_u64(&mut rng::derived(seed, tag, &[p as u64, m as u64]))
+    mias_core::rng::derived_seed(seed, tag, &[p as u64, m as u64])
 }
 
 /// Trains one head per member and part on the features of the training items and predicts

@@ -229,7 +229,7 @@ pub fn write_results(
         md.push_str(&t.to_markdown()?);
         md.push('\n');
     }
-    crate::write_atomic(&dir.join("table2.md"), md.as_bytes())?;
+    mias_core::fs::write_atomic(&dir.join("table2.md"), md.as_bytes())?;
 
     // Table 3: the ensemble of each protocol beside the literature.
     let literature =
@@ -242,9 +242,9 @@ pub fn write_results(
     t3.title = "Table 3: this work beside the figures the paper quotes".into();
     t3.notes.insert(0, ensemble_note.clone());
     let md3 = format!("# Table 3\n\n{}\n", t3.to_markdown()?);
-    crate::write_atomic(&dir.join("table3.md"), md3.as_bytes())?;
+    mias_core::fs::write_atomic(&dir.join("table3.md"), md3.as_bytes())?;
 
-    crate::write_atomic(
+    mias_core::fs::write_atomic(
         &dir.join("leakage.md"),
         leakage_markdown(outcome, &all)?.as_bytes(),
     )?;
@@ -283,7 +283,7 @@ pub fn write_results(
     mias_eval::write_confusion(&dir.join("confusion.png"), title, &panels)?;
     mias_eval::write_confusion(&dir.join("confusion.svg"), title, &panels)?;
 
-    crate::write_atomic(
+    mias_core::fs::write_atomic(
         &dir.join("predictions.csv"),
         predictions_csv(outcome, members).as_bytes(),
     )?;

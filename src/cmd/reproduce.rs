@@ -479,7 +479,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &cache,
         timings,
     )?;
-    mias::write_atomic(
+    mias_core::fs::write_atomic(
         &tmp.path().join("run.json"),
         &serde_json::to_vec_pretty(&record)?,
     )?;
