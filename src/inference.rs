@@ -118,28 +118,60 @@ impl RunBackbone {
 }
 
 /// Each member's probability that an image is abnormal, and the ensemble's.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Prediction {
-    /// Per member, in the run's order: (its name in tables, probability).
-    pub members: Vec<(String, f32)>,
+    /// Per member, in the run's order.
+    pub members: Vec<(BackboneKind, f32)>,
     /// The ensemble's probability.
     pub ensemble: f32,
 }
 
 impl Prediction {
     /// The members' probabilities and their mean (model averaging, `mias_train::Ensemble`).
-    pub fn average(members: &[(BackboneKind, f32)]) -> anyhow::Result<Prediction> {
+    pub fn average(members: Vec<(BackboneKind, f32)>) -> anyhow::Result<Prediction> {
         let mut ensemble = mias_train::Ensemble::new();
-        for &(kind, p) in members {
+        for &(kind, p) in &members {
             ensemble.add(kind.name(), vec![p])?;
         }
         let mean = ensemble.mean()?;
         Ok(Prediction {
-            members: members
-                .iter()
-                .map(|&(kind, p)| (Model::Backbone(kind).display_name().to_string(), p))
-                .collect(),
+            members,
             ensemble: mean[0],
         })
+    }
+
+    /// The probability `model` gave (none for a backbone that is not a member).
+    pub fn score(&self, model: Model) -> Option<f32> {
+        match model {
+            Model::Backbone(kind) => self
+                .members
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|&(_, p)| p),
+            Model::Ensemble => Some(self.ensemble),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ensemble_is_the_mean_of_the_members() {
+        let p = Prediction::average(vec![
+            (BackboneKind::Vgg16, 0.2),
+            (BackboneKind::MobileNetV2, 0.7),
+        ])
+        .unwrap();
+        assert!((p.ensemble - 0.45).abs() < 1e-7, "{p:?}");
+        assert_eq!(
+            p.score(Model::Backbone(BackboneKind::MobileNetV2)),
+            Some(0.7)
+        );
+        assert_eq!(p.score(Model::Backbone(BackboneKind::Xception)), None);
+        assert_eq!(p.score(Model::Ensemble), Some(p.ensemble));
+        let twice = Prediction::average(vec![(BackboneKind::Vgg16, 0.2); 2]);
+        assert!(twice.unwrap_err().to_string().contains("twice"));
     }
 }

@@ -85,15 +85,7 @@ impl Staging {
                 ),
             }
         }
-        let (lock, lock_path) = tempfile::Builder::new()
-            .prefix(&prefix)
-            .suffix(".lock")
-            .tempfile_in(&parent)
-            .with_context(|| format!("creating a staging lock file in {}", parent.display()))?
-            .keep()
-            .context("keeping the staging lock file")?;
-        lock.lock()
-            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let (lock, lock_path) = locked_file(&parent, &prefix)?;
         let dir = lock_path.with_file_name(
             lock_path
                 .file_name()
@@ -153,6 +145,31 @@ impl Drop for Staging {
             self.release();
         }
     }
+}
+
+/// A new lock file `<prefix>XXXXXX.lock` in `parent`, locked. Another run's [`clean_stale`]
+/// may find it between its creation and its lock and remove it (it removes lock files only
+/// while it holds them): once locked, a file still in place is ours for good, so a removed
+/// one is made again.
+fn locked_file(parent: &Path, prefix: &str) -> anyhow::Result<(File, PathBuf)> {
+    for _ in 0..8 {
+        let (lock, path) = tempfile::Builder::new()
+            .prefix(prefix)
+            .suffix(".lock")
+            .tempfile_in(parent)
+            .with_context(|| format!("creating a staging lock file in {}", parent.display()))?
+            .keep()
+            .context("keeping the staging lock file")?;
+        lock.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        if path.is_file() {
+            return Ok((lock, path));
+        }
+    }
+    bail!(
+        "{}: staging lock files keep disappearing (another program removing them?)",
+        parent.display()
+    )
 }
 
 fn live() -> std::sync::MutexGuard<'static, Vec<(PathBuf, PathBuf)>> {

@@ -66,7 +66,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let prediction = Prediction {
         image: args.image.display().to_string(),
         abnormal: f64::from(p.ensemble) >= threshold,
-        members: p.members,
+        members: p
+            .members
+            .iter()
+            .map(|&(kind, p)| (kind.display_name().to_string(), p))
+            .collect(),
         ensemble: p.ensemble,
         threshold,
     };

@@ -40,5 +40,5 @@ pub fn predict(
         let p = head.predict_proba(&features.to_device(device)?)?;
         probs.push((kind, p[0]));
     }
-    Prediction::average(&probs)
+    Prediction::average(probs)
 }

@@ -22,7 +22,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Instant;
 
-use crate::reproduce::{Fixture, fixture, shared_weights, stderr};
+use crate::reproduce::{CONFIG, Fixture, fixture_with, shared_weights, stderr};
+
+/// The end-to-end test's experiment with shorter head training: these tests are about what
+/// an interruption leaves, not about what the heads learn.
+fn fixture(weights: PathBuf) -> Fixture {
+    assert!(CONFIG.contains("epochs = 30"));
+    fixture_with(weights, &CONFIG.replace("epochs = 30", "epochs = 4"))
+}
 
 const SIGINT: i32 = 2;
 const SIGKILL: i32 = 9;

@@ -139,10 +139,15 @@ pub(crate) struct Fixture {
 }
 
 pub(crate) fn fixture(weights: PathBuf) -> Fixture {
+    fixture_with(weights, CONFIG)
+}
+
+/// The generated dataset and `config` in a fresh directory.
+pub(crate) fn fixture_with(weights: PathBuf, config: &str) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
     make_dataset(&root.join("data"));
-    std::fs::write(root.join("test.toml"), CONFIG).unwrap();
+    std::fs::write(root.join("test.toml"), config).unwrap();
     Fixture {
         data: root.join("data").display().to_string(),
         config: root.join("test.toml").display().to_string(),
