@@ -76,6 +76,16 @@ impl BackboneKind {
         }
     }
 
+    /// The name people know it by, as tables and figures print it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            BackboneKind::Vgg16 => "VGG16",
+            BackboneKind::Xception => "Xception",
+            BackboneKind::MobileNetV2 => "MobileNetV2",
+            BackboneKind::NasNetLarge => "NASNetLarge",
+        }
+    }
+
     /// The side of the square input the network was trained at.
     pub fn native_side(self) -> usize {
         match self {
