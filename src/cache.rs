@@ -6,13 +6,17 @@
 //! entry's directory name, with the key written beside the entries as `key.json`), then image
 //! and view. Each entry is a small safetensors file written through a temporary file and a
 //! rename, so an interrupted run leaves either a whole entry or none, and a rerun continues
-//! where it stopped. An entry that does not read back as what its name promises is reported,
-//! never silently recomputed over.
+//! where it stopped. An entry that does not read back as what its name promises (truncated,
+//! damaged, or another entry's bytes) is a miss: a warning names its file, the vector is
+//! computed again and the entry replaced atomically, and the run carries on. Only a file that
+//! cannot be read at all (permissions, I/O) stops the run.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use mias_backbones::{BackboneKind, Flavor};
 use mias_data::ImageId;
 use mias_data::augment::Augment;
 use mias_data::preprocess::Preprocess;
@@ -24,12 +28,14 @@ use sha2::{Digest, Sha256};
 /// Everything a cached feature vector depends on, besides the image and the view.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CacheKey {
-    /// Backbone name, e.g. `vgg16`.
-    pub backbone: String,
+    /// The backbone (written by name, e.g. `vgg16`).
+    #[serde(with = "crate::by_name")]
+    pub backbone: BackboneKind,
     /// SHA-256 of the weights file.
     pub weights_sha256: String,
-    /// Forward configuration (`timm` or `keras`).
-    pub flavor: String,
+    /// Forward configuration (written by name, `timm` or `keras`).
+    #[serde(with = "crate::by_name")]
+    pub flavor: Flavor,
     /// Resize and normalisation.
     pub preprocess: Preprocess,
     /// Augmentation ranges (views > 0 depend on them).
@@ -59,6 +65,28 @@ pub struct FeatureCache {
 /// Tensor name of the vector inside an entry.
 const TENSOR: &str = "features";
 
+/// What the cache holds for one item.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    /// The stored vector.
+    Present(Vec<f32>),
+    /// Nothing stored.
+    Absent,
+    /// A file that is not what its name promises, and why.
+    Damaged(String),
+}
+
+/// What [`FeatureCache::get_or_compute`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fetched {
+    /// One vector per item, in order.
+    pub vectors: Vec<Vec<f32>>,
+    /// Items computed (absent or damaged).
+    pub computed: usize,
+    /// Of those, items whose entry was damaged and has been replaced.
+    pub replaced: usize,
+}
+
 impl FeatureCache {
     /// A cache rooted at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -75,62 +103,26 @@ impl FeatureCache {
         self.dir(key).join(format!("{image}.v{view}.safetensors"))
     }
 
-    /// The stored vector, if any. A present but unreadable or inconsistent entry is an error
-    /// naming the file.
+    /// What the cache holds for one item. A file that cannot be read is an error naming it;
+    /// one that reads but is not a whole entry of this key, image, view and length is
+    /// [`Entry::Damaged`].
     pub fn get(
         &self,
         key: &CacheKey,
         image: ImageId,
         view: u32,
         dim: usize,
-    ) -> anyhow::Result<Option<Vec<f32>>> {
+    ) -> anyhow::Result<Entry> {
         let path = self.entry_path(key, image, view);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Entry::Absent),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let corrupt = |reason: String| {
-            anyhow::anyhow!(
-                "corrupt feature cache entry {}: {reason}; delete it (or {}) to recompute",
-                path.display(),
-                self.dir(key).display()
-            )
-        };
-        let tensors = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| corrupt(format!("not a readable safetensors file ({e})")))?;
-        let view_t = tensors
-            .tensor(TENSOR)
-            .map_err(|_| corrupt(format!("no `{TENSOR}` tensor")))?;
-        if view_t.dtype() != safetensors::Dtype::F32 || view_t.shape() != [dim] {
-            return Err(corrupt(format!(
-                "expected f32 [{dim}], found {:?} {:?}",
-                view_t.dtype(),
-                view_t.shape()
-            )));
-        }
-        let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| corrupt(format!("unreadable header ({e})")))?;
-        let meta = metadata.metadata().clone().unwrap_or_default();
-        let want = [
-            ("key", key.id()),
-            ("image", image.to_string()),
-            ("view", view.to_string()),
-        ];
-        for (k, v) in want {
-            if meta.get(k) != Some(&v) {
-                return Err(corrupt(format!(
-                    "header says {k} = {:?}, expected {v:?}",
-                    meta.get(k)
-                )));
-            }
-        }
-        let values = view_t
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        Ok(Some(values))
+        Ok(match decode(&bytes, &key.id(), image, view, dim) {
+            Ok(values) => Entry::Present(values),
+            Err(reason) => Entry::Damaged(reason),
+        })
     }
 
     /// Stores one vector atomically.
@@ -143,7 +135,7 @@ impl FeatureCache {
     ) -> anyhow::Result<()> {
         let dir = self.dir(key);
         if !dir.join("key.json").is_file() {
-            crate::write_atomic(&dir.join("key.json"), &serde_json::to_vec_pretty(key)?)?;
+            mias_core::fs::write_atomic(&dir.join("key.json"), &serde_json::to_vec_pretty(key)?)?;
         }
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let view_t = safetensors::tensor::TensorView::new(
@@ -152,21 +144,22 @@ impl FeatureCache {
             &bytes,
         )
         .context("building a cache entry")?;
-        let metadata = [
+        let metadata = BTreeMap::from([
             ("key".to_string(), key.id()),
             ("image".to_string(), image.to_string()),
             ("view".to_string(), view.to_string()),
-        ]
-        .into_iter()
-        .collect();
-        let encoded = safetensors::serialize([(TENSOR, view_t)], Some(metadata))
+        ]);
+        let encoded = mias_core::safetensors::serialize([(TENSOR, view_t)], &metadata)
             .context("encoding a cache entry")?;
-        crate::write_atomic(&self.entry_path(key, image, view), &encoded)
+        Ok(mias_core::fs::write_atomic(
+            &self.entry_path(key, image, view),
+            &encoded,
+        )?)
     }
 
     /// The vectors of `items` (image, view) in order: read from the cache where present, the
-    /// rest computed by `compute` in batches of at most `batch` and stored as they come.
-    /// Returns the vectors and how many were computed.
+    /// rest computed by `compute` in batches of at most `batch` and stored as they come. A
+    /// damaged entry is named once in a warning on stderr, computed again and replaced.
     pub fn get_or_compute(
         &self,
         key: &CacheKey,
@@ -175,20 +168,32 @@ impl FeatureCache {
         batch: usize,
         mut compute: impl FnMut(&[(ImageId, u32)]) -> anyhow::Result<Vec<Vec<f32>>>,
         mut progress: impl FnMut(usize),
-    ) -> anyhow::Result<(Vec<Vec<f32>>, usize)> {
+    ) -> anyhow::Result<Fetched> {
         if batch == 0 {
             bail!("batch size 0");
         }
         let mut out: Vec<Option<Vec<f32>>> = Vec::with_capacity(items.len());
         let mut missing = Vec::new();
+        let mut replaced = 0;
         for (i, &(image, view)) in items.iter().enumerate() {
-            let got = self.get(key, image, view, dim)?;
-            if got.is_none() {
-                missing.push(i);
-            } else {
-                progress(1);
+            match self.get(key, image, view, dim)? {
+                Entry::Present(values) => {
+                    progress(1);
+                    out.push(Some(values));
+                    continue;
+                }
+                Entry::Absent => {}
+                Entry::Damaged(reason) => {
+                    eprintln!(
+                        "warning: damaged feature cache entry {} ({reason}): computing it again \
+                         and replacing it",
+                        self.entry_path(key, image, view).display()
+                    );
+                    replaced += 1;
+                }
             }
-            out.push(got);
+            missing.push(i);
+            out.push(None);
         }
         for chunk in missing.chunks(batch) {
             let wanted: Vec<(ImageId, u32)> = chunk.iter().map(|&i| items[i]).collect();
@@ -203,21 +208,66 @@ impl FeatureCache {
             for (&i, v) in chunk.iter().zip(vectors) {
                 let (image, view) = items[i];
                 self.put(key, image, view, &v)?;
+                crate::fault::point("cache-entry");
                 out[i] = Some(v);
             }
             progress(chunk.len());
         }
-        let computed = missing.len();
-        Ok((
-            out.into_iter().map(Option::unwrap_or_default).collect(),
-            computed,
-        ))
+        Ok(Fetched {
+            vectors: out.into_iter().map(Option::unwrap_or_default).collect(),
+            computed: missing.len(),
+            replaced,
+        })
     }
 
     /// The cache's root directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
+}
+
+/// The vector of an entry's bytes, or why they are not a whole entry of key `key_id`, `image`,
+/// `view` and length `dim`.
+fn decode(
+    bytes: &[u8],
+    key_id: &str,
+    image: ImageId,
+    view: u32,
+    dim: usize,
+) -> Result<Vec<f32>, String> {
+    let tensors = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("not a readable safetensors file: {e}"))?;
+    let view_t = tensors
+        .tensor(TENSOR)
+        .map_err(|_| format!("no `{TENSOR}` tensor"))?;
+    if view_t.dtype() != safetensors::Dtype::F32 || view_t.shape() != [dim] {
+        return Err(format!(
+            "expected f32 [{dim}], found {:?} {:?}",
+            view_t.dtype(),
+            view_t.shape()
+        ));
+    }
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| format!("unreadable header: {e}"))?;
+    let meta = metadata.metadata().clone().unwrap_or_default();
+    let want = [
+        ("key", key_id.to_string()),
+        ("image", image.to_string()),
+        ("view", view.to_string()),
+    ];
+    for (k, v) in want {
+        if meta.get(k) != Some(&v) {
+            return Err(format!(
+                "header says {k} = {:?}, expected {v:?}",
+                meta.get(k)
+            ));
+        }
+    }
+    Ok(view_t
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 #[cfg(test)]
@@ -227,9 +277,9 @@ mod tests {
 
     fn key(seed: u64) -> CacheKey {
         CacheKey {
-            backbone: "vgg16".into(),
+            backbone: BackboneKind::Vgg16,
             weights_sha256: "ab".repeat(32),
-            flavor: "keras".into(),
+            flavor: Flavor::Keras,
             preprocess: Preprocess::new(224, Normalisation::Caffe),
             augment: Augment::paper(),
             seed,
@@ -239,6 +289,28 @@ mod tests {
 
     fn id(n: u16) -> ImageId {
         ImageId::new(n).unwrap()
+    }
+
+    #[test]
+    fn an_entry_s_bytes_depend_only_on_its_content() {
+        // Two caches, the same entry: the same bytes, metadata keys in sorted order.
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let bytes: Vec<Vec<u8>> = [a.path(), b.path()]
+            .into_iter()
+            .map(|root| {
+                let cache = FeatureCache::new(root);
+                cache.put(&key(1), id(7), 3, &[0.5, -1.0]).unwrap();
+                fs::read(cache.entry_path(&key(1), id(7), 3)).unwrap()
+            })
+            .collect();
+        assert_eq!(bytes[0], bytes[1]);
+        let n = u64::from_le_bytes(bytes[0][..8].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&bytes[0][8..8 + n]).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(header).unwrap();
+        assert_eq!(parsed["__metadata__"]["view"], "3");
+        let at = |k: &str| header.find(&format!("\"{k}\":")).unwrap();
+        let positions = ["image", "key", "view"].map(at);
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{header}");
     }
 
     #[test]
@@ -252,21 +324,21 @@ mod tests {
                 .map(|(i, v)| vec![f32::from(i.number()), *v as f32, 0.5])
                 .collect())
         };
-        let (first, computed) = cache
+        let first = cache
             .get_or_compute(&key(1), &items, 3, 2, fake, |_| {})
             .unwrap();
-        assert_eq!(computed, 3);
-        assert_eq!(first[1], [1.0, 1.0, 0.5]);
+        assert_eq!((first.computed, first.replaced), (3, 0));
+        assert_eq!(first.vectors[1], [1.0, 1.0, 0.5]);
         let never = |_: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
             panic!("the cache should have answered")
         };
-        let (second, computed) = cache
+        let second = cache
             .get_or_compute(&key(1), &items, 3, 2, never, |_| {})
             .unwrap();
-        assert_eq!((second, computed), (first, 0));
+        assert_eq!((second.vectors, second.computed), (first.vectors, 0));
         // Another seed is another key: nothing shared.
         assert_ne!(key(1).id(), key(2).id());
-        assert_eq!(cache.get(&key(2), id(1), 0, 3).unwrap(), None);
+        assert_eq!(cache.get(&key(2), id(1), 0, 3).unwrap(), Entry::Absent);
     }
 
     #[test]
@@ -299,38 +371,61 @@ mod tests {
                 .map(|(i, _)| vec![f32::from(i.number())])
                 .collect())
         };
-        let (got, computed) = cache
+        let got = cache
             .get_or_compute(&key(1), &items, 1, 2, resume, |_| {})
             .unwrap();
-        assert_eq!(computed, 3);
+        assert_eq!(got.computed, 3);
         assert_eq!(asked, items[2..]);
-        assert_eq!(got, [[1.0], [2.0], [3.0], [4.0], [5.0]]);
+        assert_eq!(got.vectors, [[1.0], [2.0], [3.0], [4.0], [5.0]]);
+    }
+
+    /// A damaged entry reads as [`Entry::Damaged`] with the reason.
+    fn damaged(cache: &FeatureCache, n: u16, dim: usize) -> String {
+        match cache.get(&key(1), id(n), 0, dim).unwrap() {
+            Entry::Damaged(reason) => reason,
+            other => panic!("mdb{n:03}: expected a damaged entry, got {other:?}"),
+        }
     }
 
     #[test]
-    fn corrupt_or_foreign_entries_are_reported() {
+    fn damaged_entries_are_misses_that_are_computed_again_and_replaced() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = FeatureCache::new(tmp.path());
-        cache.put(&key(1), id(1), 0, &[1.0, 2.0]).unwrap();
-        let path = cache.entry_path(&key(1), id(1), 0);
-        let err = cache.get(&key(1), id(1), 0, 3).unwrap_err().to_string();
-        assert!(
-            err.contains("expected f32 [3]") && err.contains("mdb001.v0"),
-            "{err}"
-        );
-        let bytes = fs::read(&path).unwrap();
-        fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
-        let err = cache.get(&key(1), id(1), 0, 2).unwrap_err().to_string();
-        assert!(
-            err.contains("corrupt feature cache entry") && err.contains("delete it"),
-            "{err}"
-        );
-        // An entry copied under another name is caught by its header.
-        cache.put(&key(1), id(2), 0, &[1.0, 2.0]).unwrap();
-        fs::copy(cache.entry_path(&key(1), id(2), 0), &path).unwrap();
-        let err = cache.get(&key(1), id(1), 0, 2).unwrap_err().to_string();
-        assert!(err.contains("image"), "{err}");
-        // No temporary files are left behind.
+        let items: Vec<(ImageId, u32)> = (1..=4).map(|n| (id(n), 0)).collect();
+        let value = |i: ImageId| vec![f32::from(i.number()), -1.0];
+        let compute = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
+            Ok(wanted.iter().map(|&(i, _)| value(i)).collect())
+        };
+        cache
+            .get_or_compute(&key(1), &items, 2, 8, compute, |_| {})
+            .unwrap();
+        // mdb001 truncated, mdb002 of another length, mdb003 a copy of mdb004's entry.
+        let path = |n| cache.entry_path(&key(1), id(n), 0);
+        let bytes = fs::read(path(1)).unwrap();
+        fs::write(path(1), &bytes[..bytes.len() - 3]).unwrap();
+        cache.put(&key(1), id(2), 0, &[1.0, 2.0, 3.0]).unwrap();
+        fs::copy(path(4), path(3)).unwrap();
+        assert!(damaged(&cache, 1, 2).contains("not a readable safetensors file"));
+        assert!(damaged(&cache, 2, 2).contains("expected f32 [2]"));
+        assert!(damaged(&cache, 3, 2).contains("image"));
+
+        let mut asked = Vec::new();
+        let recompute = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
+            asked.extend_from_slice(wanted);
+            Ok(wanted.iter().map(|&(i, _)| value(i)).collect())
+        };
+        let got = cache
+            .get_or_compute(&key(1), &items, 2, 8, recompute, |_| {})
+            .unwrap();
+        assert_eq!(asked, items[..3]);
+        assert_eq!((got.computed, got.replaced), (3, 3));
+        let expected: Vec<Vec<f32>> = items.iter().map(|&(i, _)| value(i)).collect();
+        assert_eq!(got.vectors, expected);
+        // Replaced in place: whole entries again, and no temporary files left behind.
+        for n in 1..=4 {
+            let entry = cache.get(&key(1), id(n), 0, 2).unwrap();
+            assert_eq!(entry, Entry::Present(value(id(n))), "mdb{n:03}");
+        }
         let names: Vec<String> = fs::read_dir(cache.dir(&key(1)))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -340,6 +435,26 @@ mod tests {
                 .iter()
                 .all(|n| n.ends_with(".safetensors") || n == "key.json"),
             "{names:?}"
+        );
+        assert_eq!(names.len(), 5, "{names:?}");
+    }
+
+    #[test]
+    fn an_entry_that_cannot_be_read_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = FeatureCache::new(tmp.path());
+        // A directory where the file should be: not a damaged entry, an I/O error.
+        fs::create_dir_all(cache.entry_path(&key(1), id(1), 0)).unwrap();
+        let err = cache.get(&key(1), id(1), 0, 2).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("mdb001.v0.safetensors"), "{msg}");
+        let never = |_: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
+            panic!("an unreadable entry must stop the run, not be recomputed")
+        };
+        assert!(
+            cache
+                .get_or_compute(&key(1), &[(id(1), 0)], 2, 8, never, |_| {})
+                .is_err()
         );
     }
 }

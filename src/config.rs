@@ -4,14 +4,12 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use mias_backbones::BackboneKind;
 use mias_data::LabelVariant;
 use mias_data::augment::Augment;
 use mias_data::split::Fractions;
 use mias_train::TrainConfig;
-use serde::{Deserialize, Serialize};
-
-/// The backbones the paper ensembles, by their command-line names.
-pub const BACKBONES: [&str; 4] = ["vgg16", "xception", "mobilenetv2", "nasnetlarge"];
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The committed configuration of the paper's experiment.
 pub const PAPER_TOML: &str = include_str!("../data/configs/paper.toml");
@@ -24,8 +22,13 @@ pub struct ExperimentConfig {
     pub seed: u64,
     /// Label variant.
     pub labels: LabelVariant,
-    /// Backbones to run, by name.
-    pub backbones: Vec<String>,
+    /// Backbones to run, in order (written by name: `vgg16`, `xception`, `mobilenetv2`,
+    /// `nasnetlarge`).
+    #[serde(
+        serialize_with = "crate::by_name::serialize_list",
+        deserialize_with = "backbone_list"
+    )]
+    pub backbones: Vec<BackboneKind>,
     /// Decision threshold on the probability of abnormal.
     pub threshold: f64,
     /// How each backbone's last feature map becomes the head's input.
@@ -39,6 +42,38 @@ pub struct ExperimentConfig {
     pub honest: HonestProtocol,
     /// The head and its training.
     pub train: TrainConfig,
+}
+
+/// Reads the `backbones` list; an unknown name is an error naming the key and the value.
+fn backbone_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<BackboneKind>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|name| {
+            name.parse()
+                .map_err(|e| serde::de::Error::custom(format!("key `backbones`: {e}")))
+        })
+        .collect()
+}
+
+/// Which evaluation protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Augment first, split by item (the paper's; leaks on purpose). Settings: [`PaperProtocol`].
+    Paper,
+    /// Grouped stratified cross-validation, augmentation on training folds only. Settings:
+    /// [`HonestProtocol`].
+    Honest,
+}
+
+impl Protocol {
+    /// The protocol's name in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Paper => "paper",
+            Protocol::Honest => "honest",
+        }
+    }
 }
 
 /// How a backbone's last feature map `[D, h, w]` becomes the head's input.
@@ -129,14 +164,8 @@ impl ExperimentConfig {
             bail!("key `backbones`: at least one backbone");
         }
         for (i, b) in self.backbones.iter().enumerate() {
-            if !BACKBONES.contains(&b.as_str()) {
-                bail!(
-                    "key `backbones`: unknown backbone {b:?} (known: {})",
-                    BACKBONES.join(", ")
-                );
-            }
             if self.backbones[..i].contains(b) {
-                bail!("key `backbones`: {b:?} listed twice");
+                bail!("key `backbones`: `{b}` listed twice");
             }
         }
         if !(self.threshold > 0.0 && self.threshold < 1.0) {
@@ -167,7 +196,7 @@ mod tests {
     #[test]
     fn the_committed_config_holds_the_papers_values() {
         let cfg = ExperimentConfig::paper().unwrap();
-        assert_eq!(cfg.backbones, BACKBONES);
+        assert_eq!(cfg.backbones, BackboneKind::ALL);
         assert_eq!(cfg.train.hidden, [1024, 256, 28]);
         assert_eq!((cfg.train.epochs, cfg.train.batch_size), (10, 32));
         assert_eq!(cfg.train.learning_rate, 5e-5);
@@ -194,7 +223,12 @@ mod tests {
             (
                 "\"nasnetlarge\"]",
                 "\"resnet50\"]",
-                "unknown backbone \"resnet50\"",
+                "key `backbones`: unknown backbone `resnet50`",
+            ),
+            (
+                "\"nasnetlarge\"]",
+                "\"vgg16\"]",
+                "key `backbones`: `vgg16` listed twice",
             ),
             ("dropout = 0.5", "dropout = 1.5", "dropout"),
             (

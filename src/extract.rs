@@ -10,7 +10,7 @@ use anyhow::Context;
 use candle_core::{Device, Tensor};
 use mias_backbones::Backbone;
 use mias_data::augment::Augment;
-use mias_data::preprocess::{Normalisation, Preprocess};
+use mias_data::preprocess::Preprocess;
 use mias_data::{Dataset, ImageId};
 
 use crate::cache::{CacheKey, FeatureCache};
@@ -20,13 +20,8 @@ use crate::members::Member;
 /// The preprocessing `member`'s backbone expects (side and normalisation of its flavor).
 pub fn preprocess_for(member: &Member) -> anyhow::Result<Preprocess> {
     let spec = member.kind.input(member.flavor);
-    let norm: Normalisation = spec
-        .norm
-        .name()
-        .parse()
-        .with_context(|| format!("normalisation of {}", member.kind))?;
     let side = u32::try_from(spec.side).context("input side")?;
-    Ok(Preprocess::new(side, norm))
+    Ok(Preprocess::new(side, spec.norm))
 }
 
 /// The cache key of `member`'s features under these augmentation settings, seed and pooling.
@@ -37,9 +32,9 @@ pub fn cache_key(
     pooling: Pooling,
 ) -> anyhow::Result<CacheKey> {
     Ok(CacheKey {
-        backbone: member.kind.name().to_string(),
+        backbone: member.kind,
         weights_sha256: member.provenance.sha256.clone(),
-        flavor: member.flavor.name().to_string(),
+        flavor: member.flavor,
         preprocess: preprocess_for(member)?,
         augment: augment.clone(),
         seed,
@@ -70,31 +65,61 @@ pub fn forward(bb: &dyn Backbone, x: &Tensor, pooling: Pooling) -> anyhow::Resul
 }
 
 /// What one extraction did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExtractStats {
     /// Items asked for.
     pub items: usize,
     /// Items the backbone had to compute (the rest came from the cache).
     pub computed: usize,
+    /// Of those, items whose cache entry was damaged and has been replaced (left out of
+    /// records when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replaced: usize,
     /// Seconds spent, reading the cache included.
     pub seconds: f64,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Everything feature extraction needs besides the member and the items: the images, how
+/// views are made, how maps become vectors, the cache, and where the backbone runs.
+#[derive(Clone, Copy)]
+pub struct Extractor<'a> {
+    /// The dataset.
+    pub dataset: &'a Dataset,
+    /// Augmentation ranges of the views.
+    pub augment: &'a Augment,
+    /// Seed of the views.
+    pub seed: u64,
+    /// How the last feature map becomes a vector.
+    pub pooling: Pooling,
+    /// The feature cache.
+    pub cache: &'a FeatureCache,
+    /// Images per forward pass.
+    pub batch: usize,
+    /// Where the backbone runs.
+    pub device: &'a Device,
+}
+
 /// Features of `items` for `member`, keyed by item: cached where present, computed in batches
-/// of `batch` otherwise. `progress(n)` is called as items complete.
-#[allow(clippy::too_many_arguments)]
+/// of `ex.batch` otherwise. `progress(n)` is called as items complete.
 pub fn extract(
-    dataset: &Dataset,
+    ex: &Extractor<'_>,
     member: &Member,
-    augment: &Augment,
-    seed: u64,
-    pooling: Pooling,
-    cache: &FeatureCache,
     items: &[(ImageId, u32)],
-    batch: usize,
-    device: &Device,
     progress: impl FnMut(usize),
 ) -> anyhow::Result<(Features, ExtractStats)> {
+    let Extractor {
+        dataset,
+        augment,
+        seed,
+        pooling,
+        cache,
+        batch,
+        device,
+    } = *ex;
     let start = std::time::Instant::now();
     let key = cache_key(member, augment, seed, pooling)?;
     let prep = preprocess_for(member)?;
@@ -135,11 +160,12 @@ pub fn extract(
         let f = forward(bb, &x, pooling)?;
         Ok(f.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
     };
-    let (vectors, computed) = cache.get_or_compute(&key, items, dim, batch, compute, progress)?;
+    let got = cache.get_or_compute(&key, items, dim, batch, compute, progress)?;
     let stats = ExtractStats {
         items: items.len(),
-        computed,
+        computed: got.computed,
+        replaced: got.replaced,
         seconds: start.elapsed().as_secs_f64(),
     };
-    Ok((items.iter().copied().zip(vectors).collect(), stats))
+    Ok((items.iter().copied().zip(got.vectors).collect(), stats))
 }

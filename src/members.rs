@@ -6,13 +6,15 @@
 //! for a local copy of the Hub's timm weights); then the pinned public source of the timm
 //! weights (the Hugging Face Hub, or timm's GitHub release for Xception) through the local
 //! caches, downloading unless offline.
+//!
+//! Tables name a [`Model`]: one backbone's head, or the ensemble of all of them.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use mias_backbones::weights::FetchOptions;
 use mias_backbones::{BackboneKind, Flavor, Provenance, WeightsSource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A weight file this project knows by name, with the flavor it implies and, for the files of
 /// `../shared/weights`, its pinned SHA-256.
@@ -98,28 +100,48 @@ pub struct Member {
     pub provenance: Provenance,
 }
 
-impl Member {
-    /// The name shown in tables and figures (`VGG16`, `Xception`, `MobileNetV2`, `NASNetLarge`).
-    pub fn display_name(&self) -> &'static str {
-        display_name(self.kind)
-    }
+/// What a row of a table is about: one backbone's model, or the ensemble of them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Model {
+    /// The model built on one backbone.
+    Backbone(BackboneKind),
+    /// The average of every backbone's model.
+    Ensemble,
 }
 
-/// The name of `kind` in tables and figures.
-pub fn display_name(kind: BackboneKind) -> &'static str {
-    match kind {
-        BackboneKind::Vgg16 => "VGG16",
-        BackboneKind::Xception => "Xception",
-        BackboneKind::MobileNetV2 => "MobileNetV2",
-        BackboneKind::NasNetLarge => "NASNetLarge",
+impl Model {
+    /// The name in tables and figures: `VGG16`, ..., `Ensemble`.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Model::Backbone(kind) => kind.display_name(),
+            Model::Ensemble => "Ensemble",
+        }
+    }
+
+    /// The name in column and file names: `vgg16`, ..., `ensemble`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Backbone(kind) => kind.name(),
+            Model::Ensemble => "ensemble",
+        }
+    }
+
+    /// The members in order, then the ensemble: the rows of a table.
+    pub fn all(members: &[BackboneKind]) -> Vec<Model> {
+        members
+            .iter()
+            .map(|&kind| Model::Backbone(kind))
+            .chain([Model::Ensemble])
+            .collect()
     }
 }
 
 /// A backbone left out, and everything that was tried.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotRun {
-    /// The backbone's name.
-    pub backbone: String,
+    /// The backbone.
+    #[serde(with = "crate::by_name")]
+    pub backbone: BackboneKind,
     /// Why, with the places looked at and how to provide the weights.
     pub reason: String,
 }
@@ -139,7 +161,7 @@ pub fn resolve(
     fetch: &FetchOptions,
 ) -> Result<Member, NotRun> {
     let not_run = |reason: String| NotRun {
-        backbone: kind.name().to_string(),
+        backbone: kind,
         reason,
     };
     let mut tried = Vec::new();
@@ -201,24 +223,21 @@ pub fn resolve(
     }
 }
 
-/// Resolves each backbone of `names` (already validated names) in order.
+/// Resolves each of `kinds` in order: the members that will run, and those left out.
 pub fn resolve_all(
-    names: &[String],
+    kinds: &[BackboneKind],
     weights_dir: Option<&Path>,
     fetch: &FetchOptions,
-) -> anyhow::Result<(Vec<Member>, Vec<NotRun>)> {
+) -> (Vec<Member>, Vec<NotRun>) {
     let mut members = Vec::new();
     let mut not_run = Vec::new();
-    for name in names {
-        let kind: BackboneKind = name
-            .parse()
-            .map_err(|e| anyhow::anyhow!("backbone {name:?}: {e}"))?;
+    for &kind in kinds {
         match resolve(kind, weights_dir, fetch) {
             Ok(m) => members.push(m),
             Err(n) => not_run.push(n),
         }
     }
-    Ok((members, not_run))
+    (members, not_run)
 }
 
 /// Where weights are looked for when no `--weights-dir` is given: `data/weights` if it exists.
@@ -270,7 +289,7 @@ mod tests {
             &offline(tmp.path()),
         )
         .unwrap_err();
-        assert_eq!(err.backbone, "nasnetlarge");
+        assert_eq!(err.backbone, BackboneKind::NasNetLarge);
         for needle in [
             "nasnetlarge.keras.safetensors",
             "nasnetlarge.timm.safetensors",

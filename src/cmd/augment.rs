@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     picture
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .context("encoding the PNG")?;
-    mias::write_atomic(&args.out, &png)?;
+    mias_core::fs::write_atomic(&args.out, &png)?;
     eprintln!(
         "{}: {} view(s) of {} (seed {}, {} lesion mark(s))",
         args.out.display(),

@@ -6,13 +6,13 @@
 //! output safetensors holds `features` (f32 `[N, D]`) and, in its metadata, the backbone, flavor,
 //! weight provenance and image ids. It is written atomically.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use candle_core::{Device, Tensor};
 use mias_backbones::{Backbone, BackboneKind, Flavor, WeightsSource};
-use mias_data::preprocess::{Normalisation, Preprocess};
+use mias_data::preprocess::Preprocess;
 
 /// Options of `features`.
 #[derive(clap::Args)]
@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, None) => bail!("give --input FILE or --data DIR --images ID,..."),
     };
     let features = features_in_batches(bb.as_ref(), &pixels, args.batch)?;
-    let mut meta = HashMap::new();
+    let mut meta = BTreeMap::new();
     meta.insert("backbone".to_string(), args.backbone.name().to_string());
     meta.insert("flavor".to_string(), args.flavor.name().to_string());
     meta.insert("weights".to_string(), provenance.path.display().to_string());
@@ -75,9 +75,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !ids.is_empty() {
         meta.insert("images".to_string(), ids.join(","));
     }
-    let bytes = safetensors::serialize([("features", &features)], Some(meta))
+    let bytes = mias_core::safetensors::serialize([("features", &features)], &meta)
         .context("serialising the features")?;
-    mias::write_atomic(&args.out, &bytes)?;
+    mias_core::fs::write_atomic(&args.out, &bytes)?;
     let (n, d) = features.dims2()?;
     eprintln!(
         "wrote {} ({n} x {d} features, {} {} flavor, weights sha256 {})",
@@ -125,9 +125,8 @@ fn preprocess_images(
     }
     let ds = super::open_dataset(dir)?;
     let spec = bb.input();
-    let norm: Normalisation = spec.norm.name().parse()?;
     let side = u32::try_from(spec.side).context("input side")?;
-    let prep = Preprocess::new(side, norm);
+    let prep = Preprocess::new(side, spec.norm);
     let mut images = Vec::with_capacity(ids.len());
     let mut names = Vec::with_capacity(ids.len());
     for raw in ids {
@@ -228,7 +227,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.safetensors");
         let t = Tensor::zeros((1, 3, 8, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
-        candle_core::safetensors::save(&HashMap::from([("images".to_string(), t)]), &path).unwrap();
+        candle_core::safetensors::save(
+            &std::collections::HashMap::from([("images".to_string(), t)]),
+            &path,
+        )
+        .unwrap();
         let err = read_pixel_values(&path, &Device::Cpu)
             .unwrap_err()
             .to_string();

@@ -10,16 +10,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use candle_core::Device;
 use mias::cache::FeatureCache;
-use mias::config::{BACKBONES, ExperimentConfig, Pooling};
-use mias::experiment::{self, Inputs, Outcome, Progress};
-use mias::extract::{ExtractStats, cache_key};
+use mias::config::{ExperimentConfig, Pooling, Protocol};
+use mias::extract::cache_key;
 use mias::members::{self, Member, NotRun};
-use mias::protocol::{HeadRecord, Protocol};
-use mias::report;
+use mias::paper::{self, Outcome, report};
+use mias::progress::Progress;
+use mias::record::{self, DataRecord, Git, MemberRecord, RunRecord, Seeds, Timings};
+use mias::staging::{self, Staging};
+use mias_backbones::BackboneKind;
 use mias_backbones::weights::FetchOptions;
-use mias_data::LabelVariant;
-use serde::Serialize;
+use mias_data::{Dataset, LabelVariant};
 
 /// Which protocols to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -54,9 +56,10 @@ pub struct Args {
     /// when it exists, then the pinned public sources through the local caches.
     #[arg(long)]
     pub weights_dir: Option<PathBuf>,
-    /// Comma-separated backbones (default: the config's, all four).
+    /// Comma-separated backbones: vgg16, xception, mobilenetv2, nasnetlarge (default: the
+    /// config's, all four).
     #[arg(long, value_delimiter = ',')]
-    pub backbones: Vec<String>,
+    pub backbones: Vec<BackboneKind>,
     /// Which protocols to run.
     #[arg(long, value_enum, default_value_t = Which::Both)]
     pub protocol: Which,
@@ -89,80 +92,6 @@ pub struct Args {
     /// images or sizes): skips the checksum verification, says so, and records it in run.json.
     #[arg(long)]
     pub unofficial: bool,
-}
-
-/// The record of a run, written as run.json.
-#[derive(Serialize)]
-struct RunRecord<'a> {
-    tool: &'static str,
-    version: &'static str,
-    git: Git,
-    command: Vec<String>,
-    started_unix_s: u64,
-    config_source: String,
-    config: &'a ExperimentConfig,
-    protocols: Vec<&'static str>,
-    label_variant: &'static str,
-    seeds: Seeds,
-    data: Data,
-    members: Vec<MemberRecord>,
-    not_run: &'a [NotRun],
-    heads: Vec<&'a HeadRecord>,
-    timings_s: Timings,
-    threads: usize,
-    device: String,
-}
-
-#[derive(Serialize)]
-struct Git {
-    revision: String,
-    dirty: Option<bool>,
-}
-
-#[derive(Serialize)]
-struct Seeds {
-    experiment: u64,
-    augmentation: u64,
-    split_and_folds: u64,
-    head_seeds: &'static str,
-    bootstrap: u64,
-}
-
-#[derive(Serialize)]
-struct Data {
-    dir: String,
-    images: usize,
-    normal: usize,
-    abnormal: usize,
-    verified: bool,
-}
-
-#[derive(Serialize)]
-struct MemberRecord {
-    backbone: &'static str,
-    name: &'static str,
-    flavor: &'static str,
-    weights_path: String,
-    weights_sha256: String,
-    weights_source: String,
-    input_side: usize,
-    normalisation: &'static str,
-    feature_dim: usize,
-    feature_cache: String,
-    features: ExtractStats,
-    head: String,
-}
-
-#[derive(Serialize, Default)]
-struct Timings {
-    total: f64,
-    data: f64,
-    weights: f64,
-    features: f64,
-    paper: Option<f64>,
-    honest: Option<f64>,
-    final_heads: f64,
-    evaluation_and_outputs: f64,
 }
 
 struct Bars {
@@ -213,19 +142,7 @@ fn configure(args: &Args) -> anyhow::Result<(ExperimentConfig, String)> {
         ),
     };
     if !args.backbones.is_empty() {
-        for b in &args.backbones {
-            if !BACKBONES.contains(&b.trim()) {
-                bail!(
-                    "--backbones: unknown backbone {b:?} (known: {})",
-                    BACKBONES.join(", ")
-                );
-            }
-        }
-        cfg.backbones = args
-            .backbones
-            .iter()
-            .map(|b| b.trim().to_string())
-            .collect();
+        cfg.backbones = args.backbones.clone();
     }
     if let Some(seed) = args.seed {
         cfg.seed = seed;
@@ -242,46 +159,6 @@ fn configure(args: &Args) -> anyhow::Result<(ExperimentConfig, String)> {
         bail!("--batch must be at least 1");
     }
     Ok((cfg, source))
-}
-
-/// Refuses an `--out` that holds something other than a previous run.
-fn check_out(out: &Path) -> anyhow::Result<()> {
-    if !out.exists() {
-        return Ok(());
-    }
-    if !out.is_dir() {
-        bail!("--out {}: exists and is not a directory", out.display());
-    }
-    let empty = std::fs::read_dir(out)
-        .with_context(|| format!("reading {}", out.display()))?
-        .next()
-        .is_none();
-    if !empty && !out.join("run.json").is_file() {
-        bail!(
-            "--out {}: holds files that are not a mias run (no run.json); choose another \
-             directory, nothing was changed",
-            out.display()
-        );
-    }
-    Ok(())
-}
-
-/// Puts the finished run at `out`, replacing a previous run only now.
-fn install(tmp: tempfile::TempDir, out: &Path) -> anyhow::Result<()> {
-    let staged = tmp.keep();
-    if out.exists() {
-        let old = staged.with_extension("old");
-        std::fs::rename(out, &old)
-            .with_context(|| format!("moving the previous run {} aside", out.display()))?;
-        std::fs::rename(&staged, out)
-            .with_context(|| format!("moving the new run into {}", out.display()))?;
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("removing the previous run (now {})", old.display()))?;
-    } else {
-        std::fs::rename(&staged, out)
-            .with_context(|| format!("moving the new run into {}", out.display()))?;
-    }
-    Ok(())
 }
 
 /// Opens the dataset, downloading it first when the default place is empty.
@@ -319,32 +196,27 @@ fn open_data(dir: &Path, unofficial: bool) -> anyhow::Result<mias_data::Dataset>
     super::open_dataset(dir)
 }
 
-fn git() -> Git {
-    let dir = env!("CARGO_MANIFEST_DIR");
-    let run = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    Git {
-        revision: run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
-        dirty: run(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
-    }
+/// What is settled before the experiment starts: the configuration, the data, the members.
+struct Prepared {
+    cfg: ExperimentConfig,
+    config_source: String,
+    started_unix_s: u64,
+    dataset: Dataset,
+    data: DataRecord,
+    members: Vec<Member>,
+    not_run: Vec<NotRun>,
+    device: Device,
+    timings: Timings,
 }
 
-/// Runs `reproduce`.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let start = Instant::now();
+/// Reads the configuration, opens the device and the data, and finds each backbone's
+/// weights; nothing is written yet.
+fn prepare(args: &Args) -> anyhow::Result<Prepared> {
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let (cfg, config_source) = configure(&args)?;
-    check_out(&args.out)?;
+    let (cfg, config_source) = configure(args)?;
+    staging::check_out(&args.out, record::FILE)?;
     let device = args.device.device()?;
     let mut timings = Timings::default();
 
@@ -365,8 +237,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.normal,
         summary.abnormal
     );
+    let data = DataRecord {
+        dir: args.data.display().to_string(),
+        images: summary.images,
+        normal: summary.normal,
+        abnormal: summary.abnormal,
+        verified: !args.unofficial,
+    };
 
     let t = Instant::now();
+    let (members, not_run) = resolve_members(args, &cfg.backbones)?;
+    timings.weights = t.elapsed().as_secs_f64();
+    Ok(Prepared {
+        cfg,
+        config_source,
+        started_unix_s,
+        dataset,
+        data,
+        members,
+        not_run,
+        device,
+        timings,
+    })
+}
+
+/// Finds each backbone's weights; says which cannot run and why, and fails when none can.
+fn resolve_members(
+    args: &Args,
+    backbones: &[BackboneKind],
+) -> anyhow::Result<(Vec<Member>, Vec<NotRun>)> {
     let weights_dir = args
         .weights_dir
         .clone()
@@ -376,114 +275,81 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     {
         bail!("--weights-dir {}: not a directory", dir.display());
     }
-    let (members, not_run) = members::resolve_all(
-        &cfg.backbones,
-        weights_dir.as_deref(),
-        &FetchOptions::from_env(),
-    )?;
-    timings.weights = t.elapsed().as_secs_f64();
+    let (members, not_run) =
+        members::resolve_all(backbones, weights_dir.as_deref(), &FetchOptions::from_env());
     for n in &not_run {
         eprintln!("NOT RUN {n}");
     }
     if members.is_empty() {
         bail!(
             "none of the backbones ({}) has weights, so nothing can run; see the reasons above",
-            cfg.backbones.join(", ")
+            backbones
+                .iter()
+                .map(|b| b.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     for m in &members {
         eprintln!(
             "{}: {} flavor, weights {} (sha256 {})",
-            m.display_name(),
+            m.kind.display_name(),
             m.flavor,
             m.provenance.path.display(),
             m.provenance.sha256
         );
     }
+    Ok((members, not_run))
+}
 
+/// Runs `reproduce`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut p = prepare(&args)?;
     let cache = FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache));
     let protocols = args.protocol.protocols();
-    let inputs = Inputs {
-        dataset: &dataset,
-        config: &cfg,
+    let inputs = paper::Inputs {
+        dataset: &p.dataset,
+        config: &p.cfg,
         protocols: &protocols,
-        members: &members,
+        members: &p.members,
         cache: &cache,
         batch: args.batch,
-        device: &device,
+        device: &p.device,
     };
     let mut bars = Bars {
         bar: None,
         enabled: std::io::stderr().is_terminal(),
     };
-    let outcome = experiment::run(&inputs, &mut bars)?;
-    for (name, s) in &outcome.extraction {
+    let outcome = paper::run(&inputs, &mut bars)?;
+    for (kind, s) in &outcome.extraction {
         eprintln!(
-            "{name}: {} views, {} computed, {} from the cache, {:.1} s",
+            "{kind}: {} views, {} computed, {} from the cache, {:.1} s",
             s.items,
             s.computed,
             s.items - s.computed,
             s.seconds
         );
     }
-    timings.features = outcome.extraction.iter().map(|(_, s)| s.seconds).sum();
-    timings.final_heads = outcome.final_seconds;
-    for p in &outcome.protocols {
-        match p.protocol {
-            Protocol::Paper => timings.paper = Some(p.seconds),
-            Protocol::Honest => timings.honest = Some(p.seconds),
-        }
-    }
+    p.timings.features = outcome.extraction.iter().map(|(_, s)| s.seconds).sum();
+    p.timings.final_heads = outcome.final_seconds;
+    p.timings.paper = outcome.seconds(Protocol::Paper);
+    p.timings.honest = outcome.seconds(Protocol::Honest);
 
     let t = Instant::now();
-    let eval_cfg = report::eval_config(cfg.threshold, cfg.seed);
+    let eval_cfg = report::eval_config(p.cfg.threshold, p.cfg.seed);
     let evals = outcome
         .protocols
         .iter()
-        .map(|p| report::evaluate(p, &members, &eval_cfg))
+        .map(|o| report::evaluate(o, &outcome.members, &eval_cfg))
         .collect::<anyhow::Result<Vec<_>>>()?;
-
-    let parent = match args.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = args
-        .out
-        .file_name()
-        .map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.partial-"))
-        .tempdir_in(&parent)
-        .with_context(|| format!("creating a staging directory in {}", parent.display()))?;
-    report::write_results(tmp.path(), &outcome, &evals, &members, &not_run)?;
-    let heads_dir = tmp.path().join("heads");
-    std::fs::create_dir_all(&heads_dir)
-        .with_context(|| format!("creating {}", heads_dir.display()))?;
-    for f in &outcome.finals {
-        f.head
-            .save(heads_dir.join(format!("{}.safetensors", f.member)))
-            .with_context(|| format!("saving the final {} head", f.member))?;
-    }
-    timings.evaluation_and_outputs = t.elapsed().as_secs_f64();
-    timings.total = start.elapsed().as_secs_f64();
-    let record = record(
-        &args,
-        &cfg,
-        config_source,
-        started_unix_s,
-        &summary,
-        &members,
-        &not_run,
-        &outcome,
-        &cache,
-        timings,
-    )?;
-    mias::write_atomic(
-        &tmp.path().join("run.json"),
-        &serde_json::to_vec_pretty(&record)?,
-    )?;
-    install(tmp, &args.out)?;
+    staging::remove_on_signal()?;
+    let staged = Staging::begin(&args.out)?;
+    report::write_results(staged.path(), &outcome, &evals, &p.not_run)?;
+    p.timings.evaluation_and_outputs = t.elapsed().as_secs_f64();
+    p.timings.total = start.elapsed().as_secs_f64();
+    run_record(&args, &p, &outcome, &cache)?.write(staged.path())?;
+    staged.install()?;
 
     for ((protocol, model), (acc, auc)) in report::headline(&evals) {
         eprintln!(
@@ -501,78 +367,43 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record<'a>(
+/// The run's record: what was settled before the experiment, what it did, and its timings.
+fn run_record(
     args: &Args,
-    cfg: &'a ExperimentConfig,
-    config_source: String,
-    started_unix_s: u64,
-    summary: &mias_data::Summary,
-    members: &[Member],
-    not_run: &'a [NotRun],
-    outcome: &'a Outcome,
+    p: &Prepared,
+    outcome: &Outcome,
     cache: &FeatureCache,
-    timings_s: Timings,
-) -> anyhow::Result<RunRecord<'a>> {
-    let mut member_records = Vec::new();
-    for (m, (_, stats)) in members.iter().zip(&outcome.extraction) {
-        let spec = m.kind.input(m.flavor);
-        member_records.push(MemberRecord {
-            backbone: m.kind.name(),
-            name: m.display_name(),
-            flavor: m.flavor.name(),
-            weights_path: m.provenance.path.display().to_string(),
-            weights_sha256: m.provenance.sha256.clone(),
-            weights_source: m.provenance.source.clone(),
-            input_side: spec.side,
-            normalisation: spec.norm.name(),
-            feature_dim: mias::extract::feature_len(m, cfg.pooling),
-            feature_cache: cache
-                .dir(&cache_key(m, &cfg.augment, cfg.seed, cfg.pooling)?)
-                .display()
-                .to_string(),
-            features: *stats,
-            head: format!("heads/{}.safetensors", m.kind.name()),
-        });
+) -> anyhow::Result<RunRecord> {
+    let cfg = &p.cfg;
+    let mut members = Vec::new();
+    for (m, (_, stats)) in p.members.iter().zip(&outcome.extraction) {
+        let feature_cache = cache.dir(&cache_key(m, &cfg.augment, cfg.seed, cfg.pooling)?);
+        let head = report::head_file(m.kind);
+        members.push(MemberRecord::new(
+            m,
+            cfg.pooling,
+            *stats,
+            feature_cache,
+            head,
+        ));
     }
-    let heads = outcome
-        .protocols
-        .iter()
-        .flat_map(|p| &p.output.heads)
-        .chain(outcome.finals.iter().map(|f| &f.record))
-        .collect();
     Ok(RunRecord {
-        tool: "mias reproduce",
-        version: env!("CARGO_PKG_VERSION"),
-        git: git(),
+        schema: record::SCHEMA,
+        tool: "mias reproduce".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git: Git::of_build(),
         command: std::env::args().collect(),
-        started_unix_s,
-        config_source,
-        config: cfg,
-        protocols: outcome
-            .protocols
-            .iter()
-            .map(|p| p.protocol.name())
-            .collect(),
-        label_variant: cfg.labels.name(),
-        seeds: Seeds {
-            experiment: cfg.seed,
-            augmentation: cfg.seed,
-            split_and_folds: cfg.seed,
-            head_seeds: "derived from the experiment seed per protocol part and member: see heads[].seed",
-            bootstrap: cfg.seed,
-        },
-        data: Data {
-            dir: args.data.display().to_string(),
-            images: summary.images,
-            normal: summary.normal,
-            abnormal: summary.abnormal,
-            verified: !args.unofficial,
-        },
-        members: member_records,
-        not_run,
-        heads,
-        timings_s,
+        started_unix_s: p.started_unix_s,
+        config_source: p.config_source.clone(),
+        config: cfg.clone(),
+        protocols: outcome.protocols.iter().map(|o| o.protocol).collect(),
+        label_variant: cfg.labels,
+        seeds: Seeds::from_experiment(cfg.seed),
+        data: p.data.clone(),
+        members,
+        not_run: p.not_run.clone(),
+        heads: outcome.head_records(),
+        timings_s: p.timings.clone(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         device: args.device.name().into(),
     })

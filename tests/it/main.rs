@@ -1,4 +1,6 @@
 //! End-to-end tests of the `mias` application, run as a separate process.
 
 mod cli;
+#[cfg(unix)]
+mod interrupt;
 mod reproduce;

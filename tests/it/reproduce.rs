@@ -11,21 +11,26 @@ use std::process::{Command, Output};
 
 use image::{GrayImage, Luma};
 
-fn mias(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mias"))
-        .args(args)
+/// `mias ARGS`, offline, with its caches under `cache`.
+pub(crate) fn command(args: &[&str], cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mias"));
+    c.args(args)
         .env("MIAS_OFFLINE", "1")
         .env("MIAS_CACHE_DIR", cache)
         .env("HF_HUB_CACHE", cache.join("hf"))
-        .output()
-        .expect("running mias")
+        .env_remove("MIAS_FAULT");
+    c
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn mias(args: &[&str], cache: &Path) -> Output {
+    command(args, cache).output().expect("running mias")
+}
+
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn shared_weights(test: &str) -> Option<PathBuf> {
+pub(crate) fn shared_weights(test: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/weights");
     if dir.join("mobilenetv2.coral.safetensors").is_file() {
         Some(dir)
@@ -86,7 +91,7 @@ fn make_dataset(dir: &Path) {
     std::fs::write(dir.join("Info.txt"), info).unwrap();
 }
 
-const CONFIG: &str = r#"
+pub(crate) const CONFIG: &str = r#"
 seed = 7
 labels = "official"
 backbones = ["mobilenetv2"]
@@ -124,20 +129,25 @@ shuffle = true
 seed = 1
 "#;
 
-struct Fixture {
+pub(crate) struct Fixture {
     _tmp: tempfile::TempDir,
-    data: String,
-    config: String,
-    cache: PathBuf,
-    root: PathBuf,
-    weights: String,
+    pub(crate) data: String,
+    pub(crate) config: String,
+    pub(crate) cache: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) weights: String,
 }
 
-fn fixture(weights: PathBuf) -> Fixture {
+pub(crate) fn fixture(weights: PathBuf) -> Fixture {
+    fixture_with(weights, CONFIG)
+}
+
+/// The generated dataset and `config` in a fresh directory.
+pub(crate) fn fixture_with(weights: PathBuf, config: &str) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
     make_dataset(&root.join("data"));
-    std::fs::write(root.join("test.toml"), CONFIG).unwrap();
+    std::fs::write(root.join("test.toml"), config).unwrap();
     Fixture {
         data: root.join("data").display().to_string(),
         config: root.join("test.toml").display().to_string(),
@@ -149,7 +159,15 @@ fn fixture(weights: PathBuf) -> Fixture {
 }
 
 impl Fixture {
-    fn reproduce(&self, out: &str, extra: &[&str]) -> Output {
+    pub(crate) fn reproduce(&self, out: &str, extra: &[&str]) -> Output {
+        self.reproduce_command(out, extra)
+            .output()
+            .expect("running mias")
+    }
+
+    /// `mias reproduce` of the fixture into `out` (below the fixture's root), with `extra`
+    /// flags, its feature cache in `self.cache`.
+    pub(crate) fn reproduce_command(&self, out: &str, extra: &[&str]) -> Command {
         let out = self.root.join(out).display().to_string();
         let mut args = vec![
             "reproduce",
@@ -164,7 +182,7 @@ impl Fixture {
             &out,
         ];
         args.extend_from_slice(extra);
-        mias(&args, &self.cache)
+        command(&args, &self.cache)
     }
 }
 
@@ -370,7 +388,8 @@ fn bad_runs_say_why_and_leave_the_previous_results_alone() {
     let o = f.reproduce("out", &["--backbones", "resnet50"]);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("--backbones: unknown backbone \"resnet50\""),
+        stderr(&o).contains("'--backbones <BACKBONES>'")
+            && stderr(&o).contains("unknown backbone `resnet50`"),
         "{}",
         stderr(&o)
     );

@@ -121,6 +121,10 @@ pub enum Error {
         w: usize,
     },
 
+    /// A file could not be written (mias-core's atomic writer; the message names it).
+    #[error(transparent)]
+    Write(#[from] mias_core::Error),
+
     /// An error from candle (tensor operations, devices).
     #[error(transparent)]
     Candle(candle_core::Error),

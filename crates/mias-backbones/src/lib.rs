@@ -76,6 +76,16 @@ impl BackboneKind {
         }
     }
 
+    /// The name people know it by, as tables and figures print it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            BackboneKind::Vgg16 => "VGG16",
+            BackboneKind::Xception => "Xception",
+            BackboneKind::MobileNetV2 => "MobileNetV2",
+            BackboneKind::NasNetLarge => "NASNetLarge",
+        }
+    }
+
     /// The side of the square input the network was trained at.
     pub fn native_side(self) -> usize {
         match self {
@@ -176,40 +186,9 @@ impl FromStr for Flavor {
     }
 }
 
-/// How raw RGB pixels in `0..=255` are mapped to the network input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Normalization {
-    /// Keras `caffe`: subtract the ImageNet RGB mean `[123.68, 116.779, 103.939]`, no scaling
-    /// (channel order RGB here: the weights' first layer was flipped from BGR).
-    Caffe,
-    /// Keras `tf`: `x / 127.5 - 1`.
-    Tf,
-    /// Keras `torch` / timm: `(x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]`.
-    Torch,
-}
-
-impl Normalization {
-    /// The name Keras gives this mode (`caffe`, `tf`, `torch`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Normalization::Caffe => "caffe",
-            Normalization::Tf => "tf",
-            Normalization::Torch => "torch",
-        }
-    }
-
-    /// Per-channel `(mean, std)` on the `0..=255` scale: input = `(x - mean) / std`.
-    pub fn mean_std(self) -> ([f32; 3], [f32; 3]) {
-        match self {
-            Normalization::Caffe => ([123.68, 116.779, 103.939], [1.0; 3]),
-            Normalization::Tf => ([127.5; 3], [127.5; 3]),
-            Normalization::Torch => (
-                [0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0],
-                [0.229 * 255.0, 0.224 * 255.0, 0.225 * 255.0],
-            ),
-        }
-    }
-}
+/// How raw RGB pixels in `0..=255` are mapped to the network input: the one type shared with
+/// mias-data's preprocessing (`mias_core::Normalisation`), under this crate's historical name.
+pub use mias_core::Normalisation as Normalization;
 
 /// The input a backbone expects: a square RGB image of `side` pixels, normalised by `norm`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

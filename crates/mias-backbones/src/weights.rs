@@ -338,22 +338,15 @@ fn download(kind: BackboneKind, url: &str, dest: &Path) -> Result<()> {
         reason,
         hint: hint(kind),
     };
-    let io = |source| Error::Io {
-        path: dest.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
     let response = ureq::get(url)
         .call()
         .map_err(|e| unavailable(format!("download failed: {e}")))?;
-    let tmp = dest.with_extension("part");
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    std::io::copy(&mut response.into_reader(), &mut file)
-        .map_err(|e| unavailable(format!("download interrupted: {e}")))?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, dest).map_err(io)
+    // Streamed into a temporary file beside `dest`, renamed over it only when complete.
+    mias_core::fs::write_atomic_with(dest, |file| {
+        std::io::copy(&mut response.into_reader(), file)
+            .map_err(|e| unavailable(format!("download interrupted: {e}")))?;
+        Ok(())
+    })
 }
 
 #[cfg(not(feature = "hub"))]
@@ -391,16 +384,10 @@ pub fn convert_pth(src: &Path, dest: &Path) -> Result<()> {
     if out.is_empty() {
         return Err(bad("no floating-point tensors".into()));
     }
-    let io = |source| Error::Io {
-        path: dest.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let tmp = dest.with_extension("safetensors.part");
-    candle_core::safetensors::save(&out, &tmp)?;
-    std::fs::rename(&tmp, dest).map_err(io)
+    // Tensors ordered by dtype and name, no metadata: the same state dict gives the same bytes.
+    let bytes = mias_core::safetensors::serialize(&out, &Default::default())
+        .map_err(candle_core::Error::from)?;
+    Ok(mias_core::fs::write_atomic(dest, &bytes)?)
 }
 
 /// The sha256 of a file, lowercase hex.

@@ -18,7 +18,7 @@ fn augmentation(c: &mut Criterion) {
     let mut group = c.benchmark_group("augment");
     group.throughput(Throughput::Elements(1));
     let aug = Augment::paper();
-    let mut r = rng::seeded(0);
+    let mut r = rng::derived(0, "bench", &[]);
     group.bench_function("cpu_paper_1024", |b| {
         b.iter(|| aug.apply(std::hint::black_box(&img), &mut r))
     });
@@ -36,7 +36,7 @@ fn augmentation(c: &mut Criterion) {
         group.bench_function(format!("cpu_preprocess_1024_to_{side}"), |b| {
             b.iter(|| p.chw(std::hint::black_box(&img)))
         });
-        let mut r = rng::seeded(1);
+        let mut r = rng::derived(1, "bench", &[]);
         group.bench_function(format!("cpu_paper_view_to_{side}"), |b| {
             b.iter(|| p.chw(&aug.apply(std::hint::black_box(&img), &mut r)))
         });

@@ -581,7 +581,7 @@ mod tests {
     fn draws_are_seeded_and_within_ranges() {
         let aug = Augment::paper();
         aug.validate().unwrap();
-        let mut rng = rng::seeded(5);
+        let mut rng = rng::derived(5, "test", &[]);
         let mut flips = 0;
         for _ in 0..200 {
             let t = aug.draw(64, 64, &mut rng);
@@ -594,8 +594,8 @@ mod tests {
             (70..130).contains(&flips),
             "{flips} horizontal flips in 200"
         );
-        let a = aug.draw(64, 64, &mut rng::seeded(11));
-        assert_eq!(a, aug.draw(64, 64, &mut rng::seeded(11)));
+        let a = aug.draw(64, 64, &mut rng::derived(11, "test", &[]));
+        assert_eq!(a, aug.draw(64, 64, &mut rng::derived(11, "test", &[])));
         assert_eq!(
             Augment::none().draw(64, 64, &mut rng),
             Transform::identity()
@@ -625,7 +625,7 @@ mod tests {
 
     #[test]
     fn inverse_undoes_the_map_and_marks_follow_it() {
-        let mut t = Augment::paper().draw(64, 48, &mut rng::seeded(3));
+        let mut t = Augment::paper().draw(64, 48, &mut rng::derived(3, "test", &[]));
         t.flip_horizontal = true;
         let m = t.affine(64, 48);
         let inv = m.inverse().unwrap();

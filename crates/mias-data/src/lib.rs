@@ -24,7 +24,6 @@ pub mod fetch;
 pub mod info;
 pub mod pgm;
 pub mod preprocess;
-pub mod rng;
 pub mod split;
 
 pub use dataset::{Dataset, ImageFormat, OpenOptions};
@@ -33,3 +32,6 @@ pub use info::{
     AbnormalityClass, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Lesion, PatientId,
     Pixel, Severity, Side, Summary, Tissue,
 };
+/// The seed convention of every random draw (re-exported from `mias-core`): ChaCha8 streams
+/// keyed by `(seed, tag, indices)`, with draws that stay the same across `rand` releases.
+pub use mias_core::rng;

@@ -21,57 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// How pixel values become network inputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Normalisation {
-    /// RGB 0..255 minus the ImageNet mean.
-    Caffe,
-    /// `x / 127.5 - 1`.
-    Tf,
-    /// ImageNet mean and standard deviation on 0..1.
-    Torch,
-}
-
-impl Normalisation {
-    /// The name used in configs and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Normalisation::Caffe => "caffe",
-            Normalisation::Tf => "tf",
-            Normalisation::Torch => "torch",
-        }
-    }
-
-    /// Per-channel `(scale, offset)` so that `value = pixel * scale + offset` for R, G, B.
-    pub fn affine(self) -> [(f32, f32); 3] {
-        match self {
-            Normalisation::Caffe => [(1.0, -123.68), (1.0, -116.779), (1.0, -103.939)],
-            Normalisation::Tf => [(1.0 / 127.5, -1.0); 3],
-            Normalisation::Torch => {
-                let mean = [0.485f32, 0.456, 0.406];
-                let std = [0.229f32, 0.224, 0.225];
-                [0, 1, 2].map(|c| (1.0 / (255.0 * std[c]), -mean[c] / std[c]))
-            }
-        }
-    }
-}
-
-impl std::str::FromStr for Normalisation {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "caffe" => Ok(Normalisation::Caffe),
-            "tf" => Ok(Normalisation::Tf),
-            "torch" => Ok(Normalisation::Torch),
-            _ => Err(Error::parameter(
-                "normalisation",
-                s,
-                "expected caffe, tf or torch",
-            )),
-        }
-    }
-}
+/// How pixel values become network inputs (one type shared with mias-backbones, defined in
+/// `mias-core`).
+pub use mias_core::Normalisation;
 
 /// Resampling filter of the resize, named as in Pillow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

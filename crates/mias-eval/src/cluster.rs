@@ -3,8 +3,9 @@
 //! the correlation inside a cluster instead of pretending every case is a new patient.
 //!
 //! [`Clusters`] numbers the distinct cluster ids in ascending order and [`Clusters::draws`]
-//! yields, from `ChaCha8Rng::seed_from_u64(seed)`, one draw per replicate: as many cluster
-//! numbers as there are clusters, each `random_range(0..clusters)`, with replacement. A
+//! yields, from `mias_core::rng::derived(seed, "cluster-bootstrap", &[])`, one draw per
+//! replicate: as many cluster numbers as there are clusters, each `rng::below(clusters)`, with
+//! replacement. A
 //! replicate is every case of every drawn cluster (a cluster drawn twice counts twice).
 //! [`cluster_bootstrap`] computes any statistic on such replicates; a replicate on which the
 //! statistic is undefined is **redrawn** (the next draw of the same stream takes its place) and
@@ -13,8 +14,7 @@
 //! The AUC on it is in `cluster_auc.rs` ([`crate::auc_cluster_bootstrap`],
 //! [`crate::class_auc`]).
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use mias_core::rng::{self, Rng};
 
 use crate::error::{Error, Result};
 use crate::interval::Bootstrap;
@@ -79,11 +79,12 @@ impl Clusters {
         self.members.get(c).map(Vec::as_slice)
     }
 
-    /// The endless stream of draws from `ChaCha8Rng::seed_from_u64(seed)`: each item is
+    /// The endless stream of draws from `mias_core::rng::derived(seed, "cluster-bootstrap",
+    /// &[])`: each item is
     /// [`len`](Self::len) cluster numbers drawn uniformly with replacement.
     pub fn draws(&self, seed: u64) -> ClusterDraws {
         ClusterDraws {
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng: rng::derived(seed, "cluster-bootstrap", &[]),
             clusters: self.len(),
         }
     }
@@ -107,7 +108,7 @@ impl Clusters {
 /// The draws of [`Clusters::draws`].
 #[derive(Debug, Clone)]
 pub struct ClusterDraws {
-    rng: ChaCha8Rng,
+    rng: Rng,
     clusters: usize,
 }
 
@@ -116,7 +117,7 @@ impl Iterator for ClusterDraws {
 
     fn next(&mut self) -> Option<Vec<usize>> {
         let k = self.clusters;
-        Some((0..k).map(|_| self.rng.random_range(0..k)).collect())
+        Some((0..k).map(|_| rng::below(&mut self.rng, k)).collect())
     }
 }
 

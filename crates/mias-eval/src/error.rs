@@ -106,6 +106,9 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Writing an output file failed (mias-core's atomic writer; the message names the file).
+    #[error(transparent)]
+    Write(#[from] mias_core::Error),
     /// An error inside polars.
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),

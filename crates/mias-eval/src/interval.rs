@@ -4,8 +4,7 @@
 
 use std::fmt;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use mias_core::rng;
 
 use crate::error::{Error, Result};
 use crate::stats::{check_level, normal_ppf, percentile_sorted};
@@ -16,7 +15,7 @@ pub enum IntervalMethod {
     /// Wilson score interval for a binomial proportion.
     Wilson,
     /// Percentile interval of a bootstrap that resamples abnormal and normal cases separately
-    /// (class counts fixed), drawn from `ChaCha8Rng::seed_from_u64(seed)`.
+    /// (class counts fixed), drawn from the seeded stream of [`Bootstrap`].
     StratifiedBootstrap {
         /// Number of bootstrap replicates.
         replicates: usize,
@@ -121,12 +120,15 @@ pub fn wilson(successes: u64, trials: u64, level: f64) -> Result<Option<Estimate
     }))
 }
 
+/// The tag of the bootstrap's random stream (`mias_core::rng::derived`).
+const BOOTSTRAP_TAG: &str = "bootstrap";
+
 /// Settings of the stratified percentile bootstrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bootstrap {
     /// Number of replicates (at least 100).
     pub replicates: usize,
-    /// Seed for `ChaCha8Rng::seed_from_u64`.
+    /// The seed: replicates are drawn from `mias_core::rng::derived(seed, "bootstrap", &[])`.
     pub seed: u64,
 }
 
@@ -169,16 +171,16 @@ impl Bootstrap {
     {
         self.check()?;
         check_level(level)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut rng = rng::derived(self.seed, BOOTSTRAP_TAG, &[]);
         let mut pos = vec![0usize; positives.len()];
         let mut neg = vec![0usize; negatives.len()];
         let mut values = Vec::with_capacity(self.replicates);
         for _ in 0..self.replicates {
             for slot in pos.iter_mut() {
-                *slot = positives[rng.random_range(0..positives.len())];
+                *slot = positives[rng::below(&mut rng, positives.len())];
             }
             for slot in neg.iter_mut() {
-                *slot = negatives[rng.random_range(0..negatives.len())];
+                *slot = negatives[rng::below(&mut rng, negatives.len())];
             }
             if let Some(v) = statistic(&pos, &neg) {
                 values.push(v);

@@ -9,7 +9,8 @@
 //! # Intervals (stated in every table)
 //! - accuracy, precision, recall, specificity: Wilson score interval ([`wilson`]);
 //! - F1: percentile interval of a stratified bootstrap (abnormal and normal cases resampled
-//!   separately, [`Bootstrap`], seeded `ChaCha8Rng`, seed and replicates recorded);
+//!   separately, [`Bootstrap`], draws from `mias-core`'s seeded ChaCha8 stream, seed and
+//!   replicates recorded);
 //! - AUC: DeLong's interval by the fast midrank algorithm ([`DeLong`]), or the same bootstrap
 //!   ([`AucInterval::Bootstrap`], [`auc_bootstrap`]);
 //! - AUC of cases that come in clusters (the images of one woman): a percentile bootstrap that
@@ -105,7 +106,7 @@ pub use plot::{
 pub use roc::{DeLong, DeLongComparison, RocCurve, auc, auc_bootstrap};
 pub use table::{
     Figure, METRICS_COLUMNS, Table, compare_protocols, markdown_table, metrics_table, percent,
-    percent_with_interval, read_csv, stack, table2, table3, write_atomic, write_csv,
+    percent_with_interval, read_csv, stack, table2, table3, write_csv,
 };
 pub use threshold::{OperatingPoint, youden_threshold};
 

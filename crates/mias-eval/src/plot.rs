@@ -19,7 +19,7 @@ use crate::confusion::ConfusionMatrix;
 use crate::error::{Error, Result};
 use crate::interval::Estimate;
 use crate::roc::RocCurve;
-use crate::table::write_atomic;
+use mias_core::fs::write_atomic;
 
 /// The embedded font (Roboto Regular, Apache-2.0, Latin-1 subset).
 static FONT: &[u8] = include_bytes!("../assets/fonts/Roboto-Regular-subset.ttf");
@@ -190,7 +190,7 @@ pub fn write_roc(path: &Path, title: &str, series: &[RocSeries<'_>]) -> Result<(
         Format::Png => roc_png(title, series, size)?,
         Format::Svg => roc_svg(title, series, size)?.into_bytes(),
     };
-    write_atomic(path, &bytes)
+    Ok(write_atomic(path, &bytes)?)
 }
 
 fn check_series(series: &[RocSeries<'_>]) -> Result<()> {
@@ -336,7 +336,7 @@ pub fn write_confusion(path: &Path, title: &str, panels: &[ConfusionPanel<'_>]) 
         Format::Png => confusion_png(title, panels)?,
         Format::Svg => confusion_svg(title, panels)?.into_bytes(),
     };
-    write_atomic(path, &bytes)
+    Ok(write_atomic(path, &bytes)?)
 }
 
 fn render_png<F>(size: (u32, u32), draw: F) -> Result<Vec<u8>>

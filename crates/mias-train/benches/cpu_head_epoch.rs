@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use candle_core::Device;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mias_train::rng::{Stream, rng, unit_f32};
+use mias_core::rng::unit_f32;
+use mias_train::rng::{Stream, rng};
 use mias_train::{Head, LabelledFeatures, TrainConfig, Trainer};
 
 const SAMPLES: usize = 1_000;

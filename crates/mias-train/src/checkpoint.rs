@@ -1,11 +1,11 @@
 //! Heads saved as safetensors: the tensors `dense_{i}.kernel` / `dense_{i}.bias` in f32,
 //! and in the header's `__metadata__` the format tag, the input dimension and the whole
-//! [`TrainConfig`] as JSON, so a file says how it was trained. Writes are atomic (a
-//! temporary file beside the target, synced, then renamed).
+//! [`TrainConfig`] as JSON, so a file says how it was trained. The metadata is written in
+//! sorted key order, so the same head gives the same bytes, and files are written through
+//! `mias_core::fs::write_atomic` (whole or not at all, synced, usual permissions).
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -32,7 +32,7 @@ impl Head {
             key: META_CONFIG,
             reason: e.to_string(),
         })?;
-        let metadata = HashMap::from([
+        let metadata = BTreeMap::from([
             (META_FORMAT.to_string(), FORMAT.to_string()),
             (META_INPUT_DIM.to_string(), self.input_dim().to_string()),
             (META_CONFIG.to_string(), config),
@@ -53,12 +53,13 @@ impl Head {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let buffer =
-            safetensors::serialize(views, Some(metadata)).map_err(|source| Error::Safetensors {
+        let buffer = mias_core::safetensors::serialize(views, &metadata).map_err(|source| {
+            Error::Safetensors {
                 path: path.to_path_buf(),
                 source,
-            })?;
-        write_atomic(path, &buffer)
+            }
+        })?;
+        Ok(mias_core::fs::write_atomic(path, &buffer)?)
     }
 
     /// Reads a head from `path`, trusting the config stored in the file.
@@ -162,28 +163,4 @@ fn read_tensors(path: &Path, buffer: &[u8], device: &Device) -> Result<HashMap<S
         out.insert(key, t);
     }
     Ok(out)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |p: &Path| {
-        let p: PathBuf = p.to_path_buf();
-        move |source| Error::Io { path: p, source }
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::InvalidData(format!("{}: not a file path", path.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io(path))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -101,6 +101,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An output file could not be written (mias-core's atomic writer; the message names it).
+    #[error(transparent)]
+    Write(#[from] mias_core::Error),
+
     /// The tensor backend failed.
     #[error("tensor backend: {0}")]
     Candle(#[from] candle_core::Error),

@@ -15,8 +15,9 @@
 //! - [`Adam`]: Keras 3's update rule, written out and tested against a textbook form.
 //! - [`train`] / [`Trainer`]: Keras-`fit`-like loop returning a [`History`].
 //! - [`average`] / [`Ensemble`]: model averaging of softmax outputs over any subset.
-//! - [`rng`]: every random draw comes from a ChaCha8 stream keyed by the config's seed,
-//!   so one seed gives bit-identical heads and histories on every machine.
+//! - [`rng`]: every random draw comes from a stream of `mias-core`'s seed convention keyed
+//!   by the config's seed and the stream's purpose, so one seed gives bit-identical heads and
+//!   histories on every machine.
 //!
 //! Tensors live on whatever candle device the features are on; the `cuda` feature
 //! enables candle's CUDA backend.

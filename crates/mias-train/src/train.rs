@@ -5,14 +5,14 @@
 //! the validation loss and accuracy (measured at the end of the epoch, dropout off).
 
 use candle_core::{Device, Tensor};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::adam::{Adam, AdamConfig};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::head::{BatchStats, Head, check_labels};
-use crate::rng::{Stream, rng, shuffle};
+use crate::rng::{Rng, Stream, rng};
+use mias_core::rng::shuffle;
 
 /// Features `[n, d]` (f32) with one label per row: 0 normal, 1 abnormal.
 #[derive(Debug, Clone)]
@@ -114,8 +114,8 @@ pub struct History {
 pub struct Trainer {
     head: Head,
     adam: Adam,
-    shuffle_rng: ChaCha8Rng,
-    dropout_rng: ChaCha8Rng,
+    shuffle_rng: Rng,
+    dropout_rng: Rng,
     epoch: usize,
 }
 

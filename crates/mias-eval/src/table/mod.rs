@@ -9,8 +9,9 @@
 //! - [`compare_protocols`] (`compare.rs`): two protocols side by side with the difference.
 //! - [`markdown_table`] and the percent formatting (`markdown.rs`).
 //!
-//! Every writer goes through [`write_atomic`]: a temporary file in the destination's directory,
-//! flushed and renamed over the destination, so a reader never sees a half-written file.
+//! Every writer goes through `mias_core::fs::write_atomic`: a temporary file in the
+//! destination's directory, synced and renamed over the destination, so a reader never sees a
+//! half-written file.
 
 mod compare;
 mod markdown;
@@ -18,8 +19,10 @@ mod metrics;
 mod paper;
 mod rows;
 
-use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
+use std::io::Cursor;
+use std::path::Path;
+
+use mias_core::fs::write_atomic;
 
 use polars::prelude::*;
 
@@ -87,51 +90,18 @@ impl Table {
 
     /// Writes [`Table::to_markdown`] atomically.
     pub fn write_markdown(&self, path: &Path) -> Result<()> {
-        write_atomic(path, self.to_markdown()?.as_bytes())
+        Ok(write_atomic(path, self.to_markdown()?.as_bytes())?)
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file is created in the same directory,
-/// written, flushed to disk and renamed over `path`. On error the temporary file is removed and
-/// `path` is untouched.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
-        action: "writing",
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| {
-            io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a file path",
-            ))
-        })?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
-}
-
-/// Writes a frame as CSV atomically (see [`write_atomic`]).
+/// Writes a frame as CSV atomically (`mias_core::fs::write_atomic`).
 pub fn write_csv(df: &DataFrame, path: &Path) -> Result<()> {
     let mut buf = Vec::new();
     let mut df = df.clone();
     CsvWriter::new(&mut buf)
         .include_header(true)
         .finish(&mut df)?;
-    write_atomic(path, &buf)
+    Ok(write_atomic(path, &buf)?)
 }
 
 /// Reads a CSV file with a header into a frame (types inferred from the whole file).

@@ -7,7 +7,7 @@ use mias_eval::polars::prelude::*;
 use mias_eval::{
     ConfusionMatrix, CvSummary, Estimate, EvalConfig, Evaluation, Figure, FoldPredictions,
     IntervalMethod, Metric, Metrics, Quoted, compare_protocols, metrics_table, read_csv,
-    read_literature, stack, table2, table3, write_atomic,
+    read_literature, stack, table2, table3,
 };
 
 use crate::{assert_close, entries};
@@ -325,20 +325,6 @@ fn bad_literature_files_name_the_line_and_column() {
         .unwrap_err()
         .to_string();
     assert!(missing.starts_with("reading "), "{missing}");
-}
-
-#[test]
-fn atomic_write_replaces_whole_files_and_cleans_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("out.md");
-    write_atomic(&path, b"first version, longer than the second").unwrap();
-    write_atomic(&path, b"second").unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), b"second");
-    assert_eq!(entries(dir.path()), vec!["out.md"]);
-    // A directory that does not exist: an error naming the file, nothing written anywhere.
-    let err = write_atomic(&dir.path().join("missing/out.md"), b"x").unwrap_err();
-    assert!(err.to_string().contains("missing/out.md"), "{err}");
-    assert_eq!(entries(dir.path()), vec!["out.md"]);
 }
 
 #[test]

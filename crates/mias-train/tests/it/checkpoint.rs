@@ -69,6 +69,28 @@ fn round_trip_keeps_every_bit_and_the_config() {
 }
 
 #[test]
+fn the_same_head_gives_the_same_bytes_with_sorted_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let (head, path) = saved(dir.path());
+    let again = dir.path().join("again.safetensors");
+    head.save(&again).unwrap();
+    let (a, b) = (
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&again).unwrap(),
+    );
+    assert_eq!(a, b);
+    // The header is JSON; its metadata comes first, keys in sorted order.
+    let n = u64::from_le_bytes(a[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&a[8..8 + n]).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(header).unwrap();
+    assert_eq!(parsed["__metadata__"]["format"], "mias-train-head/1");
+    let at = |k: &str| header.find(&format!("\"{k}\":")).unwrap();
+    let keys = ["__metadata__", "format", "input_dim", META_CONFIG];
+    let positions = keys.map(at);
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{header}");
+}
+
+#[test]
 fn a_different_config_is_named_field_by_field() {
     let dir = tempfile::tempdir().unwrap();
     let (_, path) = saved(dir.path());

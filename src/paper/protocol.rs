@@ -11,32 +11,15 @@
 
 use anyhow::{Context, bail};
 use candle_core::Device;
+use mias_backbones::BackboneKind;
 use mias_data::split::{self, Audit, Item};
-use mias_data::{ImageId, ImageRecord, Label, LabelVariant, rng};
-use mias_train::{LabelledFeatures, TrainConfig};
+use mias_data::{ImageId, ImageRecord, Label, LabelVariant};
+use mias_train::{Head, LabelledFeatures, TrainConfig};
 use serde::Serialize;
 
-use crate::config::ExperimentConfig;
-
-/// Which protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// Augment first, split by item.
-    Paper,
-    /// Grouped stratified cross-validation, augmentation on training folds only.
-    Honest,
-}
-
-impl Protocol {
-    /// The protocol's name in outputs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Paper => "paper",
-            Protocol::Honest => "honest",
-        }
-    }
-}
+use crate::config::{ExperimentConfig, Protocol};
+use crate::members::Model;
+use crate::record::HeadRecord;
 
 /// One train/validation/test assignment: the paper's single split, or one fold.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -112,24 +95,32 @@ pub struct PredictionRow {
     /// True label: 0 normal, 1 abnormal.
     pub label: u32,
     /// Probability of abnormal from each member, in the order of the members given.
-    pub members: Vec<f32>,
+    #[serde(serialize_with = "members_by_name")]
+    pub members: Vec<(BackboneKind, f32)>,
     /// The ensemble's probability: the mean of the members'.
     pub ensemble: f32,
 }
 
-/// One trained head: where, which member, its seed and its training history.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HeadRecord {
-    /// The part (split or fold).
-    pub part: String,
-    /// The member.
-    pub member: String,
-    /// The seed of its initialisation, shuffling and dropout.
-    pub seed: u64,
-    /// Training items.
-    pub train_items: usize,
-    /// Per-epoch loss and accuracy.
-    pub history: mias_train::History,
+fn members_by_name<S: serde::Serializer>(
+    members: &[(BackboneKind, f32)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(members.iter().map(|(kind, p)| (kind.name(), p)))
+}
+
+impl PredictionRow {
+    /// The probability of abnormal that `model` gave this item (none for a backbone that is
+    /// not a member).
+    pub fn score(&self, model: Model) -> Option<f32> {
+        match model {
+            Model::Backbone(kind) => self
+                .members
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|&(_, p)| p),
+            Model::Ensemble => Some(self.ensemble),
+        }
+    }
 }
 
 /// What [`run`] produced.
@@ -173,22 +164,81 @@ pub fn labelled(
 /// The seed of the head of member `m` in part `p`: derived from the experiment's seed, so
 /// reruns agree and adding a member does not change the others' draws.
 pub fn head_seed(seed: u64, tag: &str, p: usize, m: usize) -> u64 {
-    rand::RngCore::next_u64(&mut rng::derived(seed, tag, &[p as u64, m as u64]))
+    mias_core::rng::derived_seed(seed, tag, &[p as u64, m as u64])
+}
+
+/// What every head of an experiment shares: the labels, the head's configuration, the seed
+/// every head's seed derives from, and where heads train.
+#[derive(Clone, Copy)]
+pub struct HeadSetup<'a> {
+    /// Every image's record, sorted by id.
+    pub records: &'a [ImageRecord],
+    /// Which labels.
+    pub variant: LabelVariant,
+    /// The head and its training (its `seed` is replaced by each head's own).
+    pub train: &'a TrainConfig,
+    /// The experiment's seed.
+    pub seed: u64,
+    /// Where heads train.
+    pub device: &'a Device,
+}
+
+/// One head to train: on which items, for which member, with which seed.
+pub struct HeadJob<'a> {
+    /// The part (split, fold, or `final`).
+    pub part: &'a str,
+    /// The member whose features the head reads.
+    pub member: BackboneKind,
+    /// The head's seed (see [`head_seed`]).
+    pub seed: u64,
+    /// Training items.
+    pub train: &'a [Item],
+    /// Validation items, only monitored (may be empty).
+    pub val: &'a [Item],
+}
+
+/// Feature vectors of `items` for one member, one per item.
+pub type FeatureFn<'f> = dyn FnMut(BackboneKind, &[Item]) -> anyhow::Result<Vec<Vec<f32>>> + 'f;
+
+/// Trains one head: the body every head shares, whether tested on a part or kept as a final
+/// head for `predict`.
+pub fn train_head(
+    setup: &HeadSetup<'_>,
+    job: &HeadJob<'_>,
+    features: &mut FeatureFn<'_>,
+) -> anyhow::Result<(Head, HeadRecord)> {
+    let mut set = |items: &[Item]| -> anyhow::Result<LabelledFeatures> {
+        let y = labels(setup.records, setup.variant, items)?;
+        labelled(features(job.member, items)?, y, setup.device)
+    };
+    let train = set(job.train)?;
+    let val = if job.val.is_empty() {
+        None
+    } else {
+        Some(set(job.val)?)
+    };
+    let mut cfg = setup.train.clone();
+    cfg.seed = job.seed;
+    let (head, history) = mias_train::train(&cfg, &train, val.as_ref())
+        .with_context(|| format!("training the {} head ({})", job.member, job.part))?;
+    let record = HeadRecord {
+        part: job.part.to_string(),
+        member: job.member,
+        seed: job.seed,
+        train_items: job.train.len(),
+        history,
+    };
+    Ok((head, record))
 }
 
 /// Trains one head per member and part on the features of the training items and predicts
 /// the test items; `features(member, items)` returns one vector per item. Each head's seed is
-/// derived from `seed`, the part and the member, so reruns and reorderings agree.
-#[allow(clippy::too_many_arguments)]
+/// derived from the setup's seed, the part and the member, so reruns and reorderings agree.
 pub fn run(
     parts: &[Part],
-    members: &[String],
-    records: &[ImageRecord],
-    variant: LabelVariant,
-    train_cfg: &TrainConfig,
-    seed: u64,
-    device: &Device,
-    mut features: impl FnMut(&str, &[Item]) -> anyhow::Result<Vec<Vec<f32>>>,
+    members: &[BackboneKind],
+    setup: &HeadSetup<'_>,
+    features: &mut FeatureFn<'_>,
     mut head_done: impl FnMut(),
 ) -> anyhow::Result<RunOutput> {
     if members.is_empty() {
@@ -200,36 +250,20 @@ pub fn run(
         if part.train.is_empty() || part.test.is_empty() {
             bail!("{}: empty training or test set", part.name);
         }
-        let labels_of = |items: &[Item]| labels(records, variant, items);
-        let (train_y, val_y, test_y) = (
-            labels_of(&part.train)?,
-            labels_of(&part.val)?,
-            labels_of(&part.test)?,
-        );
+        let test_y = labels(setup.records, setup.variant, &part.test)?;
         let mut probs: Vec<Vec<f32>> = Vec::with_capacity(members.len());
-        for (m, member) in members.iter().enumerate() {
-            let mut set = |items: &[Item], y: &[u32]| -> anyhow::Result<LabelledFeatures> {
-                labelled(features(member, items)?, y.to_vec(), device)
+        for (m, &member) in members.iter().enumerate() {
+            let job = HeadJob {
+                part: &part.name,
+                member,
+                seed: head_seed(setup.seed, "head", p, m),
+                train: &part.train,
+                val: &part.val,
             };
-            let train = set(&part.train, &train_y)?;
-            let val = if part.val.is_empty() {
-                None
-            } else {
-                Some(set(&part.val, &val_y)?)
-            };
-            let test = set(&part.test, &test_y)?;
-            let mut cfg = train_cfg.clone();
-            cfg.seed = head_seed(seed, "head", p, m);
-            let (head, history) = mias_train::train(&cfg, &train, val.as_ref())
-                .with_context(|| format!("training the {member} head on {}", part.name))?;
+            let (head, record) = train_head(setup, &job, features)?;
+            let test = labelled(features(member, &part.test)?, test_y.clone(), setup.device)?;
             probs.push(head.predict_proba(test.features())?);
-            heads.push(HeadRecord {
-                part: part.name.clone(),
-                member: member.clone(),
-                seed: cfg.seed,
-                train_items: part.train.len(),
-                history,
-            });
+            heads.push(record);
             head_done();
         }
         let ensemble = mias_train::average(&probs)?;
@@ -239,7 +273,11 @@ pub fn run(
                 image: item.image,
                 view: item.view,
                 label: test_y[i],
-                members: probs.iter().map(|p| p[i]).collect(),
+                members: members
+                    .iter()
+                    .zip(&probs)
+                    .map(|(&k, p)| (k, p[i]))
+                    .collect(),
                 ensemble: ensemble[i],
             });
         }
@@ -310,48 +348,40 @@ mod tests {
     fn heads_learn_separable_features_and_the_ensemble_is_the_mean() {
         let (recs, cfg) = (records(), cfg());
         let parts = plan(Protocol::Honest, &recs, &cfg).unwrap();
-        let members = vec!["a".to_string(), "b".to_string()];
+        let members = [BackboneKind::Vgg16, BackboneKind::Xception];
         // Feature = label (+ noise-free offset per member): trivially separable.
         let abnormal = |id: ImageId| id.patient().0.is_multiple_of(3) && id.number() % 2 == 1;
-        let features = |member: &str, items: &[Item]| -> anyhow::Result<Vec<Vec<f32>>> {
-            let shift = if member == "a" { 0.0 } else { 0.5 };
-            Ok(items
-                .iter()
-                .map(|i| vec![if abnormal(i.image) { 2.0 } else { -2.0 }, shift])
-                .collect())
+        let mut features =
+            |member: BackboneKind, items: &[Item]| -> anyhow::Result<Vec<Vec<f32>>> {
+                let shift = if member == BackboneKind::Vgg16 {
+                    0.0
+                } else {
+                    0.5
+                };
+                Ok(items
+                    .iter()
+                    .map(|i| vec![if abnormal(i.image) { 2.0 } else { -2.0 }, shift])
+                    .collect())
+            };
+        let setup = HeadSetup {
+            records: &recs,
+            variant: LabelVariant::Official,
+            train: &cfg.train,
+            seed: 7,
+            device: &Device::Cpu,
         };
-        let rows = run(
-            &parts,
-            &members,
-            &recs,
-            LabelVariant::Official,
-            &cfg.train,
-            7,
-            &Device::Cpu,
-            features,
-            || {},
-        )
-        .unwrap()
-        .rows;
+        let rows = run(&parts, &members, &setup, &mut features, || {})
+            .unwrap()
+            .rows;
         assert_eq!(rows.len(), 120);
         for r in &rows {
-            let mean = (r.members[0] + r.members[1]) / 2.0;
+            let mean = (r.members[0].1 + r.members[1].1) / 2.0;
             assert!((r.ensemble - mean).abs() < 1e-6);
             assert_eq!(u32::from(r.ensemble > 0.5), r.label, "{r:?}");
         }
-        let again = run(
-            &parts,
-            &members,
-            &recs,
-            LabelVariant::Official,
-            &cfg.train,
-            7,
-            &Device::Cpu,
-            features,
-            || {},
-        )
-        .unwrap()
-        .rows;
+        let again = run(&parts, &members, &setup, &mut features, || {})
+            .unwrap()
+            .rows;
         assert_eq!(rows, again);
     }
 }

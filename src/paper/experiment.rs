@@ -1,0 +1,268 @@
+//! The paper's experiment on frozen features: plan the protocols, extract every needed view's
+//! features once per member (through the cache), train and test the heads of each protocol,
+//! and train the final heads (every image, the honest protocol's views) that `predict` uses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use candle_core::Device;
+use mias_backbones::BackboneKind;
+use mias_data::split::Item;
+use mias_data::{Dataset, ImageId};
+use mias_train::Head;
+
+use super::protocol::{self, HeadJob, HeadSetup, Part, RunOutput};
+use crate::cache::FeatureCache;
+use crate::config::{ExperimentConfig, Pooling, Protocol};
+use crate::extract::{self, ExtractStats, Extractor};
+use crate::members::Member;
+use crate::progress::Progress;
+use crate::record::HeadRecord;
+
+/// What the experiment runs on.
+pub struct Inputs<'a> {
+    /// The dataset (opened and verified).
+    pub dataset: &'a Dataset,
+    /// Every hyper-parameter.
+    pub config: &'a ExperimentConfig,
+    /// The protocols to run, in order.
+    pub protocols: &'a [Protocol],
+    /// The backbones that run (at least one).
+    pub members: &'a [Member],
+    /// The feature cache.
+    pub cache: &'a FeatureCache,
+    /// Images per backbone forward pass.
+    pub batch: usize,
+    /// Where backbones and heads run.
+    pub device: &'a Device,
+}
+
+/// One protocol's plan and results.
+#[derive(Debug)]
+pub struct ProtocolOutcome {
+    /// Which protocol.
+    pub protocol: Protocol,
+    /// Its parts (one split, or the folds).
+    pub parts: Vec<Part>,
+    /// Test predictions and head records.
+    pub output: RunOutput,
+    /// Seconds spent training and testing heads.
+    pub seconds: f64,
+}
+
+/// A head trained on every image, for `predict`.
+#[derive(Debug)]
+pub struct FinalHead {
+    /// The member whose features it reads.
+    pub member: BackboneKind,
+    /// The head.
+    pub head: Head,
+    /// Its seed and history.
+    pub record: HeadRecord,
+}
+
+/// Everything the experiment produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The members, in order.
+    pub members: Vec<BackboneKind>,
+    /// Per protocol, in the order asked.
+    pub protocols: Vec<ProtocolOutcome>,
+    /// One final head per member.
+    pub finals: Vec<FinalHead>,
+    /// Feature extraction per member.
+    pub extraction: Vec<(BackboneKind, ExtractStats)>,
+    /// How the heads saw the backbones' maps.
+    pub pooling: Pooling,
+    /// Seconds spent training the final heads.
+    pub final_seconds: f64,
+}
+
+impl Outcome {
+    /// Every head record: the protocols' in order, then the final heads'.
+    pub fn head_records(&self) -> Vec<HeadRecord> {
+        self.protocols
+            .iter()
+            .flat_map(|p| &p.output.heads)
+            .chain(self.finals.iter().map(|f| &f.record))
+            .cloned()
+            .collect()
+    }
+
+    /// Seconds spent on `protocol`'s heads, if it ran.
+    pub fn seconds(&self, protocol: Protocol) -> Option<f64> {
+        self.protocols
+            .iter()
+            .find(|p| p.protocol == protocol)
+            .map(|p| p.seconds)
+    }
+}
+
+/// Every member's features of every needed view, by member, then by (image, view).
+struct FeatureTable(BTreeMap<BackboneKind, extract::Features>);
+
+impl FeatureTable {
+    /// One vector per item, in order.
+    fn get(&self, member: BackboneKind, items: &[Item]) -> anyhow::Result<Vec<Vec<f32>>> {
+        let map = self
+            .0
+            .get(&member)
+            .ok_or_else(|| anyhow::anyhow!("no features for {member}"))?;
+        items
+            .iter()
+            .map(|i| {
+                map.get(&(i.image, i.view))
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("no {member} features for {i:?}"))
+            })
+            .collect()
+    }
+}
+
+/// Runs the experiment.
+pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<Outcome> {
+    let cfg = inputs.config;
+    if inputs.members.is_empty() {
+        bail!("no backbone to run");
+    }
+    let records = inputs.dataset.records();
+    let plans: Vec<(Protocol, Vec<Part>)> = inputs
+        .protocols
+        .iter()
+        .map(|&p| {
+            protocol::plan(p, records, cfg)
+                .with_context(|| format!("planning the {} protocol", p.name()))
+                .map(|parts| (p, parts))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let ids: Vec<ImageId> = records.iter().map(|r| r.id).collect();
+    let finals = final_items(cfg, &ids);
+
+    let (table, extraction) = extract_all(inputs, &needed_views(&plans, &finals), progress)?;
+    let members: Vec<BackboneKind> = inputs.members.iter().map(|m| m.kind).collect();
+    let setup = HeadSetup {
+        records,
+        variant: cfg.labels,
+        train: &cfg.train,
+        seed: cfg.seed,
+        device: inputs.device,
+    };
+    let mut features = |member: BackboneKind, items: &[Item]| table.get(member, items);
+    let mut protocols = Vec::new();
+    for (protocol, parts) in plans {
+        let start = Instant::now();
+        progress.begin(
+            &format!("{} protocol heads", protocol.name()),
+            parts.len() * members.len(),
+        );
+        let output = protocol::run(&parts, &members, &setup, &mut features, || {
+            crate::fault::point("head");
+            progress.advance(1);
+        });
+        progress.finish();
+        let output = output.with_context(|| format!("running the {} protocol", protocol.name()))?;
+        protocols.push(ProtocolOutcome {
+            protocol,
+            parts,
+            output,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+
+    let start = Instant::now();
+    progress.begin("final heads", members.len());
+    let final_heads = train_finals(&setup, &members, &finals, &mut features, progress);
+    progress.finish();
+    Ok(Outcome {
+        members,
+        protocols,
+        finals: final_heads?,
+        extraction,
+        pooling: cfg.pooling,
+        final_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The items of the final heads: every image, with the honest protocol's views.
+fn final_items(cfg: &ExperimentConfig, ids: &[ImageId]) -> Vec<Item> {
+    ids.iter()
+        .flat_map(|&image| (0..cfg.honest.views).map(move |view| Item { image, view }))
+        .collect()
+}
+
+/// Every (image, view) any part or the final heads need, sorted by image so that each image
+/// is decoded once for all its views.
+fn needed_views(plans: &[(Protocol, Vec<Part>)], finals: &[Item]) -> Vec<(ImageId, u32)> {
+    let mut needed: BTreeSet<(ImageId, u32)> = finals.iter().map(|i| (i.image, i.view)).collect();
+    for (_, parts) in plans {
+        for part in parts {
+            for item in part.train.iter().chain(&part.val).chain(&part.test) {
+                needed.insert((item.image, item.view));
+            }
+        }
+    }
+    needed.into_iter().collect()
+}
+
+/// Each member's features of `needed`, through the cache.
+fn extract_all(
+    inputs: &Inputs<'_>,
+    needed: &[(ImageId, u32)],
+    progress: &mut dyn Progress,
+) -> anyhow::Result<(FeatureTable, Vec<(BackboneKind, ExtractStats)>)> {
+    let cfg = inputs.config;
+    let extractor = Extractor {
+        dataset: inputs.dataset,
+        augment: &cfg.augment,
+        seed: cfg.seed,
+        pooling: cfg.pooling,
+        cache: inputs.cache,
+        batch: inputs.batch,
+        device: inputs.device,
+    };
+    let mut table = BTreeMap::new();
+    let mut extraction = Vec::new();
+    for member in inputs.members {
+        let kind = member.kind;
+        progress.begin(
+            &format!("{} features of views", kind.display_name()),
+            needed.len(),
+        );
+        let got = extract::extract(&extractor, member, needed, |n| progress.advance(n));
+        progress.finish();
+        let (map, stats) = got.with_context(|| format!("extracting {kind} features"))?;
+        table.insert(kind, map);
+        extraction.push((kind, stats));
+    }
+    Ok((FeatureTable(table), extraction))
+}
+
+/// One head per member on every image (`finals`), for `predict`.
+fn train_finals(
+    setup: &HeadSetup<'_>,
+    members: &[BackboneKind],
+    finals: &[Item],
+    features: &mut protocol::FeatureFn<'_>,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<Vec<FinalHead>> {
+    let mut heads = Vec::with_capacity(members.len());
+    for (m, &member) in members.iter().enumerate() {
+        let job = HeadJob {
+            part: "final",
+            member,
+            seed: protocol::head_seed(setup.seed, "final", 0, m),
+            train: finals,
+            val: &[],
+        };
+        let (head, record) = protocol::train_head(setup, &job, features)?;
+        heads.push(FinalHead {
+            member,
+            head,
+            record,
+        });
+        crate::fault::point("head");
+        progress.advance(1);
+    }
+    Ok(heads)
+}

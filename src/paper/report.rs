@@ -1,0 +1,391 @@
+//! From the paper method's predictions to the files a reader looks at: metrics per protocol
+//! and model (mias-eval), Table 2, Table 3 beside the literature, the leakage report
+//! ([`super::leakage`]), ROC and confusion figures, the per-item predictions, and the final
+//! heads that `predict` applies.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use mias_backbones::BackboneKind;
+use mias_eval::polars::prelude::DataFrame;
+use mias_eval::{
+    AucInterval, ConfusionPanel, CvSummary, EvalConfig, Evaluation, Figure, FoldPredictions,
+    Metrics, RocCurve, RocSeries,
+};
+
+use super::experiment::{Outcome, ProtocolOutcome};
+use crate::config::{Pooling, Protocol};
+use crate::members::{Model, NotRun};
+
+/// The literature's figures that Table 3 sets ours beside (committed in `data/literature.csv`).
+pub const LITERATURE_CSV: &str = include_str!("../../data/literature.csv");
+
+/// One model's evaluation under one protocol.
+#[derive(Debug)]
+pub struct ModelEval {
+    /// A member, or the ensemble.
+    pub model: Model,
+    /// Metrics (single test set, or cross-validated).
+    pub evaluation: Evaluation,
+    /// ROC curve over every test item (pooled out-of-fold for cross-validation).
+    pub roc: RocCurve,
+}
+
+/// Every model's evaluation under one protocol.
+#[derive(Debug)]
+pub struct ProtocolEval {
+    /// Which protocol.
+    pub protocol: Protocol,
+    /// The members in order, then the ensemble.
+    pub models: Vec<ModelEval>,
+}
+
+/// The evaluation settings of a run: the config's threshold, 95% intervals, DeLong for the
+/// AUC, and a bootstrap (F1) seeded from the experiment's seed.
+pub fn eval_config(threshold: f64, seed: u64) -> EvalConfig {
+    let mut cfg = EvalConfig {
+        threshold,
+        ..EvalConfig::default()
+    };
+    cfg.bootstrap.seed = seed;
+    cfg
+}
+
+/// Evaluates every member and the ensemble of one protocol's predictions.
+pub fn evaluate(
+    outcome: &ProtocolOutcome,
+    members: &[BackboneKind],
+    cfg: &EvalConfig,
+) -> anyhow::Result<ProtocolEval> {
+    let models = Model::all(members)
+        .into_iter()
+        .map(|model| {
+            evaluate_model(outcome, model, cfg).with_context(|| {
+                format!(
+                    "{} under the {} protocol",
+                    model.display_name(),
+                    outcome.protocol.name()
+                )
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(ProtocolEval {
+        protocol: outcome.protocol,
+        models,
+    })
+}
+
+fn evaluate_model(
+    outcome: &ProtocolOutcome,
+    model: Model,
+    cfg: &EvalConfig,
+) -> anyhow::Result<ModelEval> {
+    let rows = &outcome.output.rows;
+    let y: Vec<bool> = rows.iter().map(|r| r.label == 1).collect();
+    let p: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            r.score(model)
+                .map(f64::from)
+                .with_context(|| format!("{} has no prediction for {}", model.name(), r.image))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let evaluate = |cfg: &EvalConfig| -> mias_eval::Result<Evaluation> {
+        Ok(match outcome.protocol {
+            Protocol::Paper => Evaluation::Single(Metrics::from_scores(&y, &p, cfg)?),
+            Protocol::Honest => {
+                let folds = outcome
+                    .parts
+                    .iter()
+                    .map(|part| {
+                        let (y, p): (Vec<bool>, Vec<f64>) = rows
+                            .iter()
+                            .zip(&p)
+                            .filter(|(r, _)| r.part == part.name)
+                            .map(|(r, &p)| (r.label == 1, p))
+                            .unzip();
+                        FoldPredictions::new(y, p)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Evaluation::CrossValidated(CvSummary::from_folds(&folds, cfg)?)
+            }
+        })
+    };
+    // DeLong's interval needs two cases of each class; a smaller test set gets the
+    // stratified bootstrap instead, and the method column of every table says so.
+    let evaluation = match evaluate(cfg) {
+        Err(mias_eval::Error::TooFewForDelong { .. }) => evaluate(&EvalConfig {
+            auc_interval: AucInterval::Bootstrap,
+            ..*cfg
+        }),
+        other => other,
+    }?;
+    let roc = RocCurve::from_scores(&y, &p)?;
+    Ok(ModelEval {
+        model,
+        evaluation,
+        roc,
+    })
+}
+
+/// Where the final head of `member` is saved, relative to the run's directory.
+pub fn head_file(member: BackboneKind) -> PathBuf {
+    Path::new("heads").join(format!("{}.safetensors", member.name()))
+}
+
+/// Writes every file of the paper's method into `dir` (which exists): metrics.csv, table2.md,
+/// table3.md, leakage.md, roc.png, roc.svg, confusion.png, confusion.svg, predictions.csv,
+/// and the final heads (see [`head_file`]).
+pub fn write_results(
+    dir: &Path,
+    outcome: &Outcome,
+    evals: &[ProtocolEval],
+    not_run: &[NotRun],
+) -> anyhow::Result<()> {
+    let output = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
+        mias_core::fs::write_atomic(&dir.join(name), bytes)?;
+        crate::fault::point("output");
+        Ok(())
+    };
+    let mut frames = Vec::new();
+    for e in evals {
+        let models: Vec<(&str, &Evaluation)> = e
+            .models
+            .iter()
+            .map(|m| (m.model.display_name(), &m.evaluation))
+            .collect();
+        frames.push(mias_eval::metrics_table(e.protocol.name(), &models)?.frame);
+    }
+    let all = mias_eval::stack(&frames.iter().collect::<Vec<_>>())?;
+    mias_eval::write_csv(&all, &dir.join("metrics.csv"))?;
+    crate::fault::point("output");
+
+    let notes = Notes::new(outcome, not_run);
+    output(
+        "table2.md",
+        table2(outcome, evals, &all, &notes)?.as_bytes(),
+    )?;
+    output("table3.md", table3(evals, &all, &notes)?.as_bytes())?;
+    let leakage = super::leakage::leakage_markdown(outcome, &all)?;
+    output("leakage.md", leakage.as_bytes())?;
+    write_figures(dir, evals)?;
+    output("predictions.csv", predictions_csv(outcome).as_bytes())?;
+    write_heads(dir, outcome)
+}
+
+/// The notes every table of a run carries.
+struct Notes {
+    /// What the ensemble is and what each head sees.
+    ensemble: String,
+    /// The backbones that did not run, if any.
+    not_run: Option<String>,
+}
+
+impl Notes {
+    fn new(outcome: &Outcome, not_run: &[NotRun]) -> Notes {
+        let ensemble = format!(
+            "{}: the mean of the softmax outputs of {} (model averaging). Each head sees {}.",
+            Model::Ensemble.display_name(),
+            outcome
+                .members
+                .iter()
+                .map(|k| k.display_name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            match outcome.pooling {
+                Pooling::Avg => {
+                    "its backbone's last feature map averaged over space (pooling = avg)"
+                }
+                Pooling::Flatten => {
+                    "every value of its backbone's last feature map (pooling = flatten)"
+                }
+            }
+        );
+        let not_run = (!not_run.is_empty()).then(|| {
+            format!(
+                "Not run (no weights; never replaced by random ones): {}.",
+                not_run
+                    .iter()
+                    .map(|n| n.backbone.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        Notes { ensemble, not_run }
+    }
+}
+
+/// Table 2: each backbone and the ensemble, one table per protocol.
+fn table2(
+    outcome: &Outcome,
+    evals: &[ProtocolEval],
+    all: &DataFrame,
+    notes: &Notes,
+) -> anyhow::Result<String> {
+    let mut md = String::from("# Table 2: each backbone and the ensemble\n\n");
+    for e in evals {
+        let mut t = mias_eval::table2(all, Some(e.protocol.name()), Figure::Auto)?;
+        t.title = protocol_title(e.protocol, outcome);
+        t.notes.insert(0, notes.ensemble.clone());
+        if let Some(o) = outcome.protocols.iter().find(|o| o.protocol == e.protocol) {
+            let rows = &o.output.rows;
+            let normal = rows.iter().filter(|r| r.label == 0).count();
+            t.notes.insert(
+                1,
+                format!(
+                    "Baseline: calling every test item normal would score {:.1}% accuracy \
+                     ({normal} of {} test items are normal), 0% recall and an AUC of 50%.",
+                    100.0 * normal as f64 / rows.len().max(1) as f64,
+                    rows.len()
+                ),
+            );
+        }
+        if let Some(n) = &notes.not_run {
+            t.notes.insert(2, n.clone());
+        }
+        md.push_str(&t.to_markdown()?);
+        md.push('\n');
+    }
+    Ok(md)
+}
+
+/// Table 3: the ensemble of each protocol beside the literature.
+fn table3(evals: &[ProtocolEval], all: &DataFrame, notes: &Notes) -> anyhow::Result<String> {
+    let literature =
+        mias_eval::parse_literature(LITERATURE_CSV.as_bytes(), Path::new("data/literature.csv"))?;
+    let ours: Vec<(&str, &str)> = evals
+        .iter()
+        .map(|e| (e.protocol.name(), Model::Ensemble.display_name()))
+        .collect();
+    let mut t3 = mias_eval::table3(&literature, all, &ours, Figure::Auto)?;
+    t3.title = "Table 3: this work beside the figures the paper quotes".into();
+    t3.notes.insert(0, notes.ensemble.clone());
+    Ok(format!("# Table 3\n\n{}\n", t3.to_markdown()?))
+}
+
+/// Every protocol's members and ensemble on one ROC chart and one sheet of confusion
+/// matrices, PNG and SVG.
+fn write_figures(dir: &Path, evals: &[ProtocolEval]) -> anyhow::Result<()> {
+    let names: Vec<String> = evals
+        .iter()
+        .flat_map(|e| {
+            e.models
+                .iter()
+                .map(move |m| format!("{} ({})", m.model.display_name(), e.protocol.name()))
+        })
+        .collect();
+    let models: Vec<&ModelEval> = evals.iter().flat_map(|e| &e.models).collect();
+    let series: Vec<RocSeries<'_>> = models
+        .iter()
+        .zip(&names)
+        .map(|(m, name)| RocSeries {
+            name,
+            curve: &m.roc,
+            auc: m.evaluation.pooled().auc.as_ref(),
+        })
+        .collect();
+    let title = "ROC on the test items (honest: pooled out-of-fold)";
+    for file in ["roc.png", "roc.svg"] {
+        mias_eval::write_roc(&dir.join(file), title, &series)?;
+        crate::fault::point("output");
+    }
+    let panels: Vec<ConfusionPanel<'_>> = models
+        .iter()
+        .zip(&names)
+        .map(|(m, name)| ConfusionPanel {
+            name,
+            matrix: &m.evaluation.pooled().confusion,
+        })
+        .collect();
+    let title = "Confusion matrices (honest: pooled out-of-fold)";
+    for file in ["confusion.png", "confusion.svg"] {
+        mias_eval::write_confusion(&dir.join(file), title, &panels)?;
+        crate::fault::point("output");
+    }
+    Ok(())
+}
+
+/// The final heads, one file per member (see [`head_file`]).
+fn write_heads(dir: &Path, outcome: &Outcome) -> anyhow::Result<()> {
+    let heads_dir = dir.join("heads");
+    std::fs::create_dir_all(&heads_dir)
+        .with_context(|| format!("creating {}", heads_dir.display()))?;
+    for f in &outcome.finals {
+        f.head
+            .save(dir.join(head_file(f.member)))
+            .with_context(|| format!("saving the final {} head", f.member))?;
+        crate::fault::point("output");
+    }
+    Ok(())
+}
+
+fn protocol_title(protocol: Protocol, outcome: &Outcome) -> String {
+    let parts = outcome
+        .protocols
+        .iter()
+        .find(|p| p.protocol == protocol)
+        .map_or(0, |p| p.parts.len());
+    match protocol {
+        Protocol::Paper => {
+            "paper protocol: augment first, one random split by item (leaks)".to_string()
+        }
+        Protocol::Honest => format!(
+            "honest protocol: {parts}-fold cross-validation grouped by woman, mean over folds \
+             [Student t interval]"
+        ),
+    }
+}
+
+/// Every test item's label and probabilities, one row per protocol, part and item.
+pub fn predictions_csv(outcome: &Outcome) -> String {
+    let mut out = String::from("protocol,part,image,view,label");
+    for &m in &outcome.members {
+        let _ = write!(out, ",p_{}", Model::Backbone(m).name());
+    }
+    let _ = writeln!(out, ",p_{}", Model::Ensemble.name());
+    for o in &outcome.protocols {
+        for r in &o.output.rows {
+            let _ = write!(
+                out,
+                "{},{},{},{},{}",
+                o.protocol.name(),
+                r.part,
+                r.image,
+                r.view,
+                r.label
+            );
+            for (_, p) in &r.members {
+                let _ = write!(out, ",{p:.6}");
+            }
+            let _ = writeln!(out, ",{:.6}", r.ensemble);
+        }
+    }
+    out
+}
+
+/// Figures of one model for a console summary: `(protocol, model) -> (accuracy, auc)`, the
+/// fold mean for cross-validation.
+pub fn headline(evals: &[ProtocolEval]) -> BTreeMap<(String, String), (f64, Option<f64>)> {
+    let mut out = BTreeMap::new();
+    for e in evals {
+        for m in &e.models {
+            let figure = |metric: mias_eval::Metric, pooled: Option<f64>| {
+                m.evaluation.over_folds(metric).map(|f| f.mean).or(pooled)
+            };
+            let pooled = m.evaluation.pooled();
+            let acc = figure(mias_eval::Metric::Accuracy, Some(pooled.accuracy.value))
+                .unwrap_or(f64::NAN);
+            let auc = figure(mias_eval::Metric::Auc, pooled.auc.as_ref().map(|a| a.value));
+            out.insert(
+                (
+                    e.protocol.name().to_string(),
+                    m.model.display_name().to_string(),
+                ),
+                (acc, auc),
+            );
+        }
+    }
+    out
+}
