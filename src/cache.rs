@@ -46,6 +46,19 @@ pub struct CacheKey {
     /// before the option existed still match).
     #[serde(skip_serializing_if = "Pooling::is_avg")]
     pub pooling: Pooling,
+    /// For dense maps (the lesion method): the layer and what the views are. Left out of the
+    /// key's JSON when absent, so the paper method's keys are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dense: Option<DenseKey>,
+}
+
+/// What a dense-map entry holds besides the pooled features' key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DenseKey {
+    /// The backbone layer whose whole map is stored (`last`, ...).
+    pub layer: String,
+    /// What each view number means.
+    pub views: String,
 }
 
 impl CacheKey {
@@ -284,6 +297,7 @@ mod tests {
             augment: Augment::paper(),
             seed,
             pooling: Pooling::Avg,
+            dense: None,
         }
     }
 

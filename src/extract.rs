@@ -39,6 +39,7 @@ pub fn cache_key(
         augment: augment.clone(),
         seed,
         pooling,
+        dense: None,
     })
 }
 

@@ -4,6 +4,8 @@
 //! Methods, each in its own module on top of the shared pieces:
 //! - [`paper`]: the paper's method (a head per frozen backbone, averaged), under the paper's
 //!   protocol and the leakage-free one.
+//! - [`lesion`]: dense maps of the whole film, a cell classifier learnt on Info.txt's lesion
+//!   discs, images scored by their hottest cells (leakage-free protocol, nested selection).
 //!
 //! Shared by every method:
 //! - [`config`]: the experiment's hyper-parameters (`data/configs/paper.toml`), checked.
@@ -30,6 +32,7 @@ pub mod config;
 pub mod extract;
 pub mod fault;
 pub mod inference;
+pub mod lesion;
 pub mod members;
 pub mod paper;
 pub mod progress;

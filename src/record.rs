@@ -64,6 +64,18 @@ pub struct RunRecord {
     pub threads: usize,
     /// Where backbones and heads ran (`cpu` or `cuda`).
     pub device: String,
+    /// The methods that ran (`paper`, `lesion`); records from before the lesion method hold
+    /// the paper's alone.
+    #[serde(default = "paper_only")]
+    pub methods: Vec<String>,
+    /// The lesion method's own section (its types live with the method: `lesion::LesionRecord`),
+    /// when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesion: Option<serde_json::Value>,
+}
+
+fn paper_only() -> Vec<String> {
+    vec!["paper".into()]
 }
 
 /// Records written before the schema number existed have the layout of schema 1.
@@ -345,6 +357,8 @@ mod tests {
             timings_s: Timings::default(),
             threads: 2,
             device: "cpu".into(),
+            methods: vec!["paper".into()],
+            lesion: None,
             config: cfg,
         }
     }

@@ -18,6 +18,7 @@ use mias::members::{self, Member, NotRun};
 use mias::paper::{self, Outcome, report};
 use mias::progress::Progress;
 use mias::record::{self, DataRecord, Git, MemberRecord, RunRecord, Seeds, Timings};
+use mias::lesion::{self, LesionConfig};
 use mias::staging::{self, Staging};
 use mias_backbones::BackboneKind;
 use mias_backbones::weights::FetchOptions;
@@ -40,6 +41,25 @@ impl Which {
             Which::Paper => vec![Protocol::Paper],
             Which::Honest => vec![Protocol::Honest],
             Which::Both => vec![Protocol::Paper, Protocol::Honest],
+        }
+    }
+}
+
+/// The methods `reproduce` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// The paper's: a head on each frozen backbone's pooled features, averaged.
+    Paper,
+    /// Dense maps of the whole film, a cell classifier, top-k image scores (leakage-free
+    /// protocol only).
+    Lesion,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Paper => "paper",
+            Method::Lesion => "lesion",
         }
     }
 }
@@ -92,6 +112,16 @@ pub struct Args {
     /// images or sizes): skips the checksum verification, says so, and records it in run.json.
     #[arg(long)]
     pub unofficial: bool,
+    /// Comma-separated methods: paper, lesion.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Method::Paper, Method::Lesion])]
+    pub methods: Vec<Method>,
+    /// The lesion method's configuration (default: the committed data/configs/lesion.toml).
+    #[arg(long)]
+    pub lesion_config: Option<PathBuf>,
+    /// The negative control: every film's label and lesions are moved to another film by a
+    /// permutation drawn from this seed (recorded in run.json). Lesion method only for now.
+    #[arg(long)]
+    pub permute_labels: Option<u64>,
 }
 
 struct Bars {
@@ -246,7 +276,11 @@ fn prepare(args: &Args) -> anyhow::Result<Prepared> {
     };
 
     let t = Instant::now();
-    let (members, not_run) = resolve_members(args, &cfg.backbones)?;
+    let (members, not_run) = if args.methods.contains(&Method::Paper) {
+        resolve_members(args, &cfg.backbones)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     timings.weights = t.elapsed().as_secs_f64();
     Ok(Prepared {
         cfg,
@@ -305,23 +339,123 @@ fn resolve_members(
 /// Runs `reproduce`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
+    if args.methods.is_empty() {
+        bail!("--methods: name at least one of paper, lesion");
+    }
+    if args.permute_labels.is_some() && args.methods.contains(&Method::Paper) {
+        bail!(
+            "--permute-labels: the negative control runs with the lesion method only for now; \
+             pass --methods lesion"
+        );
+    }
+    let lesion_cfg = args
+        .methods
+        .contains(&Method::Lesion)
+        .then(|| configure_lesion(&args))
+        .transpose()?;
     let mut p = prepare(&args)?;
     let cache = FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache));
+    let mut bars = Bars {
+        bar: None,
+        enabled: std::io::stderr().is_terminal(),
+    };
+    let paper = if args.methods.contains(&Method::Paper) {
+        Some(run_paper(&args, &mut p, &cache, &mut bars)?)
+    } else {
+        None
+    };
+    let lesion = match &lesion_cfg {
+        Some((cfg, source)) => Some(run_lesion(&args, &p, cfg, source, &cache, &mut bars)?),
+        None => None,
+    };
+
+    let t = Instant::now();
+    staging::remove_on_signal()?;
+    let staged = Staging::begin(&args.out)?;
+    if let Some((outcome, evals)) = &paper {
+        report::write_results(staged.path(), outcome, evals, &p.not_run)?;
+    }
+    let mut lesion_evals = Vec::new();
+    let mut lesion_record = None;
+    if let (Some(run), Some((cfg, source))) = (&lesion, &lesion_cfg) {
+        let dir = staged.path().join("lesion");
+        let report_cfg = lesion::report::ReportConfig {
+            replicates: cfg.evaluation.bootstrap_replicates,
+            seed: cfg.seed,
+            heatmaps_per_class: cfg.evaluation.heatmaps_per_class,
+        };
+        lesion_evals = lesion::report::write(&dir, &run.outcome, &p.dataset, &report_cfg)?;
+        lesion::saved::save(&dir.join("models"), &run.outcome, cfg.side)?;
+        lesion_record = Some(serde_json::to_value(lesion::record::LesionRecord::new(
+            source.clone(),
+            cfg,
+            &run.outcome,
+            &run.map_caches,
+            run.not_run.clone(),
+            run.seconds,
+        ))?);
+    }
+    p.timings.evaluation_and_outputs = t.elapsed().as_secs_f64();
+    p.timings.total = start.elapsed().as_secs_f64();
+    let mut record = run_record(&args, &p, paper.as_ref().map(|(o, _)| o), &cache)?;
+    record.lesion = lesion_record;
+    record.write(staged.path())?;
+    staged.install()?;
+
+    if let Some((_, evals)) = &paper {
+        for ((protocol, model), (acc, auc)) in report::headline(evals) {
+            eprintln!(
+                "{protocol:>6} {model:<12} accuracy {:5.1}%  AUC {}",
+                100.0 * acc,
+                auc.map_or("n/a".into(), |a| format!("{:.3}", a))
+            );
+        }
+    }
+    for (model, auc) in lesion::report::headline(&lesion_evals) {
+        eprintln!(
+            "lesion {model:<28} AUC {}",
+            auc.map_or("n/a".into(), |a| format!(
+                "{:.3} [{:.3}, {:.3}]",
+                a.value, a.low, a.high
+            ))
+        );
+    }
+    println!(
+        "wrote {} ({}run.json) in {:.0} s",
+        args.out.display(),
+        [
+            paper.as_ref().map(|_| {
+                "metrics.csv, table2.md, table3.md, leakage.md, roc.png/svg, confusion.png/svg, \
+                 predictions.csv, heads/, "
+            }),
+            lesion.as_ref().map(|_| "lesion/, "),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<String>(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The paper's method: features, protocols, final heads, and their figures.
+fn run_paper(
+    args: &Args,
+    p: &mut Prepared,
+    cache: &FeatureCache,
+    bars: &mut Bars,
+) -> anyhow::Result<(Outcome, Vec<report::ProtocolEval>)> {
     let protocols = args.protocol.protocols();
     let inputs = paper::Inputs {
         dataset: &p.dataset,
         config: &p.cfg,
         protocols: &protocols,
         members: &p.members,
-        cache: &cache,
+        cache,
         batch: args.batch,
         device: &p.device,
     };
-    let mut bars = Bars {
-        bar: None,
-        enabled: std::io::stderr().is_terminal(),
-    };
-    let outcome = paper::run(&inputs, &mut bars)?;
+    let outcome = paper::run(&inputs, bars)?;
     for (kind, s) in &outcome.extraction {
         eprintln!(
             "{kind}: {} views, {} computed, {} from the cache, {:.1} s",
@@ -335,48 +469,103 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     p.timings.final_heads = outcome.final_seconds;
     p.timings.paper = outcome.seconds(Protocol::Paper);
     p.timings.honest = outcome.seconds(Protocol::Honest);
-
-    let t = Instant::now();
     let eval_cfg = report::eval_config(p.cfg.threshold, p.cfg.seed);
     let evals = outcome
         .protocols
         .iter()
         .map(|o| report::evaluate(o, &outcome.members, &eval_cfg))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    staging::remove_on_signal()?;
-    let staged = Staging::begin(&args.out)?;
-    report::write_results(staged.path(), &outcome, &evals, &p.not_run)?;
-    p.timings.evaluation_and_outputs = t.elapsed().as_secs_f64();
-    p.timings.total = start.elapsed().as_secs_f64();
-    run_record(&args, &p, &outcome, &cache)?.write(staged.path())?;
-    staged.install()?;
+    Ok((outcome, evals))
+}
 
-    for ((protocol, model), (acc, auc)) in report::headline(&evals) {
+/// The lesion method's configuration, with `--seed`, `--labels` applied.
+fn configure_lesion(args: &Args) -> anyhow::Result<(LesionConfig, String)> {
+    let (mut cfg, source) = match &args.lesion_config {
+        Some(path) => (LesionConfig::read(path)?, path.display().to_string()),
+        None => (
+            LesionConfig::committed()?,
+            "data/configs/lesion.toml (committed)".to_string(),
+        ),
+    };
+    if let Some(seed) = args.seed {
+        cfg.seed = seed;
+    }
+    if let Some(labels) = args.labels {
+        cfg.labels = labels;
+    }
+    cfg.validate()
+        .context("lesion configuration, after applying the command-line flags")?;
+    Ok((cfg, source))
+}
+
+/// What the lesion method produced, with what its record needs.
+struct LesionRun {
+    outcome: lesion::Outcome,
+    map_caches: Vec<String>,
+    not_run: Vec<String>,
+    seconds: f64,
+}
+
+/// The lesion method: its backbones' weights, dense maps, nested cross-validation.
+fn run_lesion(
+    args: &Args,
+    p: &Prepared,
+    cfg: &LesionConfig,
+    source: &str,
+    cache: &FeatureCache,
+    bars: &mut Bars,
+) -> anyhow::Result<LesionRun> {
+    let t = Instant::now();
+    eprintln!("lesion method: {source}");
+    let (members, not_run) = resolve_members(args, &cfg.kinds()?)?;
+    let inputs = lesion::Inputs {
+        dataset: &p.dataset,
+        members: &members,
+        config: cfg,
+        permute_labels: args.permute_labels,
+        cache,
+        device: &p.device,
+    };
+    let outcome = lesion::run(&inputs, bars)?;
+    let map_caches = members
+        .iter()
+        .map(|m| {
+            Ok(cache
+                .dir(&lesion::maps::dense_key(m, cfg.side)?)
+                .display()
+                .to_string())
+        })
+        .collect::<anyhow::Result<_>>()?;
+    for m in &outcome.members {
         eprintln!(
-            "{protocol:>6} {model:<12} accuracy {:5.1}%  AUC {}",
-            100.0 * acc,
-            auc.map_or("n/a".into(), |a| format!("{:.3}", a))
+            "{}: {} maps at {} px, {} computed, {:.1} s; cross-validation {:.1} s",
+            m.member.kind.display_name(),
+            m.maps.maps,
+            cfg.side,
+            m.maps.computed,
+            m.maps.seconds,
+            m.cv_seconds
         );
     }
-    println!(
-        "wrote {} (metrics.csv, table2.md, table3.md, leakage.md, roc.png/svg, \
-         confusion.png/svg, predictions.csv, heads/, run.json) in {:.0} s",
-        args.out.display(),
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok(LesionRun {
+        outcome,
+        map_caches,
+        not_run: not_run.iter().map(|n| n.to_string()).collect(),
+        seconds: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// The run's record: what was settled before the experiment, what it did, and its timings.
 fn run_record(
     args: &Args,
     p: &Prepared,
-    outcome: &Outcome,
+    outcome: Option<&Outcome>,
     cache: &FeatureCache,
 ) -> anyhow::Result<RunRecord> {
     let cfg = &p.cfg;
     let mut members = Vec::new();
-    for (m, (_, stats)) in p.members.iter().zip(&outcome.extraction) {
+    let extraction = outcome.map_or(&[][..], |o| &o.extraction[..]);
+    for (m, (_, stats)) in p.members.iter().zip(extraction) {
         let feature_cache = cache.dir(&cache_key(m, &cfg.augment, cfg.seed, cfg.pooling)?);
         let head = report::head_file(m.kind);
         members.push(MemberRecord::new(
@@ -396,15 +585,19 @@ fn run_record(
         started_unix_s: p.started_unix_s,
         config_source: p.config_source.clone(),
         config: cfg.clone(),
-        protocols: outcome.protocols.iter().map(|o| o.protocol).collect(),
+        protocols: outcome.map_or(Vec::new(), |o| {
+            o.protocols.iter().map(|o| o.protocol).collect()
+        }),
         label_variant: cfg.labels,
         seeds: Seeds::from_experiment(cfg.seed),
         data: p.data.clone(),
         members,
         not_run: p.not_run.clone(),
-        heads: outcome.head_records(),
+        heads: outcome.map_or(Vec::new(), Outcome::head_records),
         timings_s: p.timings.clone(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         device: args.device.name().into(),
+        methods: args.methods.iter().map(|m| m.name().to_string()).collect(),
+        lesion: None,
     })
 }

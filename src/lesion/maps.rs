@@ -38,9 +38,9 @@ pub fn grid_of(member: &Member, side: u32) -> usize {
 pub fn dense_key(member: &Member, side: u32) -> anyhow::Result<CacheKey> {
     let norm = member.kind.input(member.flavor).norm;
     Ok(CacheKey {
-        backbone: member.kind.name().to_string(),
+        backbone: member.kind,
         weights_sha256: member.provenance.sha256.clone(),
-        flavor: member.flavor.name().to_string(),
+        flavor: member.flavor,
         preprocess: Preprocess::new(side, norm.into()),
         augment: Augment::none(),
         seed: 0,
@@ -79,6 +79,8 @@ pub struct MapStats {
     pub maps: usize,
     /// Maps the backbone computed (the rest came from the cache).
     pub computed: usize,
+    /// Of those, maps whose cache entry was damaged and has been replaced.
+    pub replaced: usize,
     /// Seconds spent, cache reads included.
     pub seconds: f64,
 }
@@ -178,11 +180,13 @@ pub fn member_cells(
                 })
                 .collect()
         };
-        let (maps, computed) = ex
+        let fetched = ex
             .cache
             .get_or_compute(&key, &items, len, 1, compute, &mut progress)?;
         stats.maps += items.len();
-        stats.computed += computed;
+        stats.computed += fetched.computed;
+        stats.replaced += fetched.replaced;
+        let maps = fetched.vectors;
         let cells = film_cells(&image, film, grid)?;
         let mut views = Vec::with_capacity(VIEWS.len());
         for (&view, map) in VIEWS.iter().zip(&maps) {

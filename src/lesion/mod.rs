@@ -22,6 +22,8 @@ pub mod config;
 pub mod cv;
 pub mod maps;
 pub mod model;
+pub mod record;
+pub mod saved;
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -35,6 +37,7 @@ use serde::Serialize;
 
 use crate::cache::FeatureCache;
 use crate::members::Member;
+use crate::progress::Progress;
 pub use config::LesionConfig;
 use cv::{FoldResult, MemberCells, Recipe, Variant};
 use maps::{Extraction, Labelled, MapStats};
@@ -119,16 +122,6 @@ pub struct Outcome {
     pub final_ensemble: model::FinalEnsemble,
     /// The permutation seed, if this was the negative control.
     pub permute_labels: Option<u64>,
-}
-
-/// Progress reports (the command shows bars; tests stay silent).
-pub trait Progress {
-    /// A stage with `total` steps begins.
-    fn begin(&mut self, what: &str, total: usize);
-    /// `n` more steps are done.
-    fn advance(&mut self, n: usize);
-    /// The stage is over.
-    fn finish(&mut self);
 }
 
 /// The films with their labels: each film's own record under the label variant, or, under the

@@ -292,11 +292,11 @@ pub fn write(
         notes: vec![],
     }
     .write_csv(&dir.join("localisation.csv"))?;
-    crate::write_atomic(
+    mias_core::fs::write_atomic(
         &dir.join("table.md"),
         markdown(outcome, &evals, &loc).as_bytes(),
     )?;
-    crate::write_atomic(&dir.join("predictions.csv"), predictions_csv(outcome).as_bytes())?;
+    mias_core::fs::write_atomic(&dir.join("predictions.csv"), predictions_csv(outcome).as_bytes())?;
     roc(dir, outcome)?;
     heatmaps(&dir.join("heatmaps"), outcome, dataset, cfg)?;
     Ok(evals)
@@ -580,7 +580,7 @@ fn heatmaps(
                 )
                 .context("encoding a heatmap")?;
             let name = format!("{class}_{id}_{}.png", m.member.kind.name());
-            crate::write_atomic(&dir.join(name), &bytes)?;
+            mias_core::fs::write_atomic(&dir.join(name), &bytes)?;
         }
     }
     Ok(())

@@ -94,10 +94,8 @@ pub fn save(dir: &Path, outcome: &Outcome, side: u32) -> anyhow::Result<()> {
         ensemble: outcome.final_ensemble.platt.clone(),
         permute_labels: outcome.permute_labels,
     };
-    crate::write_atomic(
-        &dir.join("lesion.json"),
-        &serde_json::to_vec_pretty(&saved)?,
-    )
+    mias_core::fs::write_atomic(&dir.join("lesion.json"), &serde_json::to_vec_pretty(&saved)?)?;
+    Ok(())
 }
 
 /// Reads `lesion.json` of a run's lesion models directory.
