@@ -25,10 +25,11 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use crate::backbone::{Backbone, BackboneKind, Flavor, InputSpec};
 use crate::error::Result;
-use crate::layers::{Activation, Conv2d, DepthwiseConv2d, Padding, check_input, global_avg_pool};
-use crate::ops::add_into;
-use crate::{Backbone, BackboneKind, Flavor, InputSpec};
+use crate::kernels::Activation;
+use crate::kernels::ops::add_into;
+use crate::layers::{Conv2d, ConvShape, DepthwiseConv2d, Padding, check_input, global_avg_pool};
 
 /// A stage of inverted residual blocks.
 #[derive(Clone, Copy, Debug)]
@@ -107,11 +108,13 @@ impl MobileNetV2 {
         let stem = Conv2d::load_bn(
             vb.pp("conv_stem"),
             vb.pp("bn1"),
-            3,
-            cfg.stem,
-            3,
-            2,
-            cfg.strided_padding,
+            ConvShape {
+                c_in: 3,
+                c_out: cfg.stem,
+                k: 3,
+                stride: 2,
+                padding: cfg.strided_padding,
+            },
             eps,
         )?
         .with_act(Activation::Relu6);
@@ -142,11 +145,7 @@ impl MobileNetV2 {
         let head = Conv2d::load_bn(
             vb.pp("conv_head"),
             vb.pp("bn2"),
-            c_in,
-            cfg.head,
-            1,
-            1,
-            Padding::Valid,
+            ConvShape::pointwise(c_in, cfg.head),
             eps,
         )?
         .with_act(Activation::Relu6);
@@ -208,16 +207,8 @@ impl DsBlock {
             eps,
         )?
         .with_act(Activation::Relu6);
-        let conv_pw = Conv2d::load_bn(
-            vb.pp("conv_pw"),
-            vb.pp("bn2"),
-            c_in,
-            c_out,
-            1,
-            1,
-            Padding::Valid,
-            eps,
-        )?;
+        let shape = ConvShape::pointwise(c_in, c_out);
+        let conv_pw = Conv2d::load_bn(vb.pp("conv_pw"), vb.pp("bn2"), shape, eps)?;
         Ok(Self { conv_dw, conv_pw })
     }
 
@@ -249,27 +240,15 @@ impl InvertedResidual {
         let conv_pw = Conv2d::load_bn(
             vb.pp("conv_pw"),
             vb.pp("bn1"),
-            c_in,
-            mid,
-            1,
-            1,
-            Padding::Valid,
+            ConvShape::pointwise(c_in, mid),
             eps,
         )?
         .with_act(Activation::Relu6);
         let conv_dw =
             DepthwiseConv2d::load_bn(vb.pp("conv_dw"), vb.pp("bn2"), mid, 3, stride, padding, eps)?
                 .with_act(Activation::Relu6);
-        let conv_pwl = Conv2d::load_bn(
-            vb.pp("conv_pwl"),
-            vb.pp("bn3"),
-            mid,
-            c_out,
-            1,
-            1,
-            Padding::Valid,
-            eps,
-        )?;
+        let shape = ConvShape::pointwise(mid, c_out);
+        let conv_pwl = Conv2d::load_bn(vb.pp("conv_pwl"), vb.pp("bn3"), shape, eps)?;
         Ok(Self {
             conv_pw,
             conv_dw,

@@ -36,13 +36,14 @@ use std::collections::HashMap;
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::backbone::{Backbone, BackboneKind, Flavor, InputSpec};
 use crate::error::Result;
+use crate::kernels::Activation;
+use crate::kernels::ops::{add_into, cat_channels, relu, scale, shift_up_left};
 use crate::layers::{
-    Activation, Conv2d, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool,
+    Conv2d, ConvShape, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool,
     max_pool2d_filled,
 };
-use crate::ops::{add_into, cat_channels, relu, scale, shift_up_left};
-use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// BatchNorm eps of every NASNet BatchNorm (TF-slim's 1e-3, kept by timm).
 const BN_EPS: f64 = 1e-3;
@@ -170,11 +171,13 @@ impl NasNetLarge {
         let conv0 = Conv2d::load_bn(
             vb.pp("conv0").pp("conv"),
             vb.pp("conv0").pp("bn"),
-            3,
-            96,
-            3,
-            2,
-            Padding::Valid,
+            ConvShape {
+                c_in: 3,
+                c_out: 96,
+                k: 3,
+                stride: 2,
+                padding: Padding::Valid,
+            },
             BN_EPS,
         )?;
         // cell_stem_0: 96 -> 4 x 42; cell_stem_1: (96, 168) -> 4 x 84.
@@ -313,16 +316,8 @@ struct ActConvBn {
 
 impl ActConvBn {
     fn new(vb: VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
-        let conv = Conv2d::load_bn(
-            vb.pp("conv"),
-            vb.pp("bn"),
-            c_in,
-            c_out,
-            1,
-            1,
-            Padding::Valid,
-            BN_EPS,
-        )?;
+        let shape = ConvShape::pointwise(c_in, c_out);
+        let conv = Conv2d::load_bn(vb.pp("conv"), vb.pp("bn"), shape, BN_EPS)?;
         Ok(Self { conv })
     }
 
@@ -357,11 +352,13 @@ impl Branch {
                 vb_sep.pp("depthwise_conv2d"),
                 vb_sep.pp("pointwise_conv2d"),
                 vb.pp(format!("bn_sep_{i}")),
-                c_in,
-                c_out,
-                k,
-                stride,
-                same(k, stride),
+                ConvShape {
+                    c_in,
+                    c_out,
+                    k,
+                    stride,
+                    padding: same(k, stride),
+                },
                 BN_EPS,
             )
         };
@@ -394,11 +391,10 @@ impl FactorizedReduction {
             Conv2d::load_bn(
                 vb.pp(format!("path_{i}")).pp("conv"),
                 half_batch_norm(&bn, c_out, i - 1)?,
-                c_in,
-                half,
-                1,
-                2,
-                Padding::Valid,
+                ConvShape {
+                    stride: 2,
+                    ..ConvShape::pointwise(c_in, half)
+                },
                 BN_EPS,
             )
         };
@@ -635,7 +631,7 @@ mod tests {
         let x = Tensor::zeros((1, 3, 331, 31), DType::F32, &Device::Cpu).unwrap();
         let err = model.features(&x).unwrap_err();
         assert!(
-            matches!(err, crate::Error::InputTooSmall { w: 31, .. }),
+            matches!(err, crate::error::Error::InputTooSmall { w: 31, .. }),
             "{err}"
         );
     }

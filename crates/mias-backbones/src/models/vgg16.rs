@@ -16,9 +16,10 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use crate::backbone::{Backbone, BackboneKind, Flavor, InputSpec};
 use crate::error::Result;
-use crate::layers::{Activation, Conv2d, Padding, check_input, global_avg_pool, max_pool2d};
-use crate::{Backbone, BackboneKind, Flavor, InputSpec};
+use crate::kernels::Activation;
+use crate::layers::{Conv2d, ConvShape, Padding, check_input, global_avg_pool, max_pool2d};
 
 /// One entry of the VGG16 plan: a convolution to `n` channels at checkpoint index `i`, or a pool.
 #[derive(Clone, Copy, Debug)]
@@ -85,15 +86,14 @@ impl Vgg16 {
         for layer in &cfg.plan {
             match *layer {
                 Layer::Conv { out, key } => {
-                    let conv = Conv2d::load(
-                        vb.pp(key.to_string()),
+                    let shape = ConvShape {
                         c_in,
-                        out,
-                        3,
-                        1,
-                        Padding::Symmetric(1),
-                        true,
-                    )?;
+                        c_out: out,
+                        k: 3,
+                        stride: 1,
+                        padding: Padding::Symmetric(1),
+                    };
+                    let conv = Conv2d::load(vb.pp(key.to_string()), shape, true)?;
                     layers.push(Step::Conv(conv.with_act(Activation::Relu)));
                     c_in = out;
                 }

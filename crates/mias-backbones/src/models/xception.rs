@@ -30,12 +30,13 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use crate::backbone::{Backbone, BackboneKind, Flavor, InputSpec};
 use crate::error::Result;
+use crate::kernels::Activation;
+use crate::kernels::ops::{add_into, relu};
 use crate::layers::{
-    Activation, Conv2d, Padding, SeparableConv2d, check_input, global_avg_pool, max_pool2d,
+    Conv2d, ConvShape, Padding, SeparableConv2d, check_input, global_avg_pool, max_pool2d,
 };
-use crate::ops::{add_into, relu};
-use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// Xception configuration: BatchNorm eps and the padding of the strided max pools.
 #[derive(Clone, Debug)]
@@ -106,22 +107,26 @@ impl Xception {
         let conv1 = Conv2d::load_bn(
             vb.pp("conv1"),
             vb.pp("bn1"),
-            3,
-            32,
-            3,
-            2,
-            Padding::Valid,
+            ConvShape {
+                c_in: 3,
+                c_out: 32,
+                k: 3,
+                stride: 2,
+                padding: Padding::Valid,
+            },
             eps,
         )?
         .with_act(Activation::Relu);
         let conv2 = Conv2d::load_bn(
             vb.pp("conv2"),
             vb.pp("bn2"),
-            32,
-            64,
-            3,
-            1,
-            Padding::Valid,
+            ConvShape {
+                c_in: 32,
+                c_out: 64,
+                k: 3,
+                stride: 1,
+                padding: Padding::Valid,
+            },
             eps,
         )?
         .with_act(Activation::Relu);
@@ -195,11 +200,13 @@ fn sep_bn(
         vb.pp("conv1"),
         vb.pp("pointwise"),
         vb_bn,
-        c_in,
-        c_out,
-        3,
-        1,
-        Padding::Symmetric(1),
+        ConvShape {
+            c_in,
+            c_out,
+            k: 3,
+            stride: 1,
+            padding: Padding::Symmetric(1),
+        },
         eps,
     )
 }
@@ -241,16 +248,11 @@ impl StridedBlock {
             c_out,
             eps,
         )?;
-        let skip = Conv2d::load_bn(
-            vb.pp("skip"),
-            vb.pp("skipbn"),
-            c_in,
-            c_out,
-            1,
-            2,
-            Padding::Valid,
-            eps,
-        )?;
+        let shape = ConvShape {
+            stride: 2,
+            ..ConvShape::pointwise(c_in, c_out)
+        };
+        let skip = Conv2d::load_bn(vb.pp("skip"), vb.pp("skipbn"), shape, eps)?;
         Ok(Self {
             relu_first,
             sep1,
