@@ -71,6 +71,44 @@ impl BackboneKind {
         }
     }
 
+    /// The stride of `layer`'s dense map in input pixels: each cell of the map stands for a
+    /// `stride x stride` square of the input (see [`DenseLayer`]).
+    pub fn dense_stride(self, layer: DenseLayer) -> usize {
+        match (self, layer) {
+            (BackboneKind::Vgg16, DenseLayer::Last) => 16,
+            (BackboneKind::Vgg16, DenseLayer::PreviousStage) => 8,
+            (_, DenseLayer::Last) => 32,
+            (_, DenseLayer::PreviousStage) => 16,
+        }
+    }
+
+    /// The channels of `layer`'s dense map: the length of each cell's feature vector.
+    pub fn dense_channels(self, layer: DenseLayer) -> usize {
+        match (self, layer) {
+            (BackboneKind::Vgg16, _) => 512,
+            (BackboneKind::Xception, DenseLayer::PreviousStage) => 728,
+            (BackboneKind::MobileNetV2, DenseLayer::PreviousStage) => 96,
+            (BackboneKind::NasNetLarge, DenseLayer::PreviousStage) => 2016,
+            (kind, DenseLayer::Last) => kind.feature_dim(),
+        }
+    }
+
+    /// The grid `(h / stride, w / stride)` of `layer`'s dense map for an `h x w` input, or
+    /// [`Error::DenseSide`] when a side is not a positive multiple of the stride.
+    pub fn dense_grid(self, layer: DenseLayer, h: usize, w: usize) -> Result<(usize, usize)> {
+        let stride = self.dense_stride(layer);
+        if h == 0 || w == 0 || !h.is_multiple_of(stride) || !w.is_multiple_of(stride) {
+            return Err(Error::DenseSide {
+                backbone: self.name(),
+                layer: layer.name(),
+                stride,
+                h,
+                w,
+            });
+        }
+        Ok((h / stride, w / stride))
+    }
+
     /// The input this backbone expects under `flavor`: side and normalisation.
     pub fn input(self, flavor: Flavor) -> InputSpec {
         let norm = match (self, flavor) {
@@ -101,6 +139,59 @@ impl FromStr for BackboneKind {
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| Error::UnknownBackbone(s.to_string()))
+    }
+}
+
+/// Which map [`Backbone::dense_map`] returns: the network's feature map of the whole image at
+/// one depth, before any global pooling, one feature vector per cell of a grid of
+/// [`BackboneKind::dense_stride`] pixels. The maps are those timm's `feature_info` names for
+/// these strides:
+///
+/// | backbone | `Last` (stride, channels) | `PreviousStage` (stride, channels) |
+/// |---|---|---|
+/// | VGG16 | conv5_3 + ReLU, before the last max pool (16, 512) | conv4_3 + ReLU (8, 512) |
+/// | Xception | conv4 + BN + ReLU, the last map (32, 2048) | ReLU of the middle flow's output, block 11 (16, 728) |
+/// | MobileNetV2 | conv_head + BN + ReLU6, the last map (32, 1280) | output of `blocks.4`, linear (16, 96) |
+/// | NASNetLarge | the final ReLU, the last map (32, 4032) | ReLU of `cell_11`'s output (16, 2016) |
+///
+/// For Xception, MobileNetV2 and NASNetLarge `Last` is [`Backbone::feature_map`]; for VGG16 it
+/// is the map before `feature_map`'s final pool (twice its resolution).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DenseLayer {
+    /// The deepest map (see the table).
+    #[default]
+    Last,
+    /// The last map of the stage before, at half `Last`'s stride (see the table).
+    PreviousStage,
+}
+
+impl DenseLayer {
+    /// Both layers, deepest first.
+    pub const ALL: [DenseLayer; 2] = [DenseLayer::Last, DenseLayer::PreviousStage];
+
+    /// The lowercase name used in configurations and cache keys (`last`, `previous_stage`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DenseLayer::Last => "last",
+            DenseLayer::PreviousStage => "previous_stage",
+        }
+    }
+}
+
+impl fmt::Display for DenseLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DenseLayer {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        DenseLayer::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| Error::UnknownDenseLayer(s.to_string()))
     }
 }
 
@@ -206,6 +297,22 @@ pub trait Backbone: Send + Sync {
     /// The last feature map `[N, D, h, w]` before global pooling (what a Keras `Flatten` head
     /// would see); [`Backbone::features`] is its mean over `h` and `w`.
     fn feature_map(&self, xs: &Tensor) -> Result<Tensor>;
+
+    /// The dense map of `layer` (see [`DenseLayer`]) for a batch `[N, 3, H, W]` of normalised
+    /// images of any size whose sides are multiples of the layer's stride `s`
+    /// ([`BackboneKind::dense_stride`]): `[N, C, H / s, W / s]`, `C` =
+    /// [`BackboneKind::dense_channels`]. Cell `(i, j)` stands for the input square
+    /// `[i * s, (i + 1) * s) x [j * s, (j + 1) * s)` (its receptive field is wider and centred on
+    /// it, to within the padding rules of the stem); the whole image is one forward pass. A side that is not
+    /// a multiple of `s` is [`Error::DenseSide`]; below the network's minimum input,
+    /// [`Error::InputTooSmall`].
+    ///
+    /// Memory (CPU): the kernels work in tiles of a few MiB per thread (im2col, Winograd), so the
+    /// peak is the two largest consecutive activations plus the weights. For VGG16 at batch 1
+    /// that is two maps of 64 x H x W floats (128 MiB at 512 px, 512 MiB at 1024) and about
+    /// 160 MiB of weights (the Winograd copies included): the whole process peaked at 336 MiB at
+    /// 512 px and 737 MiB at 1024.
+    fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor>;
 }
 
 #[cfg(test)]
@@ -225,6 +332,44 @@ mod tests {
         assert!(err.contains("resnet50"), "{err}");
         assert_eq!("keras".parse::<Flavor>().unwrap(), Flavor::Keras);
         assert!("tf".parse::<Flavor>().is_err());
+    }
+
+    #[test]
+    fn dense_grid_needs_multiples_of_the_stride() {
+        let vgg = BackboneKind::Vgg16;
+        assert_eq!(
+            vgg.dense_grid(DenseLayer::Last, 512, 1024).unwrap(),
+            (32, 64)
+        );
+        assert_eq!(
+            vgg.dense_grid(DenseLayer::PreviousStage, 512, 512).unwrap(),
+            (64, 64)
+        );
+        let mnv2 = BackboneKind::MobileNetV2;
+        assert_eq!(
+            mnv2.dense_grid(DenseLayer::Last, 1024, 1024).unwrap(),
+            (32, 32)
+        );
+        let err = vgg.dense_grid(DenseLayer::Last, 520, 512).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::DenseSide {
+                    stride: 16,
+                    h: 520,
+                    w: 512,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("vgg16") && msg.contains("520x512"), "{msg}");
+        assert!(vgg.dense_grid(DenseLayer::Last, 0, 0).is_err());
+        for layer in DenseLayer::ALL {
+            assert_eq!(layer.name().parse::<DenseLayer>().unwrap(), layer);
+        }
+        assert!("conv5_3".parse::<DenseLayer>().is_err());
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! or Keras's (TensorFlow SAME padding, Keras BatchNorm eps, Keras input normalisation).
 //!
 //! With deterministic random weights (no download; never a source of real features), a
-//! MobileNetV2 turns a batch of two 64-pixel images into two 1280-long feature vectors:
+//! MobileNetV2 turns a batch of two 64-pixel images into two 1280-long feature vectors, and
+//! VGG16 gives the dense map of a whole 64-pixel image, one 512-long vector per 16-pixel cell
+//! (conv5_3, see [`DenseLayer`]):
 //!
 //! ```
 //! use candle_core::{DType, Device, Tensor};
-//! use mias_backbones::{BackboneKind, Flavor, models, random_var_builder};
+//! use mias_backbones::{BackboneKind, DenseLayer, Flavor, models, random_var_builder};
 //!
 //! # fn main() -> mias_backbones::Result<()> {
 //! let dev = Device::Cpu;
@@ -19,6 +21,11 @@
 //! let x = Tensor::zeros((2, 3, 64, 64), DType::F32, &dev)?;
 //! let feats = bb.features(&x)?;
 //! assert_eq!(feats.dims(), &[2, 1280]);
+//!
+//! let vgg = models::build(BackboneKind::Vgg16, Flavor::Timm, random_var_builder(7, &dev))?;
+//! let image = Tensor::ones((1, 3, 64, 64), DType::F32, &dev)?;
+//! let map = vgg.dense_map(&image, DenseLayer::Last)?;
+//! assert_eq!(map.dims(), &[1, 512, 4, 4]);
 //! # Ok(())
 //! # }
 //! ```
@@ -58,7 +65,7 @@ pub mod models;
 mod test_util;
 pub mod weights;
 
-pub use backbone::{Backbone, BackboneKind, Flavor, InputSpec, Normalization};
+pub use backbone::{Backbone, BackboneKind, DenseLayer, Flavor, InputSpec, Normalization};
 pub use error::{Error, Result};
 pub use load::{load, load_with_provenance};
 pub use weights::{FetchOptions, Provenance, WeightsSource, random_var_builder};

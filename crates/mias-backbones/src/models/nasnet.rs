@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::backbone::{Backbone, BackboneKind, Flavor, InputSpec};
+use crate::backbone::{Backbone, BackboneKind, DenseLayer, Flavor, InputSpec};
 use crate::error::Result;
 use crate::kernels::Activation;
 use crate::kernels::ops::{add_into, cat_channels, relu, scale, shift_up_left};
@@ -244,6 +244,29 @@ impl NasNetLarge {
     /// The last feature map `[N, 4032, H', W']` (11x11 at 331), after the final ReLU.
     pub fn forward_map(&self, xs: &Tensor) -> Result<Tensor> {
         check_input("nasnetlarge", xs, 32)?;
+        Ok(relu(&self.run_cells(xs, self.cells.len())?)?)
+    }
+
+    /// The dense map of `layer`: [`NasNetLarge::forward_map`] for [`DenseLayer::Last`], the
+    /// ReLU of `cell_11`'s output (2016 channels, stride 16; what `reduction_cell_1` reads) for
+    /// [`DenseLayer::PreviousStage`].
+    pub fn forward_dense(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        let (_, h, w) = check_input("nasnetlarge", xs, 32)?;
+        BackboneKind::NasNetLarge.dense_grid(layer, h, w)?;
+        let n = match layer {
+            DenseLayer::Last => self.cells.len(),
+            // Every cell before the last reduction cell.
+            DenseLayer::PreviousStage => self
+                .cells
+                .iter()
+                .rposition(|c| matches!(c, Cell::Reduction(_)))
+                .unwrap_or(self.cells.len()),
+        };
+        Ok(relu(&self.run_cells(xs, n)?)?)
+    }
+
+    /// Stem and the first `n` cells after it: the last cell's output (before any ReLU).
+    fn run_cells(&self, xs: &Tensor, n: usize) -> Result<Tensor> {
         let x_conv0 = self.conv0.forward(xs)?;
         let x_stem_0 = self.cell_stem_0.forward(&x_conv0, &x_conv0)?;
         let x_stem_1 = self.cell_stem_1.forward(&x_stem_0, &x_conv0)?;
@@ -251,7 +274,7 @@ impl NasNetLarge {
         // a reduction cell, timm feeds the next cell the reduction cell's own left input again
         // (cell_6 reads cell_4, cell_12 reads cell_10), so `prev` only moves after normal cells.
         let (mut prev, mut cur) = (x_stem_0, x_stem_1);
-        for cell in &self.cells {
+        for cell in &self.cells[..n] {
             match cell {
                 Cell::Normal(c) => {
                     let next = c.forward(&cur, &prev)?;
@@ -260,7 +283,7 @@ impl NasNetLarge {
                 Cell::Reduction(c) => cur = c.forward(&cur, &prev)?,
             }
         }
-        Ok(relu(&cur)?)
+        Ok(cur)
     }
 }
 
@@ -279,6 +302,10 @@ impl Backbone for NasNetLarge {
 
     fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
         self.forward_map(xs)
+    }
+
+    fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        self.forward_dense(xs, layer)
     }
 }
 

@@ -30,7 +30,7 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::backbone::{Backbone, BackboneKind, Flavor, InputSpec};
+use crate::backbone::{Backbone, BackboneKind, DenseLayer, Flavor, InputSpec};
 use crate::error::Result;
 use crate::kernels::Activation;
 use crate::kernels::ops::{add_into, relu};
@@ -157,6 +157,24 @@ impl Xception {
     /// The last feature map `[N, 2048, H', W']` (10x10 at 299), after the final ReLU.
     pub fn forward_map(&self, xs: &Tensor) -> Result<Tensor> {
         check_input("xception", xs, 32)?;
+        let x = self.middle_flow(xs)?;
+        let x = self.exit.forward(&x, self.pool_padding)?;
+        self.conv4.forward(&self.conv3.forward(&x)?)
+    }
+
+    /// The dense map of `layer`: [`Xception::forward_map`] for [`DenseLayer::Last`], the ReLU of
+    /// the middle flow's output (728 channels, stride 16) for [`DenseLayer::PreviousStage`].
+    pub fn forward_dense(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        let (_, h, w) = check_input("xception", xs, 32)?;
+        BackboneKind::Xception.dense_grid(layer, h, w)?;
+        match layer {
+            DenseLayer::Last => self.forward_map(xs),
+            DenseLayer::PreviousStage => Ok(relu(&self.middle_flow(xs)?)?),
+        }
+    }
+
+    /// Stem, entry flow and middle flow: the output of block 11 (before any ReLU).
+    fn middle_flow(&self, xs: &Tensor) -> Result<Tensor> {
         let mut x = self.conv2.forward(&self.conv1.forward(xs)?)?;
         for block in &self.entry {
             x = block.forward(&x, self.pool_padding)?;
@@ -164,8 +182,7 @@ impl Xception {
         for block in &self.middle {
             x = block.forward(&x)?;
         }
-        x = self.exit.forward(&x, self.pool_padding)?;
-        self.conv4.forward(&self.conv3.forward(&x)?)
+        Ok(x)
     }
 }
 
@@ -184,6 +201,10 @@ impl Backbone for Xception {
 
     fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
         self.forward_map(xs)
+    }
+
+    fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        self.forward_dense(xs, layer)
     }
 }
 
