@@ -1,6 +1,8 @@
 //! Criterion benches of each backbone's forward pass at its native size, batch 1 and 8, with
 //! deterministic random weights (never downloads). Names are device-prefixed: `cpu_vgg16_b8`.
-//! With `--features cuda`, the same benches run on the first GPU as `cuda_*`.
+//! With `--features cuda`, the same benches run on the first GPU as `cuda_*`. Then VGG16's dense
+//! map (conv5_3, `DenseLayer::Last`) of one whole image at 512 and 1024 px:
+//! `cpu_vgg16_dense512_b1`, `cpu_vgg16_dense1024_b1`.
 //!
 //! `benches/torch_reference.py` times timm on the same machine (2 threads) for the ratios.
 
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mias_backbones::{BackboneKind, Flavor, models, weights};
+use mias_backbones::{BackboneKind, DenseLayer, Flavor, models, weights};
 
 fn devices() -> Vec<(&'static str, Device)> {
     #[allow(unused_mut)]
@@ -67,5 +69,51 @@ fn bench_backbones(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_backbones);
+/// The input sides of the dense-map benches (batch 1).
+const DENSE_SIDES: [usize; 2] = [512, 1024];
+
+fn bench_dense(c: &mut Criterion) {
+    let only = std::env::var("MIAS_BENCH_ONLY").ok();
+    if let Some(only) = &only
+        && !only.split(',').any(|o| o == BackboneKind::Vgg16.name())
+    {
+        return;
+    }
+    let kind = BackboneKind::Vgg16;
+    for (dev_name, dev) in devices() {
+        let vb = weights::random_var_builder(0, &dev);
+        let bb = match models::build(kind, Flavor::Timm, vb) {
+            Ok(bb) => bb,
+            Err(e) => {
+                eprintln!("skipped {dev_name}_{kind}_dense: {e}");
+                continue;
+            }
+        };
+        for side in DENSE_SIDES {
+            let x = Tensor::randn(0f32, 1.0, (1, 3, side, side), &dev)
+                .and_then(|x| x.to_dtype(DType::F32))
+                .expect("random input");
+            let mut group = c.benchmark_group("backbones");
+            group.throughput(Throughput::Elements(1));
+            group.sample_size(10);
+            group.warm_up_time(Duration::from_secs(1));
+            group.measurement_time(Duration::from_secs(if side <= 512 { 10 } else { 30 }));
+            group.bench_function(format!("{dev_name}_{kind}_dense{side}_b1"), |b| {
+                b.iter_custom(|iters| {
+                    dev.synchronize().expect("synchronize");
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let m = bb.dense_map(&x, DenseLayer::Last).expect("forward");
+                        std::hint::black_box(m);
+                    }
+                    dev.synchronize().expect("synchronize");
+                    start.elapsed()
+                })
+            });
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, bench_backbones, bench_dense);
 criterion_main!(benches);

@@ -5,6 +5,7 @@
 //! ```text
 //! bench_report table [--criterion DIR] [--since UNIX_SECONDS] [--torch FILE.json] [--python PYTHON] [--no-rss]
 //! bench_report rss BACKBONE BATCH
+//! bench_report rss-dense BACKBONE SIDE
 //! ```
 //!
 //! `table` prints, per backbone and batch: our and PyTorch's milliseconds per image, their ratio
@@ -12,11 +13,14 @@
 //! multiply-add counted as 2) and its share of the machine's fp32 gemm peak (the best rate of the
 //! `gemm` bench group); then the peak resident memory of one batch-8 forward pass for each
 //! backbone, ours (this program re-run as `rss` in a fresh process) beside PyTorch's (the script
-//! run with `--rss`); then the augmentation throughput. A missing figure prints as `-`, and so
+//! run with `--rss`); then VGG16's dense map of one whole image at 512 and 1024 px (conv5_3,
+//! `DenseLayer::Last`; PyTorch: `features[:30]`), time and peak memory (`rss-dense`, and the
+//! script with `--rss-dense`); then the augmentation throughput. A missing figure prints as `-`, and so
 //! does a criterion result written before `--since` (a stale one from an earlier run).
 //!
 //! `rss` builds one backbone with random weights, runs two forward passes on a random batch and
-//! prints `vmhwm_kib N`, the process's peak resident set size read from `/proc/self/status`.
+//! prints `vmhwm_kib N`, the process's peak resident set size read from `/proc/self/status`;
+//! `rss-dense` does the same for two dense maps (`DenseLayer::Last`) of one image of SIDE px.
 //!
 //! This lives in mias-backbones rather than in xtask because it needs JSON parsing and the
 //! backbones themselves, while xtask stays dependency-free.
@@ -26,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use candle_core::{DType, Device, Tensor};
-use mias_backbones::{BackboneKind, Flavor, models, weights};
+use mias_backbones::{BackboneKind, DenseLayer, Flavor, models, weights};
 use serde_json::Value;
 
 /// Model FLOPs per image at the native side (multiply-add = 2), as given in issue 5.
@@ -41,12 +45,16 @@ fn gflop_per_image(kind: BackboneKind) -> f64 {
 
 const BATCHES: [usize; 2] = [1, 8];
 
+/// The sides of VGG16's dense-map benches (`cpu_vgg16_dense{side}_b1`), batch 1.
+const DENSE_SIDES: [usize; 2] = [512, 1024];
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("rss") => rss(&args[1..]),
+        Some("rss-dense") => rss_dense(&args[1..]),
         Some("table") => table(&args[1..]),
-        _ => Err("usage: bench_report table [--criterion DIR] [--torch FILE.json] [--python PYTHON] [--no-rss] | bench_report rss BACKBONE BATCH".into()),
+        _ => Err("usage: bench_report table [--criterion DIR] [--torch FILE.json] [--python PYTHON] [--no-rss] | bench_report rss BACKBONE BATCH | bench_report rss-dense BACKBONE SIDE".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -86,6 +94,30 @@ fn rss(args: &[String]) -> Result<(), String> {
     for _ in 0..2 {
         let f = bb.features(&x).map_err(|e| format!("{kind}: {e}"))?;
         std::hint::black_box(f);
+    }
+    println!("vmhwm_kib {}", vmhwm_kib()?);
+    Ok(())
+}
+
+fn rss_dense(args: &[String]) -> Result<(), String> {
+    let [name, side] = args else {
+        return Err("usage: bench_report rss-dense BACKBONE SIDE".into());
+    };
+    let kind: BackboneKind = name.parse().map_err(|e| format!("{e}"))?;
+    let side: usize = side
+        .parse()
+        .map_err(|_| format!("side must be a positive integer, got {side:?}"))?;
+    let dev = Device::Cpu;
+    let bb = models::build(kind, Flavor::Timm, weights::random_var_builder(0, &dev))
+        .map_err(|e| format!("{kind}: {e}"))?;
+    let x = Tensor::randn(0f32, 1.0, (1, 3, side, side), &dev)
+        .and_then(|x| x.to_dtype(DType::F32))
+        .map_err(|e| e.to_string())?;
+    for _ in 0..2 {
+        let m = bb
+            .dense_map(&x, DenseLayer::Last)
+            .map_err(|e| format!("{kind}: {e}"))?;
+        std::hint::black_box(m);
     }
     println!("vmhwm_kib {}", vmhwm_kib()?);
     Ok(())
@@ -304,6 +336,47 @@ fn table(args: &[String]) -> Result<(), String> {
             let mib = |k: Option<u64>| fmt_opt(k.map(|k| k as f64 / 1024.0), 0) + " MiB";
             println!("| {kind} | {} | {} |", mib(measure_rss(ours)), mib(theirs));
         }
+    }
+    println!();
+    println!(
+        "| VGG16 dense map (conv5_3), batch 1 | ours ms/image | PyTorch ms/image | ratio | peak RSS ours | peak RSS PyTorch |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_reference.py");
+    for side in DENSE_SIDES {
+        let ours = criterion_median_s(
+            &a.criterion,
+            "backbones",
+            &format!("cpu_vgg16_dense{side}_b1"),
+            a.since,
+        );
+        let theirs = torch
+            .get(&format!("vgg16_dense{side}"))
+            .and_then(|m| m.get(&1))
+            .copied();
+        let (rss_ours, rss_theirs) = if a.rss {
+            let mut cmd = Command::new(&me);
+            cmd.args(["rss-dense", "vgg16", &side.to_string()]);
+            let theirs = a.python.as_ref().and_then(|py| {
+                let mut cmd = Command::new(py);
+                cmd.arg(&script)
+                    .args(["--rss-dense", "vgg16", &side.to_string()]);
+                measure_rss(cmd)
+            });
+            (measure_rss(cmd), theirs)
+        } else {
+            (None, None)
+        };
+        let mib = |k: Option<u64>| fmt_opt(k.map(|k| k as f64 / 1024.0), 0) + " MiB";
+        println!(
+            "| {side} px | {} | {} | {} | {} | {} |",
+            fmt_opt(ours.map(|s| s * 1e3), 1),
+            fmt_opt(theirs.map(|s| s * 1e3), 1),
+            fmt_opt(ours.zip(theirs).map(|(o, t)| o / t), 2),
+            mib(rss_ours),
+            mib(rss_theirs),
+        );
     }
     println!();
     println!("| augmentation bench (mias-data, 1024x1024 input) | images/s |");

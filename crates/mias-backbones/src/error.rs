@@ -125,6 +125,28 @@ pub enum Error {
     #[error(transparent)]
     Write(#[from] mias_core::Error),
 
+    /// A dense map asked of an input whose sides are not multiples of that map's stride.
+    #[error(
+        "{backbone}'s dense map `{layer}` has stride {stride}: input sides must be multiples of \
+         {stride}, got {h}x{w}"
+    )]
+    DenseSide {
+        /// The backbone name.
+        backbone: &'static str,
+        /// The layer's name (`last`, `previous_stage`).
+        layer: &'static str,
+        /// The map's stride in input pixels.
+        stride: usize,
+        /// Input height.
+        h: usize,
+        /// Input width.
+        w: usize,
+    },
+
+    /// A dense layer name that is not `last` or `previous_stage`.
+    #[error("unknown dense layer `{0}` (expected last or previous_stage)")]
+    UnknownDenseLayer(String),
+
     /// An error from candle (tensor operations, devices).
     #[error(transparent)]
     Candle(candle_core::Error),

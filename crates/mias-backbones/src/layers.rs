@@ -11,11 +11,12 @@
 use candle_core::{D, DType, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::conv::{ConvParams, conv2d};
-use crate::depthwise::{DepthwiseParams, depthwise_conv2d};
 use crate::error::{Error, Result};
-use crate::pool::{PoolKind, PoolParams, pool2d};
-use crate::winograd::{transform_weights, winograd_conv3x3};
+use crate::kernels::conv::conv2d;
+use crate::kernels::depthwise::{DepthwiseParams, depthwise_conv2d};
+use crate::kernels::pool::{PoolKind, PoolParams, pool2d};
+use crate::kernels::winograd::{transform_weights, winograd_conv3x3};
+use crate::kernels::{Activation, ConvParams};
 
 /// How a convolution or a pooling window pads its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,24 +53,31 @@ impl Padding {
     }
 }
 
-/// The activation a layer applies to its output.
+/// The shape of a convolution layer: channels in and out, square kernel side, stride and
+/// padding rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// The identity.
-    None,
-    /// `max(x, 0)`.
-    Relu,
-    /// `min(max(x, 0), 6)`.
-    Relu6,
+pub struct ConvShape {
+    /// Input channels.
+    pub c_in: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Kernel side.
+    pub k: usize,
+    /// Stride, the same along both axes.
+    pub stride: usize,
+    /// Padding rule.
+    pub padding: Padding,
 }
 
-impl Activation {
-    /// Applies the activation.
-    pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            Activation::None => Ok(x.clone()),
-            Activation::Relu => x.relu(),
-            Activation::Relu6 => x.clamp(0f32, 6f32),
+impl ConvShape {
+    /// A 1x1 stride-1 convolution without padding (a pointwise projection).
+    pub fn pointwise(c_in: usize, c_out: usize) -> Self {
+        Self {
+            c_in,
+            c_out,
+            k: 1,
+            stride: 1,
+            padding: Padding::Valid,
         }
     }
 }
@@ -104,7 +112,7 @@ pub fn fold_batch_norm(
 pub struct Conv2d {
     weight: Tensor,
     /// Winograd-transformed weight of a 3x3 stride-1 convolution on the CPU (see
-    /// [`crate::winograd`]), computed at load time.
+    /// [`crate::kernels::winograd`]), computed at load time.
     winograd: Option<Tensor>,
     bias: Option<Tensor>,
     k: usize,
@@ -115,15 +123,14 @@ pub struct Conv2d {
 
 impl Conv2d {
     /// Loads `weight` `[c_out, c_in, k, k]` (and `bias` `[c_out]` when `bias` is true) from `vb`.
-    pub fn load(
-        vb: VarBuilder,
-        c_in: usize,
-        c_out: usize,
-        k: usize,
-        stride: usize,
-        padding: Padding,
-        bias: bool,
-    ) -> Result<Self> {
+    pub fn load(vb: VarBuilder, shape: ConvShape, bias: bool) -> Result<Self> {
+        let ConvShape {
+            c_in,
+            c_out,
+            k,
+            stride,
+            padding,
+        } = shape;
         let weight = vb.get((c_out, c_in, k, k), "weight")?;
         let bias = if bias {
             Some(vb.get(c_out, "bias")?)
@@ -141,22 +148,13 @@ impl Conv2d {
         })
     }
 
-    /// Loads a bias-free convolution from `vb` and folds the BatchNorm under `vb_bn` into it.
-    #[allow(clippy::too_many_arguments)]
-    pub fn load_bn(
-        vb: VarBuilder,
-        vb_bn: VarBuilder,
-        c_in: usize,
-        c_out: usize,
-        k: usize,
-        stride: usize,
-        padding: Padding,
-        eps: f64,
-    ) -> Result<Self> {
-        let conv = Self::load(vb, c_in, c_out, k, stride, padding, false)?;
+    /// Loads a bias-free convolution from `vb` and folds the BatchNorm under `vb_bn` (with
+    /// `eps`) into it.
+    pub fn load_bn(vb: VarBuilder, vb_bn: VarBuilder, shape: ConvShape, eps: f64) -> Result<Self> {
+        let conv = Self::load(vb, shape, false)?;
         let (weight, bias) = fold_batch_norm(&conv.weight, None, &vb_bn, eps)?;
         Ok(Self {
-            winograd: winograd_weight(&weight, k, stride)?,
+            winograd: winograd_weight(&weight, shape.k, shape.stride)?,
             weight,
             bias: Some(bias),
             ..conv
@@ -211,7 +209,7 @@ fn winograd_weight(weight: &Tensor, k: usize, stride: usize) -> Result<Option<Te
 }
 
 /// A depthwise 2-D convolution (groups = channels, weight `[C, 1, k, k]`) run by the fast kernel
-/// of [`crate::depthwise`], with optional (folded) bias and fused activation.
+/// of [`crate::kernels::depthwise`], with optional (folded) bias and fused activation.
 #[derive(Clone, Debug)]
 pub struct DepthwiseConv2d {
     weight: Tensor,
@@ -289,41 +287,25 @@ pub struct SeparableConv2d {
 }
 
 impl SeparableConv2d {
-    /// Loads the depthwise weight `[c_in, 1, k, k]` under `vb_dw` and the pointwise weight
-    /// `[c_out, c_in, 1, 1]` under `vb_pw`, both without bias.
-    pub fn load(
-        vb_dw: VarBuilder,
-        vb_pw: VarBuilder,
-        c_in: usize,
-        c_out: usize,
-        k: usize,
-        stride: usize,
-        padding: Padding,
-    ) -> Result<Self> {
-        let depthwise = DepthwiseConv2d::load(vb_dw, c_in, k, stride, padding)?;
-        let pointwise = Conv2d::load(vb_pw, c_in, c_out, 1, 1, Padding::Valid, false)?;
-        Ok(Self {
-            depthwise,
-            pointwise,
-        })
-    }
-
-    /// As [`SeparableConv2d::load`], with the BatchNorm under `vb_bn` folded into the pointwise
-    /// convolution.
-    #[allow(clippy::too_many_arguments)]
+    /// Loads the depthwise weight `[c_in, 1, k, k]` (`k`, stride and padding of `shape`) under
+    /// `vb_dw`, the pointwise weight `[c_out, c_in, 1, 1]` under `vb_pw`, both without bias, and
+    /// folds the BatchNorm under `vb_bn` (with `eps`) into the pointwise convolution.
     pub fn load_bn(
         vb_dw: VarBuilder,
         vb_pw: VarBuilder,
         vb_bn: VarBuilder,
-        c_in: usize,
-        c_out: usize,
-        k: usize,
-        stride: usize,
-        padding: Padding,
+        shape: ConvShape,
         eps: f64,
     ) -> Result<Self> {
+        let ConvShape {
+            c_in,
+            c_out,
+            k,
+            stride,
+            padding,
+        } = shape;
         let depthwise = DepthwiseConv2d::load(vb_dw, c_in, k, stride, padding)?;
-        let pointwise = Conv2d::load_bn(vb_pw, vb_bn, c_in, c_out, 1, 1, Padding::Valid, eps)?;
+        let pointwise = Conv2d::load_bn(vb_pw, vb_bn, ConvShape::pointwise(c_in, c_out), eps)?;
         Ok(Self {
             depthwise,
             pointwise,
@@ -342,40 +324,6 @@ impl SeparableConv2d {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.pointwise.forward(&self.depthwise.forward(x)?)
     }
-}
-
-/// Pads the last two axes of `x` `[N, C, H, W]` by `[top, bottom, left, right]` with `value`.
-pub fn pad2d(x: &Tensor, pad: [usize; 4], value: f32) -> Result<Tensor> {
-    let [t, b, l, r] = pad;
-    if pad == [0; 4] {
-        return Ok(x.clone());
-    }
-    if value == 0.0 {
-        return Ok(x.pad_with_zeros(2, t, b)?.pad_with_zeros(3, l, r)?);
-    }
-    let (n, c, h, w) = x.dims4()?;
-    let fill = |shape: (usize, usize, usize, usize)| {
-        Tensor::full(value, shape, x.device()).and_then(|t| t.to_dtype(x.dtype()))
-    };
-    let mut rows = Vec::with_capacity(3);
-    if t > 0 {
-        rows.push(fill((n, c, t, w))?);
-    }
-    rows.push(x.clone());
-    if b > 0 {
-        rows.push(fill((n, c, b, w))?);
-    }
-    let x = Tensor::cat(&rows, 2)?;
-    let hp = h + t + b;
-    let mut cols = Vec::with_capacity(3);
-    if l > 0 {
-        cols.push(fill((n, c, hp, l))?);
-    }
-    cols.push(x);
-    if r > 0 {
-        cols.push(fill((n, c, hp, r))?);
-    }
-    Ok(Tensor::cat(&cols, 3)?)
 }
 
 /// Max pool with a `k x k` window and stride `s`; padded cells are `-inf`, so they never win.
@@ -526,8 +474,8 @@ mod tests {
         );
         let vb = VarBuilder::from_tensors(map, DType::F32, &dev);
         let eps = 1e-3;
-        let conv =
-            Conv2d::load_bn(vb.pp("c"), vb.pp("bn"), 2, 2, 1, 1, Padding::Valid, eps).unwrap();
+        let shape = ConvShape::pointwise(2, 2);
+        let conv = Conv2d::load_bn(vb.pp("c"), vb.pp("bn"), shape, eps).unwrap();
         let x = Tensor::new(&[[[[1f32]], [[2.0]]]], &dev).unwrap();
         let y = conv.forward(&x).unwrap().flatten_all().unwrap();
         let y = y.to_vec1::<f32>().unwrap();

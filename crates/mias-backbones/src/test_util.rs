@@ -4,7 +4,7 @@ use candle_core::{Device, Tensor};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::layers::Activation;
+use crate::kernels::Activation;
 
 /// A tensor of uniform draws from [-1, 1).
 pub fn random(shape: &[usize], rng: &mut ChaCha8Rng) -> Tensor {

@@ -12,7 +12,7 @@ use candle_nn::VarBuilder;
 use candle_nn::var_builder::SimpleBackend;
 use sha2::{Digest, Sha256};
 
-use crate::BackboneKind;
+use crate::backbone::BackboneKind;
 use crate::error::{Error, Result};
 
 /// The Hub files of the timm ports, pinned to the commit that added (or last changed) the weights.

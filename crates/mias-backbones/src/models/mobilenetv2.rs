@@ -25,10 +25,11 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use crate::backbone::{Backbone, BackboneKind, DenseLayer, Flavor, InputSpec};
 use crate::error::Result;
-use crate::layers::{Activation, Conv2d, DepthwiseConv2d, Padding, check_input, global_avg_pool};
-use crate::ops::add_into;
-use crate::{Backbone, BackboneKind, Flavor, InputSpec};
+use crate::kernels::Activation;
+use crate::kernels::ops::add_into;
+use crate::layers::{Conv2d, ConvShape, DepthwiseConv2d, Padding, check_input, global_avg_pool};
 
 /// A stage of inverted residual blocks.
 #[derive(Clone, Copy, Debug)]
@@ -97,6 +98,8 @@ pub struct MobileNetV2 {
     stem: Conv2d,
     first: DsBlock,
     blocks: Vec<InvertedResidual>,
+    /// How many of `blocks` run at output stride 16 or less (through timm's `blocks.4`).
+    blocks_to_stride16: usize,
     head: Conv2d,
 }
 
@@ -107,11 +110,13 @@ impl MobileNetV2 {
         let stem = Conv2d::load_bn(
             vb.pp("conv_stem"),
             vb.pp("bn1"),
-            3,
-            cfg.stem,
-            3,
-            2,
-            cfg.strided_padding,
+            ConvShape {
+                c_in: 3,
+                c_out: cfg.stem,
+                k: 3,
+                stride: 2,
+                padding: cfg.strided_padding,
+            },
             eps,
         )?
         .with_act(Activation::Relu6);
@@ -119,7 +124,14 @@ impl MobileNetV2 {
         let first = DsBlock::new(vbb.pp("0").pp("0"), cfg.stem, cfg.first_out, eps)?;
         let mut blocks = Vec::new();
         let mut c_in = cfg.first_out;
+        // The stem halves the input; each stage multiplies the stride by its own.
+        let mut stride_so_far = 2;
+        let mut blocks_to_stride16 = 0;
         for (s, stage) in cfg.stages.iter().enumerate() {
+            stride_so_far *= stage.stride;
+            if stride_so_far <= 16 {
+                blocks_to_stride16 += stage.repeats;
+            }
             for b in 0..stage.repeats {
                 let stride = if b == 0 { stage.stride } else { 1 };
                 let padding = if stride == 2 {
@@ -142,11 +154,7 @@ impl MobileNetV2 {
         let head = Conv2d::load_bn(
             vb.pp("conv_head"),
             vb.pp("bn2"),
-            c_in,
-            cfg.head,
-            1,
-            1,
-            Padding::Valid,
+            ConvShape::pointwise(c_in, cfg.head),
             eps,
         )?
         .with_act(Activation::Relu6);
@@ -155,6 +163,7 @@ impl MobileNetV2 {
             stem,
             first,
             blocks,
+            blocks_to_stride16,
             head,
         })
     }
@@ -162,12 +171,29 @@ impl MobileNetV2 {
     /// The last feature map `[N, 1280, H/32, W/32]` (rounded up).
     pub fn forward_map(&self, xs: &Tensor) -> Result<Tensor> {
         check_input("mobilenetv2", xs, 3)?;
+        self.head.forward(&self.run_blocks(xs, self.blocks.len())?)
+    }
+
+    /// The dense map of `layer`: [`MobileNetV2::forward_map`] for [`DenseLayer::Last`], the
+    /// output of the last stride-16 block (timm's `blocks.4`, 96 channels, linear) for
+    /// [`DenseLayer::PreviousStage`].
+    pub fn forward_dense(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        let (_, h, w) = check_input("mobilenetv2", xs, 3)?;
+        BackboneKind::MobileNetV2.dense_grid(layer, h, w)?;
+        match layer {
+            DenseLayer::Last => self.forward_map(xs),
+            DenseLayer::PreviousStage => self.run_blocks(xs, self.blocks_to_stride16),
+        }
+    }
+
+    /// Stem, first block and the first `n` inverted residual blocks.
+    fn run_blocks(&self, xs: &Tensor, n: usize) -> Result<Tensor> {
         let mut x = self.stem.forward(xs)?;
         x = self.first.forward(&x)?;
-        for block in &self.blocks {
+        for block in &self.blocks[..n] {
             x = block.forward(&x)?;
         }
-        self.head.forward(&x)
+        Ok(x)
     }
 }
 
@@ -186,6 +212,10 @@ impl Backbone for MobileNetV2 {
 
     fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
         self.forward_map(xs)
+    }
+
+    fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        self.forward_dense(xs, layer)
     }
 }
 
@@ -208,16 +238,8 @@ impl DsBlock {
             eps,
         )?
         .with_act(Activation::Relu6);
-        let conv_pw = Conv2d::load_bn(
-            vb.pp("conv_pw"),
-            vb.pp("bn2"),
-            c_in,
-            c_out,
-            1,
-            1,
-            Padding::Valid,
-            eps,
-        )?;
+        let shape = ConvShape::pointwise(c_in, c_out);
+        let conv_pw = Conv2d::load_bn(vb.pp("conv_pw"), vb.pp("bn2"), shape, eps)?;
         Ok(Self { conv_dw, conv_pw })
     }
 
@@ -249,27 +271,15 @@ impl InvertedResidual {
         let conv_pw = Conv2d::load_bn(
             vb.pp("conv_pw"),
             vb.pp("bn1"),
-            c_in,
-            mid,
-            1,
-            1,
-            Padding::Valid,
+            ConvShape::pointwise(c_in, mid),
             eps,
         )?
         .with_act(Activation::Relu6);
         let conv_dw =
             DepthwiseConv2d::load_bn(vb.pp("conv_dw"), vb.pp("bn2"), mid, 3, stride, padding, eps)?
                 .with_act(Activation::Relu6);
-        let conv_pwl = Conv2d::load_bn(
-            vb.pp("conv_pwl"),
-            vb.pp("bn3"),
-            mid,
-            c_out,
-            1,
-            1,
-            Padding::Valid,
-            eps,
-        )?;
+        let shape = ConvShape::pointwise(mid, c_out);
+        let conv_pwl = Conv2d::load_bn(vb.pp("conv_pwl"), vb.pp("bn3"), shape, eps)?;
         Ok(Self {
             conv_pw,
             conv_dw,

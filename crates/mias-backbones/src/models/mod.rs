@@ -1,11 +1,11 @@
 //! One file per backbone. Each exposes a `Config` (with `timm()`, `keras()` and
 //! `for_flavor(Flavor)` constructors), a model struct built by `new(&Config, VarBuilder)` with
-//! literal timm checkpoint keys, and an implementation of [`crate::Backbone`].
+//! literal timm checkpoint keys, and an implementation of [`Backbone`].
 
 use candle_nn::VarBuilder;
 
+use crate::backbone::{Backbone, BackboneKind, Flavor};
 use crate::error::Result;
-use crate::{Backbone, BackboneKind, Flavor};
 
 pub mod mobilenetv2;
 pub mod nasnet;

@@ -36,13 +36,14 @@ use std::collections::HashMap;
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::backbone::{Backbone, BackboneKind, DenseLayer, Flavor, InputSpec};
 use crate::error::Result;
+use crate::kernels::Activation;
+use crate::kernels::ops::{add_into, cat_channels, relu, scale, shift_up_left};
 use crate::layers::{
-    Activation, Conv2d, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool,
+    Conv2d, ConvShape, Padding, SeparableConv2d, avg_pool2d, check_input, global_avg_pool,
     max_pool2d_filled,
 };
-use crate::ops::{add_into, cat_channels, relu, scale, shift_up_left};
-use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// BatchNorm eps of every NASNet BatchNorm (TF-slim's 1e-3, kept by timm).
 const BN_EPS: f64 = 1e-3;
@@ -170,11 +171,13 @@ impl NasNetLarge {
         let conv0 = Conv2d::load_bn(
             vb.pp("conv0").pp("conv"),
             vb.pp("conv0").pp("bn"),
-            3,
-            96,
-            3,
-            2,
-            Padding::Valid,
+            ConvShape {
+                c_in: 3,
+                c_out: 96,
+                k: 3,
+                stride: 2,
+                padding: Padding::Valid,
+            },
             BN_EPS,
         )?;
         // cell_stem_0: 96 -> 4 x 42; cell_stem_1: (96, 168) -> 4 x 84.
@@ -241,6 +244,29 @@ impl NasNetLarge {
     /// The last feature map `[N, 4032, H', W']` (11x11 at 331), after the final ReLU.
     pub fn forward_map(&self, xs: &Tensor) -> Result<Tensor> {
         check_input("nasnetlarge", xs, 32)?;
+        Ok(relu(&self.run_cells(xs, self.cells.len())?)?)
+    }
+
+    /// The dense map of `layer`: [`NasNetLarge::forward_map`] for [`DenseLayer::Last`], the
+    /// ReLU of `cell_11`'s output (2016 channels, stride 16; what `reduction_cell_1` reads) for
+    /// [`DenseLayer::PreviousStage`].
+    pub fn forward_dense(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        let (_, h, w) = check_input("nasnetlarge", xs, 32)?;
+        BackboneKind::NasNetLarge.dense_grid(layer, h, w)?;
+        let n = match layer {
+            DenseLayer::Last => self.cells.len(),
+            // Every cell before the last reduction cell.
+            DenseLayer::PreviousStage => self
+                .cells
+                .iter()
+                .rposition(|c| matches!(c, Cell::Reduction(_)))
+                .unwrap_or(self.cells.len()),
+        };
+        Ok(relu(&self.run_cells(xs, n)?)?)
+    }
+
+    /// Stem and the first `n` cells after it: the last cell's output (before any ReLU).
+    fn run_cells(&self, xs: &Tensor, n: usize) -> Result<Tensor> {
         let x_conv0 = self.conv0.forward(xs)?;
         let x_stem_0 = self.cell_stem_0.forward(&x_conv0, &x_conv0)?;
         let x_stem_1 = self.cell_stem_1.forward(&x_stem_0, &x_conv0)?;
@@ -248,7 +274,7 @@ impl NasNetLarge {
         // a reduction cell, timm feeds the next cell the reduction cell's own left input again
         // (cell_6 reads cell_4, cell_12 reads cell_10), so `prev` only moves after normal cells.
         let (mut prev, mut cur) = (x_stem_0, x_stem_1);
-        for cell in &self.cells {
+        for cell in &self.cells[..n] {
             match cell {
                 Cell::Normal(c) => {
                     let next = c.forward(&cur, &prev)?;
@@ -257,7 +283,7 @@ impl NasNetLarge {
                 Cell::Reduction(c) => cur = c.forward(&cur, &prev)?,
             }
         }
-        Ok(relu(&cur)?)
+        Ok(cur)
     }
 }
 
@@ -276,6 +302,10 @@ impl Backbone for NasNetLarge {
 
     fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
         self.forward_map(xs)
+    }
+
+    fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        self.forward_dense(xs, layer)
     }
 }
 
@@ -313,16 +343,8 @@ struct ActConvBn {
 
 impl ActConvBn {
     fn new(vb: VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
-        let conv = Conv2d::load_bn(
-            vb.pp("conv"),
-            vb.pp("bn"),
-            c_in,
-            c_out,
-            1,
-            1,
-            Padding::Valid,
-            BN_EPS,
-        )?;
+        let shape = ConvShape::pointwise(c_in, c_out);
+        let conv = Conv2d::load_bn(vb.pp("conv"), vb.pp("bn"), shape, BN_EPS)?;
         Ok(Self { conv })
     }
 
@@ -357,11 +379,13 @@ impl Branch {
                 vb_sep.pp("depthwise_conv2d"),
                 vb_sep.pp("pointwise_conv2d"),
                 vb.pp(format!("bn_sep_{i}")),
-                c_in,
-                c_out,
-                k,
-                stride,
-                same(k, stride),
+                ConvShape {
+                    c_in,
+                    c_out,
+                    k,
+                    stride,
+                    padding: same(k, stride),
+                },
                 BN_EPS,
             )
         };
@@ -394,11 +418,10 @@ impl FactorizedReduction {
             Conv2d::load_bn(
                 vb.pp(format!("path_{i}")).pp("conv"),
                 half_batch_norm(&bn, c_out, i - 1)?,
-                c_in,
-                half,
-                1,
-                2,
-                Padding::Valid,
+                ConvShape {
+                    stride: 2,
+                    ..ConvShape::pointwise(c_in, half)
+                },
                 BN_EPS,
             )
         };
@@ -635,7 +658,7 @@ mod tests {
         let x = Tensor::zeros((1, 3, 331, 31), DType::F32, &Device::Cpu).unwrap();
         let err = model.features(&x).unwrap_err();
         assert!(
-            matches!(err, crate::Error::InputTooSmall { w: 31, .. }),
+            matches!(err, crate::error::Error::InputTooSmall { w: 31, .. }),
             "{err}"
         );
     }

@@ -6,7 +6,8 @@
 //!
 //! Thirteen 3x3 stride-1 convolutions with bias, symmetric padding 1 and ReLU, in five stages
 //! separated by 2x2 stride-2 max pools; features = global average pool of the last map (512 at
-//! 224, map 7x7). timm's `pre_logits` (the fc6/fc7 ConvMlp) and `head` are not part of the port.
+//! 224, map 7x7). Dense maps: conv5_3 + ReLU before the last pool (stride 16), conv4_3 + ReLU
+//! (stride 8). timm's `pre_logits` (the fc6/fc7 ConvMlp) and `head` are not part of the port.
 //!
 //! Weights: `timm/vgg16.tv_in1k` on the Hub (torchvision's), or the original Oxford/Keras weights
 //! converted to these keys (`vgg16.keras.safetensors`). Both flavors run the same graph; they
@@ -16,9 +17,10 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use crate::backbone::{Backbone, BackboneKind, DenseLayer, Flavor, InputSpec};
 use crate::error::Result;
-use crate::layers::{Activation, Conv2d, Padding, check_input, global_avg_pool, max_pool2d};
-use crate::{Backbone, BackboneKind, Flavor, InputSpec};
+use crate::kernels::Activation;
+use crate::layers::{Conv2d, ConvShape, Padding, check_input, global_avg_pool, max_pool2d};
 
 /// One entry of the VGG16 plan: a convolution to `n` channels at checkpoint index `i`, or a pool.
 #[derive(Clone, Copy, Debug)]
@@ -85,15 +87,14 @@ impl Vgg16 {
         for layer in &cfg.plan {
             match *layer {
                 Layer::Conv { out, key } => {
-                    let conv = Conv2d::load(
-                        vb.pp(key.to_string()),
+                    let shape = ConvShape {
                         c_in,
-                        out,
-                        3,
-                        1,
-                        Padding::Symmetric(1),
-                        true,
-                    )?;
+                        c_out: out,
+                        k: 3,
+                        stride: 1,
+                        padding: Padding::Symmetric(1),
+                    };
+                    let conv = Conv2d::load(vb.pp(key.to_string()), shape, true)?;
                     layers.push(Step::Conv(conv.with_act(Activation::Relu)));
                     c_in = out;
                 }
@@ -109,8 +110,30 @@ impl Vgg16 {
     /// The last feature map `[N, 512, H/32, W/32]`.
     pub fn forward_map(&self, xs: &Tensor) -> Result<Tensor> {
         check_input("vgg16", xs, 32)?;
+        self.run(xs, &self.layers)
+    }
+
+    /// The dense map of `layer`: the layers up to (not including) the last max pool for
+    /// [`DenseLayer::Last`] (conv5_3 + ReLU), or the one before it for
+    /// [`DenseLayer::PreviousStage`] (conv4_3 + ReLU).
+    pub fn forward_dense(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        let (_, h, w) = check_input("vgg16", xs, 32)?;
+        BackboneKind::Vgg16.dense_grid(layer, h, w)?;
+        let pools_left = match layer {
+            DenseLayer::Last => 1,
+            DenseLayer::PreviousStage => 2,
+        };
+        let pools: Vec<usize> = (self.layers.iter().enumerate())
+            .filter(|(_, s)| matches!(s, Step::Pool))
+            .map(|(i, _)| i)
+            .collect();
+        let stop = pools[pools.len() - pools_left];
+        self.run(xs, &self.layers[..stop])
+    }
+
+    fn run(&self, xs: &Tensor, steps: &[Step]) -> Result<Tensor> {
         let mut x = xs.clone();
-        for step in &self.layers {
+        for step in steps {
             x = match step {
                 Step::Conv(conv) => conv.forward(&x)?,
                 Step::Pool => max_pool2d(&x, 2, 2, Padding::Valid)?,
@@ -135,5 +158,9 @@ impl Backbone for Vgg16 {
 
     fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
         self.forward_map(xs)
+    }
+
+    fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        self.forward_dense(xs, layer)
     }
 }

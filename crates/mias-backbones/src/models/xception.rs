@@ -30,12 +30,13 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+use crate::backbone::{Backbone, BackboneKind, DenseLayer, Flavor, InputSpec};
 use crate::error::Result;
+use crate::kernels::Activation;
+use crate::kernels::ops::{add_into, relu};
 use crate::layers::{
-    Activation, Conv2d, Padding, SeparableConv2d, check_input, global_avg_pool, max_pool2d,
+    Conv2d, ConvShape, Padding, SeparableConv2d, check_input, global_avg_pool, max_pool2d,
 };
-use crate::ops::{add_into, relu};
-use crate::{Backbone, BackboneKind, Flavor, InputSpec};
 
 /// Xception configuration: BatchNorm eps and the padding of the strided max pools.
 #[derive(Clone, Debug)]
@@ -106,22 +107,26 @@ impl Xception {
         let conv1 = Conv2d::load_bn(
             vb.pp("conv1"),
             vb.pp("bn1"),
-            3,
-            32,
-            3,
-            2,
-            Padding::Valid,
+            ConvShape {
+                c_in: 3,
+                c_out: 32,
+                k: 3,
+                stride: 2,
+                padding: Padding::Valid,
+            },
             eps,
         )?
         .with_act(Activation::Relu);
         let conv2 = Conv2d::load_bn(
             vb.pp("conv2"),
             vb.pp("bn2"),
-            32,
-            64,
-            3,
-            1,
-            Padding::Valid,
+            ConvShape {
+                c_in: 32,
+                c_out: 64,
+                k: 3,
+                stride: 1,
+                padding: Padding::Valid,
+            },
             eps,
         )?
         .with_act(Activation::Relu);
@@ -152,6 +157,24 @@ impl Xception {
     /// The last feature map `[N, 2048, H', W']` (10x10 at 299), after the final ReLU.
     pub fn forward_map(&self, xs: &Tensor) -> Result<Tensor> {
         check_input("xception", xs, 32)?;
+        let x = self.middle_flow(xs)?;
+        let x = self.exit.forward(&x, self.pool_padding)?;
+        self.conv4.forward(&self.conv3.forward(&x)?)
+    }
+
+    /// The dense map of `layer`: [`Xception::forward_map`] for [`DenseLayer::Last`], the ReLU of
+    /// the middle flow's output (728 channels, stride 16) for [`DenseLayer::PreviousStage`].
+    pub fn forward_dense(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        let (_, h, w) = check_input("xception", xs, 32)?;
+        BackboneKind::Xception.dense_grid(layer, h, w)?;
+        match layer {
+            DenseLayer::Last => self.forward_map(xs),
+            DenseLayer::PreviousStage => Ok(relu(&self.middle_flow(xs)?)?),
+        }
+    }
+
+    /// Stem, entry flow and middle flow: the output of block 11 (before any ReLU).
+    fn middle_flow(&self, xs: &Tensor) -> Result<Tensor> {
         let mut x = self.conv2.forward(&self.conv1.forward(xs)?)?;
         for block in &self.entry {
             x = block.forward(&x, self.pool_padding)?;
@@ -159,8 +182,7 @@ impl Xception {
         for block in &self.middle {
             x = block.forward(&x)?;
         }
-        x = self.exit.forward(&x, self.pool_padding)?;
-        self.conv4.forward(&self.conv3.forward(&x)?)
+        Ok(x)
     }
 }
 
@@ -180,6 +202,10 @@ impl Backbone for Xception {
     fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
         self.forward_map(xs)
     }
+
+    fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        self.forward_dense(xs, layer)
+    }
 }
 
 /// A separable convolution `P.conv1` (depthwise 3x3, pad 1) + `P.pointwise` with the BatchNorm
@@ -195,11 +221,13 @@ fn sep_bn(
         vb.pp("conv1"),
         vb.pp("pointwise"),
         vb_bn,
-        c_in,
-        c_out,
-        3,
-        1,
-        Padding::Symmetric(1),
+        ConvShape {
+            c_in,
+            c_out,
+            k: 3,
+            stride: 1,
+            padding: Padding::Symmetric(1),
+        },
         eps,
     )
 }
@@ -241,16 +269,11 @@ impl StridedBlock {
             c_out,
             eps,
         )?;
-        let skip = Conv2d::load_bn(
-            vb.pp("skip"),
-            vb.pp("skipbn"),
-            c_in,
-            c_out,
-            1,
-            2,
-            Padding::Valid,
-            eps,
-        )?;
+        let shape = ConvShape {
+            stride: 2,
+            ..ConvShape::pointwise(c_in, c_out)
+        };
+        let skip = Conv2d::load_bn(vb.pp("skip"), vb.pp("skipbn"), shape, eps)?;
         Ok(Self {
             relu_first,
             sep1,

@@ -19,6 +19,13 @@ a batch of 2 inputs made by the same formula at the model's native size, and wri
                               header metadata records the versions and the input recipe;
                               `<model>.<tag>.features`: the VARIANTS below (other input sides,
                               and FLAVOR.md's keras flavor built from timm modules)
+  timm_dense_reference.safetensors
+                              the DENSE maps below (one image [1, 3, S, S] of the same input
+                              formula): for each map [C, h, w], `<model>.<tag>.<layer>.channel_mean`
+                              f32 [C] (its mean over h and w) and `<model>.<tag>.<layer>.sample`
+                              f32 [K], K = min(1024, C*h*w): the row-major element
+                              (i * 7919) mod (C*h*w) for i in 0..K (the full maps would weigh
+                              megabytes); the header metadata `dense` gives every map's shape
 
 The formula (all arithmetic on unsigned 64-bit integers wraps):
   seed(name)  = FNV-1a 64 of the UTF-8 bytes of the tensor name
@@ -249,6 +256,59 @@ VARIANTS = [
 ]
 
 
+# Dense maps: the feature map of the whole image before any global pooling, at two depths, taken
+# with forward hooks at the modules that timm's own `feature_info` names for those strides:
+#   last            the deepest map (vgg16: conv5_3 + ReLU, stride 16, before the last pool;
+#                   the others: forward_features, stride 32)
+#   previous_stage  the last map at half that stride (vgg16: conv4_3 + ReLU, stride 8;
+#                   legacy_xception: ReLU of the middle flow's output, 16; mobilenetv2_100:
+#                   blocks.4, 16; nasnetalarge: ReLU of cell_11, 16)
+# (timm name, tag, side, {layer: module name})
+DENSE = [
+    ("vgg16", "dense512", 512, {"last": "features.29", "previous_stage": "features.22"}),
+    (
+        "legacy_xception",
+        "dense128",
+        128,
+        {"last": "act4", "previous_stage": "block12.rep.0"},
+    ),
+    ("mobilenetv2_100", "dense128", 128, {"last": "bn2", "previous_stage": "blocks.4"}),
+    (
+        "nasnetalarge",
+        "dense128",
+        128,
+        {"last": "act", "previous_stage": "reduction_cell_1.conv_1x1.act"},
+    ),
+]
+DENSE_SAMPLE_STEP = 7919
+DENSE_SAMPLE_LEN = 1024
+
+
+def dense_maps(model: torch.nn.Module, side: int, modules: dict[str, str]) -> dict[str, np.ndarray]:
+    """The outputs [C, h, w] of the named modules for one formula image of `side`."""
+    found: dict[str, torch.Tensor] = {}
+    named = dict(model.named_modules())
+    hooks = []
+    for layer, module in modules.items():
+        def hook(_m, _inputs, out, layer=layer):
+            found[layer] = out.detach().clone()
+
+        hooks.append(named[module].register_forward_hook(hook))
+    x = torch.from_numpy(make_tensor(INPUT_NAME, (1, 3, side, side)))
+    with torch.no_grad():
+        model.forward_features(x)
+    for h in hooks:
+        h.remove()
+    return {layer: found[layer][0].numpy().astype(np.float32) for layer in modules}
+
+
+def dense_sample(m: np.ndarray) -> np.ndarray:
+    flat = m.reshape(-1)
+    k = min(DENSE_SAMPLE_LEN, flat.size)
+    idx = (np.arange(k, dtype=np.int64) * DENSE_SAMPLE_STEP) % flat.size
+    return flat[idx].copy()
+
+
 def main() -> None:
     if "--sensitivity" in sys.argv:
         sensitivity()
@@ -302,6 +362,21 @@ def main() -> None:
         manifest["models"][name].setdefault("variants", {})[tag] = {"input_side": side}
         print(f"{name}.{tag}: side {side}, features max|.| {np.abs(f).max():.4g}", file=sys.stderr)
 
+    dense_tensors: dict[str, np.ndarray] = {}
+    dense_meta: dict[str, dict] = {}
+    for name, tag, side, modules in DENSE:
+        model = timm.create_model(name, pretrained=False).eval()
+        fill(model)
+        for layer, m in dense_maps(model, side, modules).items():
+            dense_tensors[f"{name}.{tag}.{layer}.channel_mean"] = m.mean(axis=(1, 2))
+            dense_tensors[f"{name}.{tag}.{layer}.sample"] = dense_sample(m)
+            entry = dense_meta.setdefault(name, {}).setdefault(tag, {"input_side": side})
+            entry[layer] = list(m.shape)
+            print(
+                f"{name}.{tag}.{layer}: side {side}, map {m.shape}, max|.| {np.abs(m).max():.4g}",
+                file=sys.stderr,
+            )
+
     meta = {
         "torch": torch.__version__,
         "timm": timm.__version__,
@@ -313,6 +388,19 @@ def main() -> None:
         "probes": json.dumps(probes),
     }
     safetensors.numpy.save_file(tensors, HERE / "timm_reference.safetensors", metadata=meta)
+    dense_meta_all = {
+        k: v for k, v in meta.items() if k in ("torch", "timm", "numpy", "python")
+    }
+    dense_meta_all["input"] = f"{INPUT_NAME} [1,3,S,S] from the formula with (center 0, half_width 1)"
+    dense_meta_all["maps"] = "outputs of the modules of DENSE (forward hooks), image 0, float32"
+    dense_meta_all["sample"] = (
+        f"element (i * {DENSE_SAMPLE_STEP}) mod (C*h*w) of the row-major map, "
+        f"i < min({DENSE_SAMPLE_LEN}, C*h*w)"
+    )
+    dense_meta_all["dense"] = json.dumps(dense_meta)
+    safetensors.numpy.save_file(
+        dense_tensors, HERE / "timm_dense_reference.safetensors", metadata=dense_meta_all
+    )
     with open(HERE / "timm_manifest.json", "w") as fh:
         json.dump(manifest, fh, separators=(",", ":"))
         fh.write("\n")

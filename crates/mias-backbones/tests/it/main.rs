@@ -1,5 +1,7 @@
-//! The integration tests of mias-backbones: parity with Keras and timm, weight-file errors.
+//! The integration tests of mias-backbones: parity with Keras and timm (pooled features and
+//! dense maps), weight-file errors.
 
+mod dense_maps;
 mod keras_parity;
 mod timm_parity;
 mod timm_weights;

@@ -1,5 +1,5 @@
 //! Depthwise convolution built from candle tensor ops alone, for devices other than the CPU
-//! (CUDA): the off-CPU path of [`crate::depthwise::depthwise_conv2d`].
+//! (CUDA): the off-CPU path of [`super::depthwise::depthwise_conv2d`].
 //!
 //! candle's grouped `conv2d` runs one convolution per channel and concatenates the results, so a
 //! depthwise layer of 960 channels costs thousands of kernel launches on a GPU. Here the output is
@@ -11,7 +11,7 @@
 
 use candle_core::{D, Tensor};
 
-use crate::conv::ConvParams;
+use super::ConvParams;
 
 /// Depthwise convolution of `x` `[N,C,H,W]` with `weight` `[C,1,kh,kw]` and `bias` `[C]`, zero
 /// padding `p.pad` (top, bottom, left, right), stride `p.stride`, then `p.act`; any device.
@@ -102,7 +102,7 @@ fn fit(x: &Tensor, dim: usize, before: usize, total: usize) -> candle_core::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::Activation;
+    use crate::kernels::Activation;
     use crate::test_util::{max_abs_diff, random, reference_conv};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;

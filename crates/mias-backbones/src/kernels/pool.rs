@@ -1,15 +1,14 @@
 //! Max and average pooling for the CPU as a candle custom op, padding given per side: rayon over
-//! the `N*C` planes, each run by the vectorised plane kernel of [`crate::depthwise`] (equal
-//! weights for an average, the maximum for a max pool). candle's own pools run on one thread and need an explicitly padded copy (two
-//! concatenations) for TensorFlow SAME; NASNetLarge pools full-size feature maps several times per
+//! the `N*C` planes, each run by the vectorised plane kernel of [`super::plane`] (equal weights
+//! for an average, the maximum for a max pool). candle's own pools run on one thread and need an
+//! explicitly padded copy (two concatenations) for TensorFlow SAME; NASNetLarge pools full-size feature maps several times per
 //! cell. Off the CPU, [`pool2d`] pads explicitly and uses candle's pools (same result).
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::conv::contiguous;
-use crate::depthwise::{PlaneGeometry, PlaneKernel, PlaneOp};
-use crate::layers::Activation;
+use super::plane::{PlaneGeometry, PlaneKernel, PlaneOp};
+use super::{Activation, contiguous, zeroed_output};
 
 /// What a pooling window computes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,7 +72,7 @@ impl CustomOp1 for PoolOp {
             );
         };
         let x = contiguous("pool2d", s, l, "input")?;
-        let mut out = crate::conv::zeroed_output(n * c * oh * ow);
+        let mut out = zeroed_output(n * c * oh * ow);
         let kernel = PlaneKernel::detect();
         let g = PlaneGeometry {
             h,

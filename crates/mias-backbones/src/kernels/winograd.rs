@@ -12,11 +12,12 @@
 //! in parallel on rayon. The transforms only add, subtract and halve, so the result differs from
 //! the direct convolution by rounding only (tests: < 1e-5 on unit-scale data).
 
+use std::ops::Range;
+
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::conv::{advise_huge_pages, contiguous};
-use crate::layers::Activation;
+use super::{Activation, OutPtr, advise_huge_pages, contiguous};
 
 /// `U = G g Gᵀ` for every (output, input) channel pair of `w` `[c_out, c_in, 3, 3]`, laid out
 /// `[16][c_in][c_out]`.
@@ -115,7 +116,7 @@ impl CustomOp3 for WinogradOp {
         let len = n * c_out * oh * ow;
         let mut out: Vec<f32> = Vec::with_capacity(len);
         advise_huge_pages(&mut out);
-        let dst = crate::conv::OutPtr(out.as_mut_ptr());
+        let dst = OutPtr(out.as_mut_ptr());
         let g = Geom {
             c_in,
             h,
@@ -134,7 +135,8 @@ impl CustomOp3 for WinogradOp {
             // `img`, every channel and column: no other block touches them, and the buffer holds
             // `n * c_out * oh * ow` floats.
             let out_img = unsafe { dst.get().add(img * c_out * oh * ow) };
-            block(xi, u, bias, self, g, ty0, ty1, out_img);
+            let data = Operands { x: xi, u, bias };
+            block(data, self, g, ty0..ty1, out_img);
         });
         // SAFETY: the blocks together wrote every output row of every image and channel.
         unsafe { out.set_len(len) };
@@ -153,23 +155,27 @@ struct Geom {
     tw: usize,
 }
 
+/// The data a block reads: one image's input `[c_in, h, w]`, the transformed weight
+/// `[16][c_in][c_out]` and the bias `[c_out]`.
+#[derive(Clone, Copy)]
+struct Operands<'a> {
+    x: &'a [f32],
+    u: &'a [f32],
+    bias: &'a [f32],
+}
+
 thread_local! {
     /// Per-thread scratch: padded rows, transformed input V and products M.
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Tile rows `ty0..ty1` of one image.
-#[allow(clippy::too_many_arguments)]
-fn block(
-    x: &[f32],
-    u: &[f32],
-    bias: &[f32],
-    op: &WinogradOp,
-    g: Geom,
-    ty0: usize,
-    ty1: usize,
-    out: *mut f32,
-) {
+/// Tile rows `tile_rows` of one image, written to that image's output `out` `[c_out, oh, ow]`.
+fn block(data: Operands, op: &WinogradOp, g: Geom, tile_rows: Range<usize>, out: *mut f32) {
+    let Operands { x, u, bias } = data;
+    let Range {
+        start: ty0,
+        end: ty1,
+    } = tile_rows;
     let Geom {
         c_in,
         h,

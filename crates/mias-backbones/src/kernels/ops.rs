@@ -10,14 +10,14 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::conv::contiguous;
+use super::{contiguous, zeroed_output};
 
 /// Floats per rayon task.
 const GRAIN: usize = 1 << 14;
 
 /// `f` applied to every element, in parallel chunks.
 fn map_par(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = crate::conv::zeroed_output(x.len());
+    let mut out = zeroed_output(x.len());
     out.par_chunks_mut(GRAIN)
         .zip(x.par_chunks(GRAIN))
         .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &v)| *o = f(v)));
@@ -67,7 +67,7 @@ impl CustomOp2 for Add {
         }
         let a = contiguous("add", s1, l1, "lhs")?;
         let b = contiguous("add", s2, l2, "rhs")?;
-        let mut out = crate::conv::zeroed_output(a.len());
+        let mut out = zeroed_output(a.len());
         out.par_chunks_mut(GRAIN)
             .zip(a.par_chunks(GRAIN).zip(b.par_chunks(GRAIN)))
             .for_each(|(o, (a, b))| {
@@ -90,7 +90,7 @@ impl CustomOp1 for ShiftUpLeft {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (_, _, h, w) = l.shape().dims4()?;
         let x = contiguous(self.name(), s, l, "input")?;
-        let mut out = crate::conv::zeroed_output(x.len());
+        let mut out = zeroed_output(x.len());
         if h > 1 && w > 1 {
             out.par_chunks_mut(h * w)
                 .zip(x.par_chunks(h * w))
@@ -227,7 +227,7 @@ pub fn cat_channels(parts: &[&Tensor]) -> candle_core::Result<Tensor> {
         };
         srcs.push(contiguous("cat_channels", cpu, layout, "part")?);
     }
-    let mut out = crate::conv::zeroed_output(n * total * plane);
+    let mut out = zeroed_output(n * total * plane);
     // Disjoint (destination, source) blocks, one per image and part.
     let mut blocks: Vec<(&mut [f32], &[f32])> = Vec::with_capacity(n * srcs.len());
     let mut rest: &mut [f32] = &mut out;

@@ -1,0 +1,316 @@
+//! The vectorised loop over one plane shared by the depthwise convolution ([`super::depthwise`])
+//! and the pools ([`super::pool`]): a weighted sum (or the maximum) of a `kh x kw` window at
+//! stride `s`, computed as a 1-D sum of shifted contiguous runs of the input's `s * s` phase
+//! planes, compiled for AVX-512, for AVX2+FMA and portably, and picked at run time.
+
+use super::Activation;
+
+/// Outputs accumulated together in registers: four AVX-512 vectors, enough independent
+/// multiply-add chains to hide their latency.
+const CHUNK: usize = 64;
+
+thread_local! {
+    /// Per-thread scratch (phase planes and the full-width output) reused across planes and calls.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The shapes of one plane.
+#[derive(Clone, Copy)]
+pub(crate) struct PlaneGeometry {
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+/// What a plane computes besides its geometry: a weighted sum of the window (a depthwise
+/// convolution, or an average pool with equal weights) or its maximum (a max pool).
+#[derive(Clone, Copy)]
+pub(crate) struct PlaneOp {
+    pub stride: usize,
+    /// Padding `[top, bottom, left, right]`.
+    pub pad: [usize; 4],
+    pub act: Activation,
+    /// Value of the padded cells.
+    pub fill: f32,
+    /// Starting value of every output: the bias of a sum, `-inf` for a max.
+    pub init: f32,
+    /// The maximum of the window (weights ignored) instead of the weighted sum.
+    pub max: bool,
+}
+
+/// Which compiled variant of the plane kernel this CPU runs.
+#[derive(Clone, Copy)]
+pub(crate) enum PlaneKernel {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Generic,
+}
+
+impl PlaneKernel {
+    pub(crate) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return PlaneKernel::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return PlaneKernel::Avx2;
+            }
+        }
+        PlaneKernel::Generic
+    }
+
+    /// Computes one output plane `dst` `[oh, ow]` from the input plane `src` `[h, w]` and the
+    /// window weights `k` `[kh, kw]` (see [`plane_forward`]).
+    pub(crate) fn run(
+        self,
+        src: &[f32],
+        k: &[f32],
+        op: &PlaneOp,
+        g: PlaneGeometry,
+        dst: &mut [f32],
+    ) {
+        SCRATCH.with_borrow_mut(|scratch| match self {
+            // SAFETY: the variant was chosen after the CPU reported these features.
+            #[cfg(target_arch = "x86_64")]
+            PlaneKernel::Avx512 => unsafe { plane_avx512(src, k, op, g, dst, scratch) },
+            #[cfg(target_arch = "x86_64")]
+            PlaneKernel::Avx2 => unsafe { plane_avx2(src, k, op, g, dst, scratch) },
+            PlaneKernel::Generic => plane_forward::<false, false>(src, k, op, g, dst, scratch),
+        })
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn plane_avx512(
+    src: &[f32],
+    k: &[f32],
+    op: &PlaneOp,
+    g: PlaneGeometry,
+    dst: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    plane_forward::<true, true>(src, k, op, g, dst, scratch)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn plane_avx2(
+    src: &[f32],
+    k: &[f32],
+    op: &PlaneOp,
+    g: PlaneGeometry,
+    dst: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    plane_forward::<true, false>(src, k, op, g, dst, scratch)
+}
+
+/// The tap loop with explicit AVX-512 registers: [`CHUNK`] outputs in four accumulators, one
+/// broadcast weight and four loads per tap.
+///
+/// # Safety
+/// The CPU must have AVX-512F, and `off + full.len() <= phases.len()` for every tap offset.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn taps_avx512<const MAX: bool>(
+    phases: &[f32],
+    taps: &[(usize, f32)],
+    init: f32,
+    full: &mut [f32],
+) {
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_max_ps, _mm512_set1_ps, _mm512_storeu_ps,
+    };
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn step<const MAX: bool>(v: __m512, k: __m512, a: __m512) -> __m512 {
+        if MAX {
+            _mm512_max_ps(a, v)
+        } else {
+            _mm512_fmadd_ps(v, k, a)
+        }
+    }
+    const {
+        assert!(CHUNK == 64, "four vectors of 16 lanes");
+    }
+    let base = phases.as_ptr();
+    for (c, out) in full.chunks_exact_mut(CHUNK).enumerate() {
+        let i0 = c * CHUNK;
+        let b = _mm512_set1_ps(init);
+        let (mut a0, mut a1, mut a2, mut a3) = (b, b, b, b);
+        for &(off, kv) in taps {
+            let k = _mm512_set1_ps(kv);
+            // SAFETY: `off + i0 + CHUNK <= off + full.len() <= phases.len()` (the caller's
+            // contract), so the four 16-float loads are in bounds.
+            unsafe {
+                let p = base.add(off + i0);
+                a0 = step::<MAX>(_mm512_loadu_ps(p), k, a0);
+                a1 = step::<MAX>(_mm512_loadu_ps(p.add(16)), k, a1);
+                a2 = step::<MAX>(_mm512_loadu_ps(p.add(32)), k, a2);
+                a3 = step::<MAX>(_mm512_loadu_ps(p.add(48)), k, a3);
+            }
+        }
+        let o = out.as_mut_ptr();
+        // SAFETY: `out` holds CHUNK = 64 floats.
+        unsafe {
+            _mm512_storeu_ps(o, a0);
+            _mm512_storeu_ps(o.add(16), a1);
+            _mm512_storeu_ps(o.add(32), a2);
+            _mm512_storeu_ps(o.add(48), a3);
+        }
+    }
+}
+
+/// The tap loop in plain Rust (vectorised by the compiler for the enabled target features).
+#[inline(always)]
+fn taps_portable<const FMA: bool, const MAX: bool>(
+    phases: &[f32],
+    taps: &[(usize, f32)],
+    init: f32,
+    full: &mut [f32],
+) {
+    for (c, out) in full.chunks_exact_mut(CHUNK).enumerate() {
+        let i0 = c * CHUNK;
+        let mut acc = [init; CHUNK];
+        for &(off, kv) in taps {
+            let run: &[f32; CHUNK] = phases[off + i0..off + i0 + CHUNK]
+                .try_into()
+                .expect("chunk length");
+            for (a, &v) in acc.iter_mut().zip(run) {
+                *a = if MAX {
+                    a.max(v)
+                } else if FMA {
+                    v.mul_add(kv, *a)
+                } else {
+                    *a + kv * v
+                };
+            }
+        }
+        out.copy_from_slice(&acc);
+    }
+}
+
+/// One output plane: `dst[oy, ox] = act(init + sum_{ky,kx} k[ky,kx] * src[oy*s+ky-t, ox*s+kx-l])`,
+/// or `act(max(init, max_{ky,kx} src[..]))` for `op.max`, out-of-range input cells holding
+/// `op.fill`.
+///
+/// The zero-padded input is first split into `s * s` phase planes, phase `(py, px)` holding the
+/// padded cells `(y*s + py, x*s + px)` in rows of `qw` cells. Then every tap `(ky, kx)` reads phase
+/// `(ky % s, kx % s)` at the constant offset `(ky / s) * qw + kx / s` from the flat index
+/// `oy * qw + ox` of its output, so the whole plane is computed as a 1-D sum of shifted
+/// contiguous runs, [`CHUNK`] outputs at a time held in registers (columns `ow..qw` of each row
+/// are computed and dropped).
+#[inline(always)]
+fn plane_forward<const FMA: bool, const AVX512: bool>(
+    src: &[f32],
+    k: &[f32],
+    op: &PlaneOp,
+    g: PlaneGeometry,
+    dst: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let PlaneGeometry {
+        h,
+        w,
+        kh,
+        kw,
+        oh,
+        ow,
+    } = g;
+    let s = op.stride;
+    let [pt, _, pl, _] = op.pad;
+    // Padded extent actually read by the outputs.
+    let (ph, pw) = ((oh - 1) * s + kh, (ow - 1) * s + kw);
+    let (qh, qw) = (ph.div_ceil(s), pw.div_ceil(s));
+    let phase_len = qh * qw;
+    let flat = oh * qw;
+    let flat_chunks = flat.div_ceil(CHUNK) * CHUNK;
+    // Phases, then slack for reads past the last phase by the dropped outputs, then the output.
+    let phases_len = s * s * phase_len + qw + CHUNK;
+    scratch.clear();
+    scratch.resize(phases_len + flat_chunks, op.fill);
+    let (phases, full) = scratch.split_at_mut(phases_len);
+    for y in 0..ph {
+        let Some(iy) = y.checked_sub(pt).filter(|&iy| iy < h) else {
+            continue;
+        };
+        let src_row = &src[iy * w..(iy + 1) * w];
+        // Padded columns x with 0 <= x - pl < w.
+        let (x_lo, x_hi) = (pl.min(pw), (pl + w).min(pw));
+        if x_lo >= x_hi {
+            continue;
+        }
+        if s == 1 {
+            phases[y * qw + x_lo..y * qw + x_hi].copy_from_slice(&src_row[x_lo - pl..x_hi - pl]);
+        } else {
+            // Phase px holds the padded columns x = j * s + px.
+            for px in 0..s {
+                let j_lo = x_lo.saturating_sub(px).div_ceil(s);
+                let j_hi = x_hi.saturating_sub(px).div_ceil(s);
+                let row0 = ((y % s) * s + px) * phase_len + (y / s) * qw;
+                for (j, d) in phases[row0 + j_lo..row0 + j_hi.max(j_lo)]
+                    .iter_mut()
+                    .enumerate()
+                {
+                    *d = src_row[(j_lo + j) * s + px - pl];
+                }
+            }
+        }
+    }
+    let taps: Vec<(usize, f32)> = (0..kh)
+        .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
+        .map(|(ky, kx)| {
+            let phase = (ky % s) * s + kx % s;
+            (phase * phase_len + (ky / s) * qw + kx / s, k[ky * kw + kx])
+        })
+        .collect();
+    // Every read of the tap loop lies below `max offset + full.len()`.
+    let max_off = taps.iter().map(|t| t.0).max().unwrap_or(0);
+    assert!(
+        max_off + full.len() <= phases.len(),
+        "depthwise scratch too small"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 {
+        // SAFETY: the caller checked that the CPU has AVX-512F; reads stay within `phases` (the
+        // assertion above) and writes within `full`.
+        unsafe {
+            if op.max {
+                taps_avx512::<true>(phases, &taps, op.init, full)
+            } else {
+                taps_avx512::<false>(phases, &taps, op.init, full)
+            }
+        }
+    } else if op.max {
+        taps_portable::<FMA, true>(phases, &taps, op.init, full);
+    } else {
+        taps_portable::<FMA, false>(phases, &taps, op.init, full);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    if op.max {
+        taps_portable::<FMA, true>(phases, &taps, op.init, full);
+    } else {
+        taps_portable::<FMA, false>(phases, &taps, op.init, full);
+    }
+    for oy in 0..oh {
+        let row = &mut dst[oy * ow..(oy + 1) * ow];
+        let from = &full[oy * qw..oy * qw + ow];
+        match op.act {
+            Activation::None => row.copy_from_slice(from),
+            Activation::Relu => row.iter_mut().zip(from).for_each(|(d, &v)| *d = v.max(0.0)),
+            Activation::Relu6 => row
+                .iter_mut()
+                .zip(from)
+                .for_each(|(d, &v)| *d = v.clamp(0.0, 6.0)),
+        }
+    }
+}
