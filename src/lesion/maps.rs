@@ -174,7 +174,7 @@ pub fn member_cells(
                     let x = prep.chw(&view_image(&image, view));
                     let x = Tensor::from_vec(x, (1, 3, side, side), ex.device)?;
                     let map = bb
-                        .dense_map(&x)
+                        .dense_map(&x, DenseLayer::Last)
                         .with_context(|| format!("{} dense map of {}", member.kind, film.id))?;
                     Ok(map.flatten_all()?.to_device(&Device::Cpu)?.to_vec1::<f32>()?)
                 })

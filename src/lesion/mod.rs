@@ -32,7 +32,6 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use mias_data::split::{self, Fold};
 use mias_data::{AbnormalityClass, Dataset, ImageId, ImageRecord, LabelVariant, rng};
-use rand::RngCore;
 use serde::Serialize;
 
 use crate::cache::FeatureCache;
@@ -176,7 +175,7 @@ pub fn inner_folds(
     seed: u64,
     outer: usize,
 ) -> anyhow::Result<Vec<(Vec<ImageId>, Vec<ImageId>)>> {
-    let inner_seed = rng::derived(seed, "lesion-inner-folds", &[outer as u64]).next_u64();
+    let inner_seed = mias_core::rng::derived_seed(seed, "lesion-inner-folds", &[outer as u64]);
     let folds = split::patient_folds(
         &fold_records(films, train),
         LabelVariant::Official,

@@ -3,4 +3,5 @@
 mod cli;
 #[cfg(unix)]
 mod interrupt;
+mod lesion;
 mod reproduce;
