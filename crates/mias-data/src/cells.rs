@@ -74,7 +74,7 @@ impl CellGrid {
     /// A grid of `cells x cells` cells over a square image of side `image_side` pixels; the
     /// side must be a positive multiple of `cells`.
     pub fn new(image_side: u32, cells: u32) -> Result<Self> {
-        if cells == 0 || image_side == 0 || image_side % cells != 0 {
+        if cells == 0 || image_side == 0 || !image_side.is_multiple_of(cells) {
             return Err(Error::parameter(
                 "cell grid",
                 format!("{cells} cells over {image_side} px"),

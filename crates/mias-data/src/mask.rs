@@ -252,10 +252,9 @@ mod tests {
                 }
             } else if (20..32).contains(&r) && (200..240).contains(&c) {
                 255 // the film label: 12 x 40 = 480 px
-            } else if c == 210 && (32..128).contains(&r) {
-                200 // a one-pixel line from the label down to the disc's row
-            } else if r == 128 && (150..=210).contains(&c) {
-                200 // ... and across to the disc
+            } else if (c == 210 && (32..128).contains(&r)) || (r == 128 && (150..=210).contains(&c))
+            {
+                200 // a one-pixel line from the label down to the disc's row, then across
             } else if (r, c) == (240, 20) || (r, c) == (5, 5) {
                 255
             } else {

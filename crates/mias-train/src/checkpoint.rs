@@ -164,7 +164,7 @@ fn read_tensors(path: &Path, buffer: &[u8], device: &Device) -> Result<HashMap<S
     Ok(out)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |p: &Path| {
         let p: PathBuf = p.to_path_buf();
         move |source| Error::Io { path: p, source }
