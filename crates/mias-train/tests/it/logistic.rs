@@ -175,6 +175,42 @@ fn fits_are_deterministic_and_survive_save_and_load() {
     assert_eq!(json["report"]["rows"], 200);
 }
 
+/// Several blocks of 1,024 rows, fitted in pools of 1, 2 and 3 threads: the same bits.
+#[test]
+fn fits_do_not_depend_on_the_thread_count() {
+    use mias_train::rng::{Stream, rng, unit_f32};
+    let (n, d) = (5_000, 16);
+    let mut r = rng(11, Stream::Shuffle);
+    let rows: Vec<f32> = (0..n * d).map(|_| unit_f32(&mut r)).collect();
+    let labels: Vec<u32> = rows
+        .chunks(d)
+        .map(|row| u32::from(row[0] + row[1] - row[2] + 0.5 * unit_f32(&mut r) > 1.2))
+        .collect();
+    let weights: Vec<f32> = (0..n).map(|_| 0.5 + unit_f32(&mut r)).collect();
+    let cfg = LogisticConfig::default();
+    let fit_in = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| LogisticRegression::fit(&rows, d, &labels, Some(&weights), &cfg).unwrap())
+    };
+    let one = fit_in(1);
+    assert!(one.report().converged, "{:?}", one.report());
+    for threads in [2, 3] {
+        assert_eq!(fit_in(threads), one, "{threads} threads");
+    }
+    let scores = one.decision_function(&rows).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    assert_eq!(
+        pool.install(|| one.decision_function(&rows).unwrap()),
+        scores
+    );
+}
+
 #[test]
 fn balanced_weights_follow_sklearn() {
     let r = reference();
