@@ -1,6 +1,7 @@
 //! Mini-MIAS for Rust: the label table parsed right, the images verified and loaded lazily,
 //! splits that keep each woman on one side, seeded Keras-style augmentation, and the
-//! preprocessing each ImageNet backbone expects.
+//! preprocessing each ImageNet backbone expects; for the lesion method, breast masks
+//! ([`mask`]) and the cell grid with Info.txt's lesion discs rasterised on it ([`cells`]).
 //!
 //! ```no_run
 //! use mias_data::{Dataset, LabelVariant, split};
@@ -17,21 +18,25 @@
 #![warn(missing_docs)]
 
 pub mod augment;
+pub mod cells;
 pub mod dataset;
 pub mod error;
 #[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod info;
+pub mod mask;
 pub mod pgm;
 pub mod preprocess;
 pub mod split;
 
+pub use cells::{CellGrid, CellLabel, CellMap, Disc, cell_labels, lesion_discs};
 pub use dataset::{Dataset, ImageFormat, OpenOptions};
 pub use error::{Error, Result};
 pub use info::{
     AbnormalityClass, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Lesion, PatientId,
     Pixel, Severity, Side, Summary, Tissue,
 };
+pub use mask::{BreastMask, MaskParams};
 /// The seed convention of every random draw (re-exported from `mias-core`): ChaCha8 streams
 /// keyed by `(seed, tag, indices)`, with draws that stay the same across `rand` releases.
 pub use mias_core::rng;

@@ -15,6 +15,9 @@
 //! - [`Adam`]: Keras 3's update rule, written out and tested against a textbook form.
 //! - [`train`] / [`Trainer`]: Keras-`fit`-like loop returning a [`History`].
 //! - [`average`] / [`Ensemble`]: model averaging of softmax outputs over any subset.
+//! - [`LogisticRegression`]: the lesion method's cell classifier, L2-regularised logistic
+//!   regression on standardised features with class-balanced weights, fitted by a
+//!   deterministic full-batch L-BFGS and checked against scikit-learn.
 //! - [`rng`]: every random draw comes from a stream of `mias-core`'s seed convention keyed
 //!   by the config's seed and the stream's purpose, so one seed gives bit-identical heads and
 //!   histories on every machine.
@@ -70,6 +73,7 @@ mod config;
 mod ensemble;
 mod error;
 mod head;
+mod logistic;
 pub mod rng;
 mod train;
 
@@ -79,4 +83,7 @@ pub use config::TrainConfig;
 pub use ensemble::{Ensemble, average};
 pub use error::{Error, Result};
 pub use head::{BatchStats, CLASSES, Head};
+pub use logistic::{
+    ClassWeight, FitReport, LOGISTIC_FORMAT, LogisticConfig, LogisticRegression, META_LOGISTIC,
+};
 pub use train::{EpochStats, History, LabelledFeatures, Trainer, train};

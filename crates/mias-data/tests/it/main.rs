@@ -5,5 +5,6 @@ mod augment_keras;
 mod bad_input;
 mod common;
 mod fetch;
+mod lesion_cells;
 mod real_data;
 mod resize_pillow;

@@ -5,5 +5,6 @@ mod checkpoint;
 mod common;
 mod determinism;
 mod ensemble;
+mod logistic;
 mod reference;
 mod toy;
