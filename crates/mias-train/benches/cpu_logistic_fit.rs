@@ -6,14 +6,14 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mias_train::rng::{Stream, rng, unit_f32};
+use mias_core::rng::{derived, unit_f32};
 use mias_train::{LogisticConfig, LogisticRegression};
 
 const ROWS: usize = 50_000;
 const DIM: usize = 512;
 
 fn data() -> (Vec<f32>, Vec<u32>) {
-    let mut r = rng(0, Stream::Shuffle);
+    let mut r = derived(0, "bench", &[]);
     let rows: Vec<f32> = (0..ROWS * DIM).map(|_| unit_f32(&mut r)).collect();
     let labels = rows
         .chunks_exact(DIM)

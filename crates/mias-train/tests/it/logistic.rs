@@ -178,9 +178,9 @@ fn fits_are_deterministic_and_survive_save_and_load() {
 /// Several blocks of 1,024 rows, fitted in pools of 1, 2 and 3 threads: the same bits.
 #[test]
 fn fits_do_not_depend_on_the_thread_count() {
-    use mias_train::rng::{Stream, rng, unit_f32};
+    use mias_core::rng::{derived, unit_f32};
     let (n, d) = (5_000, 16);
-    let mut r = rng(11, Stream::Shuffle);
+    let mut r = derived(11, "test", &[]);
     let rows: Vec<f32> = (0..n * d).map(|_| unit_f32(&mut r)).collect();
     let labels: Vec<u32> = rows
         .chunks(d)
