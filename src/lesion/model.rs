@@ -43,6 +43,17 @@ impl Platt {
         if pos == 0 || pos == labels.len() {
             bail!("Platt scaling needs both classes ({pos} of {} abnormal)", labels.len());
         }
+        let max_of = |want: bool| {
+            let it = scores.iter().zip(labels).filter(|(_, y)| **y == want);
+            it.map(|(s, _)| *s).fold(f64::NEG_INFINITY, f64::max)
+        };
+        let min_of = |want: bool| {
+            let it = scores.iter().zip(labels).filter(|(_, y)| **y == want);
+            it.map(|(s, _)| *s).fold(f64::INFINITY, f64::min)
+        };
+        if max_of(false) < min_of(true) || max_of(true) < min_of(false) {
+            bail!("Platt scaling: the scores separate the classes perfectly (infinite slope)");
+        }
         let (mut a, mut b) = (0.0f64, 0.0f64);
         for _ in 0..100 {
             // Gradient and Hessian of the summed log-loss.
@@ -72,7 +83,7 @@ impl Platt {
                 return Ok(Platt { a, b });
             }
         }
-        Ok(Platt { a, b })
+        bail!("Platt scaling did not converge in 100 Newton steps (a = {a}, b = {b})")
     }
 }
 
