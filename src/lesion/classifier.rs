@@ -13,10 +13,19 @@ pub struct CellModel {
     model: LogisticRegression,
 }
 
-/// Trains on `rows` (`labels.len()` rows of `dim` values) with inverse regularisation `c`.
-pub fn fit(rows: &[f32], dim: usize, labels: &[bool], c: f64) -> anyhow::Result<CellModel> {
+/// Trains on `rows` (`labels.len()` rows of `dim` values) with inverse regularisation `c`;
+/// `solver` is L-BFGS's (tolerance, iteration cap).
+pub fn fit(
+    rows: &[f32],
+    dim: usize,
+    labels: &[bool],
+    c: f64,
+    solver: (f64, usize),
+) -> anyhow::Result<CellModel> {
     let cfg = LogisticConfig {
         c,
+        tol: solver.0,
+        max_iter: solver.1,
         ..LogisticConfig::default()
     };
     let labels: Vec<u32> = labels.iter().map(|&l| u32::from(l)).collect();

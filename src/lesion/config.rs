@@ -49,6 +49,10 @@ pub struct ClassifierConfig {
     pub top_k_grid: Vec<usize>,
     /// Folds of the inner cross-validation (inside each outer training set).
     pub inner_folds: usize,
+    /// L-BFGS tolerance on the largest gradient component of the mean objective.
+    pub tol: f64,
+    /// Most L-BFGS iterations.
+    pub max_iter: usize,
 }
 
 /// Outer cross-validation and reporting.
@@ -127,6 +131,9 @@ impl LesionConfig {
         }
         if c.top_k_grid.is_empty() || c.top_k_grid.contains(&0) {
             bail!("key `classifier.top_k_grid`: one or more values >= 1");
+        }
+        if !(c.tol.is_finite() && c.tol > 0.0) || c.max_iter == 0 {
+            bail!("keys `classifier.tol`, `classifier.max_iter`: a positive tolerance and >= 1 iteration");
         }
         if !(2..=10).contains(&c.inner_folds) {
             bail!("key `classifier.inner_folds`: {} is not in 2..=10", c.inner_folds);

@@ -82,6 +82,8 @@ pub struct Recipe {
     pub inner_folds: usize,
     /// Negative cells per normal image and view.
     pub negatives_per_view: usize,
+    /// L-BFGS tolerance and iteration cap.
+    pub solver: (f64, usize),
     /// Seed of the inner folds and the negative draws.
     pub seed: u64,
 }
@@ -230,7 +232,7 @@ pub fn fit(
             images.len()
         );
     }
-    let model = classifier::fit(&rows, data.dim, &labels, c)?;
+    let model = classifier::fit(&rows, data.dim, &labels, c, recipe.solver)?;
     Ok((model, (pos, neg)))
 }
 

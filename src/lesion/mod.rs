@@ -233,6 +233,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         top_k_grid: cfg.classifier.top_k_grid.clone(),
         inner_folds: cfg.classifier.inner_folds,
         negatives_per_view: cfg.cells.negatives_per_view,
+        solver: (cfg.classifier.tol, cfg.classifier.max_iter),
         seed,
     };
     let labelled: Vec<Labelled<'_>> = films

@@ -101,6 +101,8 @@ negatives_per_view = 8
 c_grid = [0.01]
 top_k_grid = [1, 2]
 inner_folds = 3
+tol = 1e-4
+max_iter = 300
 
 [evaluation]
 folds = 4
