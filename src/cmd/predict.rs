@@ -133,7 +133,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(v) = &prediction.lesion {
-        println!("  lesion method ({} score, calibrated on out-of-fold scores):", v.variant);
+        println!(
+            "  lesion method ({} score, calibrated on out-of-fold scores):",
+            v.variant
+        );
         for m in &v.members {
             println!(
                 "    {:<12} score {:+.3}  P(abnormal) = {:.4}",
@@ -176,8 +179,10 @@ fn lesion_verdict(
         let (grid, cells, probs) = &first.cells;
         let img = mias::lesion::report::heatmap(image, *grid, cells, probs, &[]);
         let mut bytes = Vec::new();
-        image::DynamicImage::ImageRgb8(img)
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+        image::DynamicImage::ImageRgb8(img).write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )?;
         mias_core::fs::write_atomic(path, &bytes)?;
         eprintln!("heatmap ({}): {}", first.backbone, path.display());
     }

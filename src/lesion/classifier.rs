@@ -54,8 +54,8 @@ impl CellModel {
 
     /// Reads a model written by [`CellModel::save`].
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let model =
-            LogisticRegression::load(path).with_context(|| format!("reading {}", path.display()))?;
+        let model = LogisticRegression::load(path)
+            .with_context(|| format!("reading {}", path.display()))?;
         Ok(CellModel { model })
     }
 

@@ -133,10 +133,15 @@ impl LesionConfig {
             bail!("key `classifier.top_k_grid`: one or more values >= 1");
         }
         if !(c.tol.is_finite() && c.tol > 0.0) || c.max_iter == 0 {
-            bail!("keys `classifier.tol`, `classifier.max_iter`: a positive tolerance and >= 1 iteration");
+            bail!(
+                "keys `classifier.tol`, `classifier.max_iter`: a positive tolerance and >= 1 iteration"
+            );
         }
         if !(2..=10).contains(&c.inner_folds) {
-            bail!("key `classifier.inner_folds`: {} is not in 2..=10", c.inner_folds);
+            bail!(
+                "key `classifier.inner_folds`: {} is not in 2..=10",
+                c.inner_folds
+            );
         }
         let e = &self.evaluation;
         if !(2..=20).contains(&e.folds) {
@@ -168,10 +173,22 @@ mod tests {
     fn bad_configs_name_the_key() {
         let cases = [
             ("side = 512", "side = 500", "key `side`"),
-            ("negatives_per_view = 64", "negatives_per_view = 0", "negatives_per_view"),
+            (
+                "negatives_per_view = 64",
+                "negatives_per_view = 0",
+                "negatives_per_view",
+            ),
             ("c_grid = [0.001", "c_grid = [-0.001", "classifier.c_grid"),
-            ("top_k_grid = [1,", "top_k_grid = [0,", "classifier.top_k_grid"),
-            ("inner_folds = 4", "inner_folds = 1", "classifier.inner_folds"),
+            (
+                "top_k_grid = [1,",
+                "top_k_grid = [0,",
+                "classifier.top_k_grid",
+            ),
+            (
+                "inner_folds = 4",
+                "inner_folds = 1",
+                "classifier.inner_folds",
+            ),
             ("folds = 5", "folds = 1", "evaluation.folds"),
             ("\"vgg16\",", "\"resnet50\",", "resnet50"),
             ("seed = 42", "seed = 42\nbogus = 1", "unknown field `bogus`"),
@@ -181,7 +198,10 @@ mod tests {
             let text = LESION_TOML.replacen(from, to, 1);
             let err = LesionConfig::parse(&text, Path::new("l.toml")).unwrap_err();
             let msg = format!("{err:#}");
-            assert!(msg.contains("l.toml") && msg.contains(expected), "{to:?}: {msg}");
+            assert!(
+                msg.contains("l.toml") && msg.contains(expected),
+                "{to:?}: {msg}"
+            );
         }
     }
 }

@@ -112,8 +112,8 @@ pub fn film_cells(
 ) -> anyhow::Result<FilmCells> {
     let g = CellGrid::new(image.width(), grid as u32)
         .with_context(|| format!("cell grid of {}", labelled.id))?;
-    let mask = BreastMask::mini_mias(image)
-        .with_context(|| format!("breast mask of {}", labelled.id))?;
+    let mask =
+        BreastMask::mini_mias(image).with_context(|| format!("breast mask of {}", labelled.id))?;
     let breast = mask.cells(&g)?.into_values();
     let lesion = if labelled.abnormal {
         lesion_discs(labelled.record).map(|d| g.disc_cells(&d).into_values())
@@ -176,7 +176,10 @@ pub fn member_cells(
                     let map = bb
                         .dense_map(&x, DenseLayer::Last)
                         .with_context(|| format!("{} dense map of {}", member.kind, film.id))?;
-                    Ok(map.flatten_all()?.to_device(&Device::Cpu)?.to_vec1::<f32>()?)
+                    Ok(map
+                        .flatten_all()?
+                        .to_device(&Device::Cpu)?
+                        .to_vec1::<f32>()?)
                 })
                 .collect()
         };
@@ -222,7 +225,10 @@ pub fn gather(
     lesion: Option<&[bool]>,
 ) -> ViewCells {
     let plane = grid * grid;
-    let cells: Vec<u32> = (0..plane).filter(|&i| breast[i]).map(|i| i as u32).collect();
+    let cells: Vec<u32> = (0..plane)
+        .filter(|&i| breast[i])
+        .map(|i| i as u32)
+        .collect();
     let mut rows = Vec::with_capacity(cells.len() * dim);
     for &cell in &cells {
         rows.extend((0..dim).map(|ch| map[ch * plane + cell as usize]));

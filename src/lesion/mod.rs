@@ -23,8 +23,8 @@ pub mod cv;
 pub mod maps;
 pub mod model;
 pub mod record;
-pub mod saved;
 pub mod report;
+pub mod saved;
 
 use std::collections::BTreeMap;
 
@@ -198,7 +198,13 @@ pub fn auc_unbounded(y: &[bool], scores: &[f64]) -> Option<f64> {
     let mut sum = 0.0;
     for p in &pos {
         for n in &neg {
-            sum += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            sum += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     Some(sum / (pos.len() * neg.len()) as f64)
@@ -324,10 +330,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     })
 }
 
-fn view0<T: Default>(
-    cells: &MemberCells,
-    f: impl Fn(&cv::ViewCells) -> T,
-) -> BTreeMap<ImageId, T> {
+fn view0<T: Default>(cells: &MemberCells, f: impl Fn(&cv::ViewCells) -> T) -> BTreeMap<ImageId, T> {
     cells
         .images
         .iter()

@@ -38,12 +38,19 @@ impl Platt {
     /// Platt's smoothed targets. Errors when a class is missing or Newton does not converge.
     pub fn fit(scores: &[f64], labels: &[bool]) -> anyhow::Result<Platt> {
         if scores.len() != labels.len() || scores.is_empty() {
-            bail!("Platt scaling: {} scores, {} labels", scores.len(), labels.len());
+            bail!(
+                "Platt scaling: {} scores, {} labels",
+                scores.len(),
+                labels.len()
+            );
         }
         let pos = labels.iter().filter(|&&l| l).count();
         let neg = labels.len() - pos;
         if pos == 0 || neg == 0 {
-            bail!("Platt scaling needs both classes ({pos} of {} abnormal)", labels.len());
+            bail!(
+                "Platt scaling needs both classes ({pos} of {} abnormal)",
+                labels.len()
+            );
         }
         let (t_pos, t_neg) = (
             (pos as f64 + 1.0) / (pos as f64 + 2.0),
@@ -145,7 +152,11 @@ impl FinalMember {
             classifier,
             calibration,
             oof_scores: sel.inner_scores,
-            labels: data.images.iter().map(|(&id, img)| (id, img.abnormal)).collect(),
+            labels: data
+                .images
+                .iter()
+                .map(|(&id, img)| (id, img.abnormal))
+                .collect(),
             train_cells,
         })
     }
@@ -171,8 +182,7 @@ impl FinalEnsemble {
                 }
             }
             let labels = &members.first().context("no members")?.final_model.labels;
-            let (s, y): (Vec<f64>, Vec<bool>) =
-                sum.iter().map(|(id, &s)| (s, labels[id])).unzip();
+            let (s, y): (Vec<f64>, Vec<bool>) = sum.iter().map(|(id, &s)| (s, labels[id])).unzip();
             platt.insert(variant.name().to_string(), Platt::fit(&s, &y)?);
         }
         Ok(FinalEnsemble { platt })

@@ -232,13 +232,22 @@ fn localisation_frame(rows: &[Localisation]) -> anyhow::Result<DataFrame> {
                 "hits".into(),
                 rows.iter().map(|r| r.hits as u64).collect::<Vec<_>>(),
             ),
-            Column::new("share".into(), rows.iter().map(|r| r.share).collect::<Vec<_>>()),
-            Column::new("ci_low".into(), rows.iter().map(|r| r.ci_low).collect::<Vec<_>>()),
+            Column::new(
+                "share".into(),
+                rows.iter().map(|r| r.share).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "ci_low".into(),
+                rows.iter().map(|r| r.ci_low).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "ci_high".into(),
                 rows.iter().map(|r| r.ci_high).collect::<Vec<_>>(),
             ),
-            Column::new("chance".into(), rows.iter().map(|r| r.chance).collect::<Vec<_>>()),
+            Column::new(
+                "chance".into(),
+                rows.iter().map(|r| r.chance).collect::<Vec<_>>(),
+            ),
         ],
     )?)
 }
@@ -296,7 +305,10 @@ pub fn write(
         &dir.join("table.md"),
         markdown(outcome, &evals, &loc).as_bytes(),
     )?;
-    mias_core::fs::write_atomic(&dir.join("predictions.csv"), predictions_csv(outcome).as_bytes())?;
+    mias_core::fs::write_atomic(
+        &dir.join("predictions.csv"),
+        predictions_csv(outcome).as_bytes(),
+    )?;
     roc(dir, outcome)?;
     heatmaps(&dir.join("heatmaps"), outcome, dataset, cfg)?;
     Ok(evals)
@@ -426,7 +438,11 @@ pub fn markdown(outcome: &Outcome, evals: &[ModelEval], loc: &[Localisation]) ->
 fn roc(dir: &Path, outcome: &Outcome) -> anyhow::Result<()> {
     let mut curves = Vec::new();
     for m in &outcome.models {
-        let y: Vec<bool> = m.scores.keys().map(|id| outcome.films[id].abnormal).collect();
+        let y: Vec<bool> = m
+            .scores
+            .keys()
+            .map(|id| outcome.films[id].abnormal)
+            .collect();
         // The ROC curve takes probabilities; the logistic map keeps the order of the scores.
         let s = to_unit(&m.scores.values().copied().collect::<Vec<_>>());
         curves.push((m.name.clone(), RocCurve::from_scores(&y, &s)?));

@@ -94,7 +94,10 @@ pub fn save(dir: &Path, outcome: &Outcome, side: u32) -> anyhow::Result<()> {
         ensemble: outcome.final_ensemble.platt.clone(),
         permute_labels: outcome.permute_labels,
     };
-    mias_core::fs::write_atomic(&dir.join("lesion.json"), &serde_json::to_vec_pretty(&saved)?)?;
+    mias_core::fs::write_atomic(
+        &dir.join("lesion.json"),
+        &serde_json::to_vec_pretty(&saved)?,
+    )?;
     Ok(())
 }
 
@@ -150,7 +153,11 @@ pub struct WeightsLookup<'a> {
 fn weights_of(m: &SavedMember, lookup: &WeightsLookup<'_>) -> anyhow::Result<PathBuf> {
     let recorded = m.weights_path.clone();
     let candidate = match lookup.dir {
-        Some(dir) => dir.join(recorded.file_name().context("weights path has no file name")?),
+        Some(dir) => dir.join(
+            recorded
+                .file_name()
+                .context("weights path has no file name")?,
+        ),
         None => recorded,
     };
     let sha = mias_data::dataset::sha256_file(&candidate)

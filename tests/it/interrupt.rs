@@ -108,12 +108,7 @@ fn assert_same_run(a: &Path, b: &Path) {
                 std::fs::read(a.join(f)).unwrap(),
                 std::fs::read(b.join(f)).unwrap(),
             );
-            assert!(
-                x == y,
-                "{} differs: {}",
-                f.display(),
-                difference(&x, &y)
-            );
+            assert!(x == y, "{} differs: {}", f.display(), difference(&x, &y));
         }
     }
 }

@@ -143,11 +143,7 @@ fn run_lesion(root: &Path, weights: &Path, out: &str, extra: &[&str]) -> PathBuf
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = mias(&refs, &root.join("cache"));
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     out
 }
 
@@ -228,7 +224,10 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
             let hr: f64 = r["mobilenetv2_hottest_row"].parse().unwrap();
             let hc: f64 = r["mobilenetv2_hottest_col"].parse().unwrap();
             // Cell centres in pixel-index coordinates: r * s + (s - 1) / 2.
-            let (cy, cx) = (hr * cell + (cell - 1.0) / 2.0, hc * cell + (cell - 1.0) / 2.0);
+            let (cy, cx) = (
+                hr * cell + (cell - 1.0) / 2.0,
+                hc * cell + (cell - 1.0) / 2.0,
+            );
             let d = ((cy - row).powi(2) + (cx - col).powi(2)).sqrt();
             hits += usize::from(d <= radius.max(cell));
         }
@@ -241,7 +240,10 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
     assert_eq!(f[0], "MobileNetV2");
     assert_eq!(f[1].parse::<usize>().unwrap(), planted_n);
     assert_eq!(f[2].parse::<usize>().unwrap(), hits, "{loc}");
-    assert!(hits * 10 >= planted_n * 7, "{hits} of {planted_n} localised");
+    assert!(
+        hits * 10 >= planted_n * 7,
+        "{hits} of {planted_n} localised"
+    );
     // The AUC in metrics.csv is the one recounted here.
     let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     let row = metrics
@@ -255,8 +257,14 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
     // The negative control: every film carries another film's label, recorded.
     let out = run_lesion(root, &weights, "permuted", &["--permute-labels", "11"]);
     let preds = rows(&out.join("lesion/predictions.csv"));
-    let moved = preds.iter().filter(|r| r["image"] != r["label_from"]).count();
-    assert!(moved >= 30, "{moved} of 40 films carry another film's label");
+    let moved = preds
+        .iter()
+        .filter(|r| r["image"] != r["label_from"])
+        .count();
+    assert!(
+        moved >= 30,
+        "{moved} of 40 films carry another film's label"
+    );
     for r in &preds {
         let from: u16 = r["label_from"].trim_start_matches("mdb").parse().unwrap();
         assert_eq!(r["label"], if planted(from).is_some() { "1" } else { "0" });
