@@ -110,7 +110,7 @@ impl LesionConfig {
             if kinds[..i].contains(k) {
                 bail!("key `backbones`: {:?} listed twice", k.name());
             }
-            if self.side as usize % k.dense_stride(DenseLayer::Last) != 0 {
+            if !(self.side as usize).is_multiple_of(k.dense_stride(DenseLayer::Last)) {
                 bail!(
                     "key `side`: {} is not a multiple of {}'s stride {}",
                     self.side,

@@ -41,7 +41,7 @@ pub fn dense_key(member: &Member, side: u32) -> anyhow::Result<CacheKey> {
         backbone: member.kind,
         weights_sha256: member.provenance.sha256.clone(),
         flavor: member.flavor,
-        preprocess: Preprocess::new(side, norm.into()),
+        preprocess: Preprocess::new(side, norm),
         augment: Augment::none(),
         seed: 0,
         pooling: Pooling::Flatten,
@@ -148,7 +148,7 @@ pub fn member_cells(
     let grid = grid_of(member, ex.side);
     let dim = member.kind.dense_channels(DenseLayer::Last);
     let len = dim * grid * grid;
-    let prep = Preprocess::new(ex.side, member.kind.input(member.flavor).norm.into());
+    let prep = Preprocess::new(ex.side, member.kind.input(member.flavor).norm);
     let mut backbone: Option<Box<dyn Backbone>> = None;
     let mut stats = MapStats::default();
     let mut images = BTreeMap::new();

@@ -190,7 +190,7 @@ fn member_logits(
         flavor,
         device,
     )?;
-    let prep = Preprocess::new(m.side, kind.input(flavor).norm.into());
+    let prep = Preprocess::new(m.side, kind.input(flavor).norm);
     let side = m.side as usize;
     let x = Tensor::from_vec(prep.chw(film), (1, 3, side, side), device)?;
     let map = bb

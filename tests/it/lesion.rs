@@ -29,7 +29,8 @@ fn shared_weights(test: &str) -> Option<PathBuf> {
 /// 20 women, 40 films; 14 films carry a planted lesion.
 fn planted(n: u16) -> Option<(f64, f64, f64)> {
     let woman = n.div_ceil(2);
-    let abnormal = (woman % 3 == 0 && n % 2 == 1) || [2, 8, 14, 22, 28, 34, 40].contains(&n);
+    let abnormal =
+        (woman.is_multiple_of(3) && n % 2 == 1) || [2, 8, 14, 22, 28, 34, 40].contains(&n);
     abnormal.then(|| {
         // Inside the breast (the left half-disc), moving with the film.
         let row = 250.0 + f64::from((n * 37) % 500);
