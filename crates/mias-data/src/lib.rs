@@ -3,16 +3,47 @@
 //! preprocessing each ImageNet backbone expects; for the lesion method, breast masks
 //! ([`mask`]) and the cell grid with Info.txt's lesion discs rasterised on it ([`cells`]).
 //!
-//! ```no_run
-//! use mias_data::{Dataset, LabelVariant, split};
+//! A tiny generated dataset in the Mini-MIAS layout (two women, one abnormal film with a lesion
+//! given in Info.txt's bottom-left coordinates):
 //!
-//! # fn main() -> mias_data::Result<()> {
-//! let ds = Dataset::open("../shared/data/mini-mias")?; // verifies all 322 images
+//! ```
+//! use mias_data::{Dataset, ImageId, LabelVariant, OpenOptions, split};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = std::env::temp_dir().join(format!("mias-data-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! std::fs::write(
+//!     dir.join("Info.txt"),
+//!     "mdb001 F NORM \nmdb002 F NORM \nmdb003 G CIRC B 30 40 8\nmdb004 D NORM \n",
+//! )?;
+//! for n in 1..=4 {
+//!     image::GrayImage::from_pixel(64, 64, image::Luma([100]))
+//!         .save(dir.join(format!("mdb{n:03}.png")))?;
+//! }
+//! // Generated data is not the official set: no checksum verification, any image size.
+//! let options = OpenOptions { official: false, side: None };
+//! let ds = Dataset::open_with(&dir, &options)?;
 //! let summary = ds.summary(LabelVariant::Official);
-//! assert_eq!((summary.normal, summary.abnormal), (207, 115));
-//! let folds = split::patient_folds(ds.records(), LabelVariant::Official, 5, 42)?;
+//! assert_eq!((summary.images, summary.normal, summary.abnormal), (4, 3, 1));
+//! let lesion = &ds.table().get(ImageId::new(3)?)?.lesions[0];
+//! assert_eq!(lesion.centre.map(|p| (p.row, p.col)), Some((1023 - 40, 30))); // top-left origin
+//! assert_eq!(ds.image(ImageId::new(1)?)?.dimensions(), (64, 64));
+//!
+//! // Two folds grouped by woman: both breasts of a woman always on the same side.
+//! let folds = split::patient_folds(ds.records(), LabelVariant::Official, 2, 42)?;
 //! let (train, test) = folds[0].items();
 //! assert!(split::audit(&[("train", &train), ("test", &test)]).is_clean());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(()) }
+//! ```
+//!
+//! The real data (`Dataset::open` verifies all 322 images against the committed checksums):
+//!
+//! ```no_run
+//! # fn main() -> mias_data::Result<()> {
+//! let ds = mias_data::Dataset::open("../shared/data/mini-mias")?;
+//! let summary = ds.summary(mias_data::LabelVariant::Official);
+//! assert_eq!((summary.normal, summary.abnormal), (207, 115));
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
