@@ -18,18 +18,24 @@
 
 pub mod augment;
 pub mod dataset;
+pub mod dicom;
 pub mod error;
 #[cfg(feature = "fetch")]
 pub mod fetch;
+pub mod image_file;
 pub mod info;
+pub mod manifest;
 pub mod pgm;
 pub mod preprocess;
 pub mod rng;
 pub mod split;
+pub mod window;
 
 pub use dataset::{Dataset, ImageFormat, OpenOptions};
 pub use error::{Error, Result};
+pub use image_file::{FileFormat, LoadOptions, Mammogram, load_image, load_mammogram};
 pub use info::{
     AbnormalityClass, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Lesion, PatientId,
     Pixel, Severity, Side, Summary, Tissue,
 };
+pub use manifest::{Manifest, ManifestImage, ManifestSummary, View};

@@ -4,6 +4,8 @@
 mod augment_keras;
 mod bad_input;
 mod common;
+mod dicom;
 mod fetch;
+mod manifest;
 mod real_data;
 mod resize_pillow;
