@@ -1,6 +1,8 @@
 //! Mini-MIAS for Rust: the label table parsed right, the images verified and loaded lazily,
 //! splits that keep each woman on one side, seeded Keras-style augmentation, and the
-//! preprocessing each ImageNet backbone expects.
+//! preprocessing each ImageNet backbone expects. Beyond Mini-MIAS: any collection described by
+//! a [`Manifest`] (`manifest.csv`), and DICOM, JPEG, TIFF, PNG and PGM files through one
+//! [`load_image`] / [`load_mammogram`] entry (see [`image_file`], [`dicom`], [`window`]).
 //!
 //! ```no_run
 //! use mias_data::{Dataset, LabelVariant, split};

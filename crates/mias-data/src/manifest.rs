@@ -24,6 +24,21 @@
 //! Patient + view + opposite laterality gives the other breast ([`Manifest::contralateral`]),
 //! which bilateral scores compare.
 //!
+//! ```
+//! use mias_data::{Manifest, View};
+//!
+//! let text = "image,patient,laterality,view,label,x,y,radius\n\
+//!             p1/l_cc.dcm,p1,L,CC,malignant,812,1033,60\n\
+//!             p1/l_cc.dcm,p1,L,CC,benign,,,\n\
+//!             p1/r_cc.dcm,p1,R,CC,normal,,,\n";
+//! let m = Manifest::parse(text, "collection/manifest.csv".as_ref())?;
+//! let s = m.summary();
+//! assert_eq!((s.images, s.normal, s.malignant, s.lesions, s.pairs), (2, 1, 1, 2, 1));
+//! assert_eq!(m.contralateral(0), Some(1));
+//! assert_eq!(m.images()[0].view, View::Cc);
+//! # Ok::<(), mias_data::Error>(())
+//! ```
+//!
 //! # One view of Mini-MIAS and of any manifest
 //!
 //! [`Manifest::from_dataset`] turns an opened Mini-MIAS [`Dataset`] into the same types (image

@@ -163,11 +163,12 @@ impl Window {
 }
 
 /// Which window to use.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WindowRule {
     /// The header's window when it has one, else the percentile window at
     /// [`DEFAULT_PERCENTILES`]. The default.
+    #[default]
     Header,
     /// Always the percentile window at `(low, high)` percent, ignoring any header window.
     Percentile {
@@ -176,12 +177,6 @@ pub enum WindowRule {
         /// Upper percentile, in `low`..=100.
         high: f64,
     },
-}
-
-impl Default for WindowRule {
-    fn default() -> Self {
-        WindowRule::Header
-    }
 }
 
 impl WindowRule {
@@ -271,7 +266,8 @@ impl Samples {
         ps.iter()
             .map(|&p| {
                 let q = p / 100.0;
-                let virtual_index = n as f64 * q + (1.0 + q * -1.0) - 1.0;
+                // numpy: n * q + (alpha + q * (1 - alpha - beta)) - 1 with alpha = beta = 1.
+                let virtual_index = n as f64 * q + (1.0 - q) - 1.0;
                 let last = (n - 1) as f64;
                 let previous = virtual_index.floor().clamp(0.0, last);
                 let next = (previous + 1.0).min(last);
