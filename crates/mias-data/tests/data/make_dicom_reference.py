@@ -45,8 +45,10 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.pixels.processing import apply_modality_lut, apply_windowing
 from pydicom.uid import (
+    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEGBaseline8Bit,
     JPEG2000Lossless,
     JPEGLosslessSV1,
     JPEGLossless,
@@ -148,16 +150,19 @@ def synthetic():
     out_dir.mkdir(exist_ok=True)
     cases = []
 
-    def save(name, ds, stored, notes, laterality=None, view=None, error=None):
+    def save(name, ds, stored, notes, laterality=None, view=None, error=None, tolerance=0,
+             little_endian=True):
         path = out_dir / name
-        ds.save_as(path, enforce_file_format=True)
-        case = dict(file=f"dicom/{name}", notes=notes)
+        ds.save_as(path, enforce_file_format=True, little_endian=little_endian,
+                   implicit_vr=ds.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian)
+        case = dict(file=f"dicom/{name}", notes=notes, tolerance=tolerance)
         if error:
             case["error"] = error
             cases.append(case)
             return
         back = pydicom.dcmread(path)
-        if back.file_meta.TransferSyntaxUID in (ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless):
+        if back.file_meta.TransferSyntaxUID in (ExplicitVRLittleEndian, ImplicitVRLittleEndian,
+                                                ExplicitVRBigEndian, RLELossless):
             assert (back.pixel_array == stored).all(), name  # pydicom decodes these natively
         rescaled = apply_modality_lut(stored, back)
         center, width, function, source = window_of(back, rescaled)
@@ -245,6 +250,25 @@ def synthetic():
     ds.PixelData = encapsulate([frame])
     ds["PixelData"].VR = "OB"
     save("j2k_lossless.dcm", ds, stored, "JPEG 2000 lossless (1.2.840.10008.1.2.4.90)")
+
+    # 10. Explicit VR big endian (retired, still met in old archives).
+    ds = base(7, 9, 16, 16, False, "MONOCHROME2", ExplicitVRBigEndian)
+    stored = pattern(7, 9, 0, 65535, 13).astype(np.uint16)
+    ds.PixelData = stored.astype(">u2").tobytes()
+    ds.WindowCenter, ds.WindowWidth = 30000, 40000
+    save("big_endian.dcm", ds, stored, "explicit VR big endian, 16-bit", little_endian=False)
+
+    # 11. JPEG baseline, 8-bit (lossy): the expected values are libjpeg-turbo's decoding, which
+    # another decoder may differ from by a grey level.
+    ds = base(16, 16, 8, 8, False, "MONOCHROME2", JPEGBaseline8Bit)
+    original = pattern(16, 16, 0, 255, 14).astype(np.uint8)
+    frame = imagecodecs.jpeg8_encode(original, level=90)
+    stored = imagecodecs.jpeg8_decode(frame)
+    ds.PixelData = encapsulate([frame])
+    ds["PixelData"].VR = "OB"
+    ds.WindowCenter, ds.WindowWidth = 128, 256  # the identity: a grey level off stays one off
+    save("jpeg_baseline.dcm", ds, stored, "JPEG baseline 8-bit (lossy): stored values as libjpeg "
+         "decodes them", tolerance=1)
 
     # Files that must be refused, with the tag named in the error.
     ds = base(8, 8, 16, 12, False, "MONOCHROME2", JPEGLSLossless)

@@ -97,8 +97,19 @@ fn synthetic_files_decode_as_pydicom() {
             case["signed"].as_bool().unwrap(),
             "{name}"
         );
+        // Lossless files exactly; JPEG baseline within a grey level of libjpeg-turbo's IDCT.
+        let tolerance = case["tolerance"].as_i64().unwrap();
+        let within = |got: &[i64], expected: &[i64], what: &str| {
+            assert_eq!(got.len(), expected.len(), "{name}: {what}");
+            let worst = got.iter().zip(expected).map(|(a, b)| (a - b).abs()).max();
+            assert!(worst <= Some(tolerance), "{name}: {what} off by {worst:?}");
+            if tolerance > 0 {
+                let differing = got.iter().zip(expected).filter(|(a, b)| a != b).count();
+                eprintln!("{name}: {what}: {differing} of {} differ by 1", got.len());
+            }
+        };
         let stored: Vec<i64> = d.samples.values.iter().map(|&v| i64::from(v)).collect();
-        assert_eq!(stored, ints(&case["stored"]), "{name}: stored values");
+        within(&stored, &ints(&case["stored"]), "stored values");
 
         let (image, window) = d.to_gray8(&WindowRule::Header).unwrap();
         let w = &case["window"];
@@ -114,7 +125,7 @@ fn synthetic_files_decode_as_pydicom() {
         };
         assert_eq!(window.source, source, "{name}");
         let got: Vec<i64> = image.as_raw().iter().map(|&v| i64::from(v)).collect();
-        assert_eq!(got, ints(&case["expected8"]), "{name}: 8-bit image");
+        within(&got, &ints(&case["expected8"]), "8-bit image");
 
         let laterality = case["laterality"].as_str().map(side);
         assert_eq!(d.laterality.map(|l| l.0), laterality, "{name}");
@@ -122,7 +133,7 @@ fn synthetic_files_decode_as_pydicom() {
         assert_eq!(d.view.map(|v| v.0), view, "{name}");
         checked += 1;
     }
-    assert_eq!(checked, 9);
+    assert_eq!(checked, 11);
 }
 
 #[test]
