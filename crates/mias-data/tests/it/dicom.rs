@@ -181,7 +181,7 @@ fn refused_files_name_the_file_and_the_tag() {
         assert!(err.contains(expected), "{expected:?} not in {err:?}");
         checked += 1;
     }
-    assert_eq!(checked, 4);
+    assert_eq!(checked, 5);
     let err = refused(dicom::read(&fixture("dicom/jpegls.dcm")));
     assert!(
         err.contains("TransferSyntaxUID (0002,0010): unsupported transfer syntax JPEG-LS"),
