@@ -237,6 +237,7 @@ pub fn read(path: &Path) -> Result<DicomImage> {
 
 /// Decodes a DICOM file held in memory (with or without the 128-byte preamble).
 pub fn decode(bytes: &[u8]) -> Result<DicomImage, DicomError> {
+    check_lengths(bytes)?;
     let obj = OpenFileOptions::new()
         .from_reader(bytes)
         .map_err(|e| parse_error(&e))?;
@@ -388,6 +389,163 @@ pub fn decode(bytes: &[u8]) -> Result<DicomImage, DicomError> {
         },
         voi_lut_sequence,
     })
+}
+
+/// Checks that no element or fragment declares more bytes than the file has left, before
+/// dicom-rs reads it. dicom-parser 0.10 allocates and zero-fills a value's declared length
+/// before reading it, so a 500-byte file declaring a 4 GB element would take 4 GB of memory
+/// (found by fuzzing). This walks the element headers the way dicom-parser does (explicit or
+/// implicit VR, little or big endian; sequences and items entered, encapsulated fragments and
+/// values skipped) and only judges lengths: anything else it cannot follow is left to dicom-rs
+/// to report.
+fn check_lengths(bytes: &[u8]) -> Result<(), DicomError> {
+    use dicom_core::dictionary::{DataDictionary, VirtualVr};
+    let mut pos = if bytes.get(128..132) == Some(b"DICM") {
+        132
+    } else if bytes.starts_with(b"DICM") {
+        4
+    } else {
+        0
+    };
+    let (mut explicit, mut little, mut in_meta) = (true, true, true);
+    let mut in_pixel_sequence = false;
+    let dictionary = dicom_object::StandardDataDictionary;
+    let read16 = |at: usize, little: bool| -> Option<u16> {
+        let b = bytes.get(at..at + 2)?;
+        Some(if little {
+            u16::from_le_bytes([b[0], b[1]])
+        } else {
+            u16::from_be_bytes([b[0], b[1]])
+        })
+    };
+    let read32 = |at: usize, little: bool| -> Option<u32> {
+        let b = bytes.get(at..at + 4)?;
+        let b = [b[0], b[1], b[2], b[3]];
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let too_long = |tag: Tag, len: u32, left: usize| {
+        let attribute = tags::ALL
+            .iter()
+            .copied()
+            .find(|a| a.tag == tag)
+            .unwrap_or(Attribute {
+                keyword: "element",
+                tag,
+            });
+        DicomError::at(
+            attribute,
+            format!("truncated or damaged file: declares {len} bytes, {left} remain"),
+        )
+    };
+    loop {
+        // The data set starts where the meta group (always explicit VR little endian) ends.
+        let Some(group) = read16(pos, if in_meta { true } else { little }) else {
+            return Ok(());
+        };
+        if in_meta && group != 0x0002 {
+            in_meta = false;
+            let syntax = ts_after_meta(bytes, pos);
+            match syntax.as_str() {
+                "1.2.840.10008.1.2" => explicit = false,
+                "1.2.840.10008.1.2.2" => little = false,
+                // Deflated or unknown syntaxes: dicom-rs refuses them before reading values.
+                s if s.ends_with(".99") || s.is_empty() => return Ok(()),
+                _ => {}
+            }
+            continue;
+        }
+        let le = in_meta || little;
+        let (Some(group), Some(element)) = (read16(pos, le), read16(pos + 2, le)) else {
+            return Ok(());
+        };
+        let tag = Tag(group, element);
+        if group == 0xFFFE {
+            let Some(len) = read32(pos + 4, le) else {
+                return Ok(());
+            };
+            pos += 8;
+            match element {
+                // A fragment of encapsulated pixel data is read into memory whole.
+                0xE000 if in_pixel_sequence => {
+                    if len as usize > bytes.len() - pos {
+                        return Err(too_long(tags::PIXEL_DATA.tag, len, bytes.len() - pos));
+                    }
+                    pos += len as usize;
+                }
+                0xE0DD => in_pixel_sequence = false,
+                // Items of a sequence hold elements: go on inside.
+                _ => {}
+            }
+            continue;
+        }
+        let (vr, len, header) = if explicit || in_meta {
+            let Some(vr) = bytes.get(pos + 4..pos + 6) else {
+                return Ok(());
+            };
+            let vr = [vr[0], vr[1]];
+            // PS3.5 7.1.2: these VRs have a 16-bit length; every other one, and any two bytes
+            // that are no VR at all (dicom-rs reads them as UN), a reserved word and 32 bits.
+            const SHORT: [&[u8; 2]; 21] = [
+                b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
+                b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
+            ];
+            if SHORT.contains(&&vr) {
+                let Some(len) = read16(pos + 6, le) else {
+                    return Ok(());
+                };
+                (vr, u32::from(len), 8)
+            } else {
+                let Some(len) = read32(pos + 8, le) else {
+                    return Ok(());
+                };
+                (vr, len, 12)
+            }
+        } else {
+            let Some(len) = read32(pos + 4, le) else {
+                return Ok(());
+            };
+            let sequence = dictionary
+                .by_tag(tag)
+                .is_some_and(|e| matches!(e.vr, VirtualVr::Exact(dicom_core::VR::SQ)));
+            (if sequence { *b"SQ" } else { *b"UN" }, len, 8)
+        };
+        pos += header;
+        if len == u32::MAX {
+            // Undefined length: encapsulated pixel data, or a sequence (whatever its VR).
+            in_pixel_sequence = tag == tags::PIXEL_DATA.tag;
+            continue;
+        }
+        if len as usize > bytes.len() - pos {
+            return Err(too_long(tag, len, bytes.len() - pos));
+        }
+        if &vr != b"SQ" {
+            pos += len as usize;
+        }
+    }
+}
+
+/// The Transfer Syntax UID of the meta group that ends at `end`, or "" when not found.
+fn ts_after_meta(bytes: &[u8], end: usize) -> String {
+    let needle = [0x02, 0x00, 0x10, 0x00, b'U', b'I'];
+    let Some(at) = bytes[..end].windows(6).position(|w| w == needle) else {
+        return String::new();
+    };
+    let Some(len) = bytes.get(at + 6..at + 8) else {
+        return String::new();
+    };
+    let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
+    bytes
+        .get(at + 8..at + 8 + len)
+        .map(|v| {
+            String::from_utf8_lossy(v)
+                .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// The transfer syntax UID of RLE Lossless.

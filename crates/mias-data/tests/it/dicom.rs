@@ -274,6 +274,41 @@ fn broken_variants(bytes: &[u8], syntax: &[u8]) {
 }
 
 #[test]
+fn forged_lengths_are_refused_before_allocation() {
+    // Found by the fuzzer: 518 bytes that made dicom-parser allocate and zero 4 GB.
+    let err = refused(dicom::read(&fixture("dicom/fuzz_huge_length.dcm")));
+    assert!(err.contains("truncated or damaged file: declares"), "{err}");
+    // A native PixelData that claims 4 GB.
+    let bytes = std::fs::read(fixture("dicom/mono1_u12_window.dcm")).unwrap();
+    let at = pixel_data_offset(&bytes);
+    assert_eq!(&bytes[at + 4..at + 6], b"OW");
+    let mut forged = bytes.clone();
+    forged[at + 8..at + 12].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    assert_refused(
+        &forged,
+        "forged.dcm",
+        &["PixelData (7FE0,0010): truncated or damaged file: declares 4294967280 bytes"],
+    );
+    // An RLE fragment that claims 4 GB.
+    let rle = std::fs::read(fixture("dicom/rle_u16.dcm")).unwrap();
+    let at = pixel_data_offset(&rle);
+    let mut forged = rle.clone();
+    // PixelData header (12 bytes), the offset table item (8 bytes and one 4-byte offset), then
+    // the fragment item.
+    assert_eq!(
+        &forged[at + 12..at + 20],
+        &[0xFE, 0xFF, 0x00, 0xE0, 4, 0, 0, 0]
+    );
+    assert_eq!(&forged[at + 24..at + 28], &[0xFE, 0xFF, 0x00, 0xE0]);
+    forged[at + 28..at + 32].copy_from_slice(&0xFFFF_FF00u32.to_le_bytes());
+    assert_refused(
+        &forged,
+        "forged_rle.dcm",
+        &["PixelData (7FE0,0010)", "declares"],
+    );
+}
+
+#[test]
 fn broken_fixtures_give_named_errors() {
     let bytes = std::fs::read(fixture("dicom/mono1_u12_window.dcm")).unwrap();
     broken_variants(&bytes, b"1.2.840.10008.1.2.1\0");
