@@ -394,40 +394,122 @@ pub fn decode(bytes: &[u8]) -> Result<DicomImage, DicomError> {
 /// Checks that no element or fragment declares more bytes than the file has left, before
 /// dicom-rs reads it. dicom-parser 0.10 allocates and zero-fills a value's declared length
 /// before reading it, so a 500-byte file declaring a 4 GB element would take 4 GB of memory
-/// (found by fuzzing). This walks the element headers the way dicom-parser does (explicit or
-/// implicit VR, little or big endian; sequences and items entered, encapsulated fragments and
-/// values skipped) and only judges lengths: anything else it cannot follow is left to dicom-rs
-/// to report.
+/// (found by fuzzing). This walks the element headers the way dicom-object and dicom-parser do
+/// (the meta group by its group length, then the data set in explicit or implicit VR, little or
+/// big endian; sequences and items entered, encapsulated fragments and values skipped) and only
+/// judges lengths: anything else it cannot follow is left to dicom-rs to report.
 fn check_lengths(bytes: &[u8]) -> Result<(), DicomError> {
-    use dicom_core::dictionary::{DataDictionary, VirtualVr};
-    let mut pos = if bytes.get(128..132) == Some(b"DICM") {
-        132
-    } else if bytes.starts_with(b"DICM") {
-        4
-    } else {
-        0
+    let mut walker = LengthWalker {
+        bytes,
+        pos: if bytes.get(128..132) == Some(b"DICM") {
+            132
+        } else if bytes.starts_with(b"DICM") {
+            4
+        } else {
+            return Ok(());
+        },
+        explicit: true,
+        little: true,
+        in_pixel_sequence: false,
     };
-    let (mut explicit, mut little, mut in_meta) = (true, true, true);
-    let mut in_pixel_sequence = false;
-    let dictionary = dicom_object::StandardDataDictionary;
-    let read16 = |at: usize, little: bool| -> Option<u16> {
-        let b = bytes.get(at..at + 2)?;
-        Some(if little {
+    // The meta group: (0002,0000) with a 4-byte length first, then elements until the group
+    // length is used up, whatever their tags (as dicom-object reads it).
+    let Some((Tag(0x0002, 0x0000), _, 4)) = walker.header() else {
+        return Ok(());
+    };
+    let Some(group_length) = walker.u32_at(walker.pos + 8) else {
+        return Ok(());
+    };
+    walker.pos += 12;
+    let meta_end = walker.pos.saturating_add(group_length as usize);
+    let mut syntax = String::new();
+    while walker.pos < meta_end {
+        let Some((tag, vr, len)) = walker.header() else {
+            return Ok(());
+        };
+        let start = walker.pos + if is_short_vr(vr) { 8 } else { 12 };
+        if len == u32::MAX {
+            return Ok(()); // dicom-object refuses an undefined length here
+        }
+        walker.check(tag, start, len)?;
+        if tag == tags::TRANSFER_SYNTAX_UID.tag {
+            syntax = String::from_utf8_lossy(&bytes[start..start + len as usize])
+                .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string();
+        }
+        walker.pos = start + len as usize;
+    }
+    match syntax.as_str() {
+        "1.2.840.10008.1.2" => walker.explicit = false,
+        "1.2.840.10008.1.2.2" => walker.little = false,
+        // Deflated or unknown syntaxes: dicom-rs refuses them before reading values.
+        s if s.ends_with(".99") || s.is_empty() => return Ok(()),
+        _ => {}
+    }
+    walker.data_set()
+}
+
+/// PS3.5 7.1.2: the VRs with a 16-bit length in explicit VR; every other one (and any two bytes
+/// that are no VR at all, which dicom-rs reads as UN) has a reserved word and 32 bits.
+fn is_short_vr(vr: [u8; 2]) -> bool {
+    const SHORT: [&[u8; 2]; 21] = [
+        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
+        b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
+    ];
+    SHORT.contains(&&vr)
+}
+
+/// The state of [`check_lengths`].
+struct LengthWalker<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    explicit: bool,
+    little: bool,
+    in_pixel_sequence: bool,
+}
+
+impl LengthWalker<'_> {
+    fn u16_at(&self, at: usize) -> Option<u16> {
+        let b = self.bytes.get(at..at.checked_add(2)?)?;
+        Some(if self.little {
             u16::from_le_bytes([b[0], b[1]])
         } else {
             u16::from_be_bytes([b[0], b[1]])
         })
-    };
-    let read32 = |at: usize, little: bool| -> Option<u32> {
-        let b = bytes.get(at..at + 4)?;
+    }
+
+    fn u32_at(&self, at: usize) -> Option<u32> {
+        let b = self.bytes.get(at..at.checked_add(4)?)?;
         let b = [b[0], b[1], b[2], b[3]];
-        Some(if little {
+        Some(if self.little {
             u32::from_le_bytes(b)
         } else {
             u32::from_be_bytes(b)
         })
-    };
-    let too_long = |tag: Tag, len: u32, left: usize| {
+    }
+
+    /// The element header at `pos`: tag, VR (`UN` for implicit VR and items) and length.
+    fn header(&self) -> Option<(Tag, [u8; 2], u32)> {
+        let tag = Tag(self.u16_at(self.pos)?, self.u16_at(self.pos + 2)?);
+        if tag.0 == 0xFFFE || !self.explicit {
+            return Some((tag, *b"UN", self.u32_at(self.pos + 4)?));
+        }
+        let vr = self.bytes.get(self.pos + 4..self.pos + 6)?;
+        let vr = [vr[0], vr[1]];
+        let len = if is_short_vr(vr) {
+            u32::from(self.u16_at(self.pos + 6)?)
+        } else {
+            self.u32_at(self.pos + 8)?
+        };
+        Some((tag, vr, len))
+    }
+
+    /// An error when `len` bytes from `start` run past the end of the file.
+    fn check(&self, tag: Tag, start: usize, len: u32) -> Result<(), DicomError> {
+        let left = self.bytes.len().saturating_sub(start);
+        if len as usize <= left {
+            return Ok(());
+        }
         let attribute = tags::ALL
             .iter()
             .copied()
@@ -436,116 +518,51 @@ fn check_lengths(bytes: &[u8]) -> Result<(), DicomError> {
                 keyword: "element",
                 tag,
             });
-        DicomError::at(
+        Err(DicomError::at(
             attribute,
             format!("truncated or damaged file: declares {len} bytes, {left} remain"),
-        )
-    };
-    loop {
-        // The data set starts where the meta group (always explicit VR little endian) ends.
-        let Some(group) = read16(pos, if in_meta { true } else { little }) else {
-            return Ok(());
-        };
-        if in_meta && group != 0x0002 {
-            in_meta = false;
-            let syntax = ts_after_meta(bytes, pos);
-            match syntax.as_str() {
-                "1.2.840.10008.1.2" => explicit = false,
-                "1.2.840.10008.1.2.2" => little = false,
-                // Deflated or unknown syntaxes: dicom-rs refuses them before reading values.
-                s if s.ends_with(".99") || s.is_empty() => return Ok(()),
-                _ => {}
-            }
-            continue;
-        }
-        let le = in_meta || little;
-        let (Some(group), Some(element)) = (read16(pos, le), read16(pos + 2, le)) else {
-            return Ok(());
-        };
-        let tag = Tag(group, element);
-        if group == 0xFFFE {
-            let Some(len) = read32(pos + 4, le) else {
-                return Ok(());
-            };
-            pos += 8;
-            match element {
-                // A fragment of encapsulated pixel data is read into memory whole.
-                0xE000 if in_pixel_sequence => {
-                    if len as usize > bytes.len() - pos {
-                        return Err(too_long(tags::PIXEL_DATA.tag, len, bytes.len() - pos));
-                    }
-                    pos += len as usize;
-                }
-                0xE0DD => in_pixel_sequence = false,
-                // Items of a sequence hold elements: go on inside.
-                _ => {}
-            }
-            continue;
-        }
-        let (vr, len, header) = if explicit || in_meta {
-            let Some(vr) = bytes.get(pos + 4..pos + 6) else {
-                return Ok(());
-            };
-            let vr = [vr[0], vr[1]];
-            // PS3.5 7.1.2: these VRs have a 16-bit length; every other one, and any two bytes
-            // that are no VR at all (dicom-rs reads them as UN), a reserved word and 32 bits.
-            const SHORT: [&[u8; 2]; 21] = [
-                b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
-                b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
-            ];
-            if SHORT.contains(&&vr) {
-                let Some(len) = read16(pos + 6, le) else {
-                    return Ok(());
-                };
-                (vr, u32::from(len), 8)
-            } else {
-                let Some(len) = read32(pos + 8, le) else {
-                    return Ok(());
-                };
-                (vr, len, 12)
-            }
-        } else {
-            let Some(len) = read32(pos + 4, le) else {
-                return Ok(());
-            };
-            let sequence = dictionary
-                .by_tag(tag)
-                .is_some_and(|e| matches!(e.vr, VirtualVr::Exact(dicom_core::VR::SQ)));
-            (if sequence { *b"SQ" } else { *b"UN" }, len, 8)
-        };
-        pos += header;
-        if len == u32::MAX {
-            // Undefined length: encapsulated pixel data, or a sequence (whatever its VR).
-            in_pixel_sequence = tag == tags::PIXEL_DATA.tag;
-            continue;
-        }
-        if len as usize > bytes.len() - pos {
-            return Err(too_long(tag, len, bytes.len() - pos));
-        }
-        if &vr != b"SQ" {
-            pos += len as usize;
-        }
+        ))
     }
-}
 
-/// The Transfer Syntax UID of the meta group that ends at `end`, or "" when not found.
-fn ts_after_meta(bytes: &[u8], end: usize) -> String {
-    let needle = [0x02, 0x00, 0x10, 0x00, b'U', b'I'];
-    let Some(at) = bytes[..end].windows(6).position(|w| w == needle) else {
-        return String::new();
-    };
-    let Some(len) = bytes.get(at + 6..at + 8) else {
-        return String::new();
-    };
-    let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
-    bytes
-        .get(at + 8..at + 8 + len)
-        .map(|v| {
-            String::from_utf8_lossy(v)
-                .trim_matches(|c: char| c == '\0' || c.is_whitespace())
-                .to_string()
-        })
-        .unwrap_or_default()
+    fn data_set(&mut self) -> Result<(), DicomError> {
+        use dicom_core::dictionary::{DataDictionary, VirtualVr};
+        let dictionary = dicom_object::StandardDataDictionary;
+        while let Some((tag, vr, len)) = self.header() {
+            if tag.0 == 0xFFFE {
+                self.pos += 8;
+                match tag.1 {
+                    // A fragment of encapsulated pixel data is read into memory whole.
+                    0xE000 if self.in_pixel_sequence => {
+                        self.check(tags::PIXEL_DATA.tag, self.pos, len)?;
+                        self.pos += len as usize;
+                    }
+                    0xE0DD => self.in_pixel_sequence = false,
+                    // Items of a sequence hold elements: go on inside.
+                    _ => {}
+                }
+                continue;
+            }
+            let sequence = if self.explicit {
+                self.pos += if is_short_vr(vr) { 8 } else { 12 };
+                &vr == b"SQ"
+            } else {
+                self.pos += 8;
+                dictionary
+                    .by_tag(tag)
+                    .is_some_and(|e| matches!(e.vr, VirtualVr::Exact(dicom_core::VR::SQ)))
+            };
+            if len == u32::MAX {
+                // Undefined length: encapsulated pixel data, or a sequence (whatever the VR).
+                self.in_pixel_sequence = tag == tags::PIXEL_DATA.tag;
+                continue;
+            }
+            self.check(tag, self.pos, len)?;
+            if !sequence {
+                self.pos += len as usize;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The transfer syntax UID of RLE Lossless.

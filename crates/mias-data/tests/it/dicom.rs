@@ -278,6 +278,9 @@ fn forged_lengths_are_refused_before_allocation() {
     // Found by the fuzzer: 518 bytes that made dicom-parser allocate and zero 4 GB.
     let err = refused(dicom::read(&fixture("dicom/fuzz_huge_length.dcm")));
     assert!(err.contains("truncated or damaged file: declares"), "{err}");
+    // The same through a meta group whose tags are damaged but whose group length holds.
+    let err = refused(dicom::read(&fixture("dicom/fuzz_huge_length_meta.dcm")));
+    assert!(err.contains("truncated or damaged file: declares"), "{err}");
     // A native PixelData that claims 4 GB.
     let bytes = std::fs::read(fixture("dicom/mono1_u12_window.dcm")).unwrap();
     let at = pixel_data_offset(&bytes);
