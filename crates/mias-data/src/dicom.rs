@@ -23,6 +23,7 @@
 
 use std::path::Path;
 
+use dicom_core::VR;
 use dicom_object::{DefaultDicomObject, OpenFileOptions, Tag};
 use dicom_pixeldata::PixelDecoder;
 use image::GrayImage;
@@ -414,7 +415,7 @@ fn check_lengths(bytes: &[u8]) -> Result<(), DicomError> {
     };
     // The meta group: (0002,0000) with a 4-byte length first, then elements until the group
     // length is used up, whatever their tags (as dicom-object reads it).
-    let Some((Tag(0x0002, 0x0000), _, 4)) = walker.header() else {
+    let Some((Tag(0x0002, 0x0000), _, 4, _)) = walker.header() else {
         return Ok(());
     };
     let Some(group_length) = walker.u32_at(walker.pos + 8) else {
@@ -424,14 +425,14 @@ fn check_lengths(bytes: &[u8]) -> Result<(), DicomError> {
     let meta_end = walker.pos.saturating_add(group_length as usize);
     let mut syntax = String::new();
     while walker.pos < meta_end {
-        let Some((tag, vr, len)) = walker.header() else {
+        let Some((tag, vr, len, header)) = walker.header() else {
             return Ok(());
         };
-        let start = walker.pos + if is_short_vr(vr) { 8 } else { 12 };
+        let start = walker.pos + header;
         if len == u32::MAX {
             return Ok(()); // dicom-object refuses an undefined length here
         }
-        walker.check(tag, start, len)?;
+        walker.check(tag, vr, start, len)?;
         if tag == tags::TRANSFER_SYNTAX_UID.tag {
             syntax = String::from_utf8_lossy(&bytes[start..start + len as usize])
                 .trim_matches(|c: char| c == '\0' || c.is_whitespace())
@@ -451,12 +452,44 @@ fn check_lengths(bytes: &[u8]) -> Result<(), DicomError> {
 
 /// PS3.5 7.1.2: the VRs with a 16-bit length in explicit VR; every other one (and any two bytes
 /// that are no VR at all, which dicom-rs reads as UN) has a reserved word and 32 bits.
-fn is_short_vr(vr: [u8; 2]) -> bool {
-    const SHORT: [&[u8; 2]; 21] = [
-        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
-        b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
-    ];
-    SHORT.contains(&&vr)
+fn is_short_vr(vr: VR) -> bool {
+    use VR::*;
+    matches!(
+        vr,
+        AE | AS
+            | AT
+            | CS
+            | DA
+            | DS
+            | DT
+            | FL
+            | FD
+            | IS
+            | LO
+            | LT
+            | PN
+            | SH
+            | SL
+            | SS
+            | ST
+            | TM
+            | UI
+            | UL
+            | US
+    )
+}
+
+/// The size of one value of a binary VR. dicom-parser reads `len / size` values but counts
+/// `len` bytes as read, so a length that is not a multiple puts it out of step with the file
+/// (and the next "header" can declare anything).
+fn value_size(vr: VR) -> Option<u32> {
+    use VR::*;
+    match vr {
+        US | OW | SS => Some(2),
+        AT | FL | OF | SL | OL | UL => Some(4),
+        FD | OD | SV | OV | UV => Some(8),
+        _ => None,
+    }
 }
 
 /// The state of [`check_lengths`].
@@ -488,28 +521,44 @@ impl LengthWalker<'_> {
         })
     }
 
-    /// The element header at `pos`: tag, VR (`UN` for implicit VR and items) and length.
-    fn header(&self) -> Option<(Tag, [u8; 2], u32)> {
+    /// The element header at `pos` as dicom-rs decodes it: tag, VR (from the dictionary in
+    /// implicit VR, `UN` for items), length and header size.
+    fn header(&self) -> Option<(Tag, VR, u32, usize)> {
+        use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
         let tag = Tag(self.u16_at(self.pos)?, self.u16_at(self.pos + 2)?);
-        if tag.0 == 0xFFFE || !self.explicit {
-            return Some((tag, *b"UN", self.u32_at(self.pos + 4)?));
+        if tag.0 == 0xFFFE {
+            return Some((tag, VR::UN, self.u32_at(self.pos + 4)?, 8));
         }
-        let vr = self.bytes.get(self.pos + 4..self.pos + 6)?;
-        let vr = [vr[0], vr[1]];
-        let len = if is_short_vr(vr) {
-            u32::from(self.u16_at(self.pos + 6)?)
+        if !self.explicit {
+            let vr = if tag == tags::PIXEL_DATA.tag || (tag.0 >> 8 == 0x60 && tag.1 == 0x3000) {
+                VR::OW
+            } else {
+                dicom_object::StandardDataDictionary
+                    .by_tag(tag)
+                    .map_or(VR::UN, |e| e.vr().relaxed())
+            };
+            return Some((tag, vr, self.u32_at(self.pos + 4)?, 8));
+        }
+        let code = self.bytes.get(self.pos + 4..self.pos + 6)?;
+        let vr = VR::from_binary([code[0], code[1]]).unwrap_or(VR::UN);
+        Some(if is_short_vr(vr) {
+            (tag, vr, u32::from(self.u16_at(self.pos + 6)?), 8)
         } else {
-            self.u32_at(self.pos + 8)?
-        };
-        Some((tag, vr, len))
+            (tag, vr, self.u32_at(self.pos + 8)?, 12)
+        })
     }
 
-    /// An error when `len` bytes from `start` run past the end of the file.
-    fn check(&self, tag: Tag, start: usize, len: u32) -> Result<(), DicomError> {
+    /// An error when `len` bytes from `start` run past the end of the file, or do not make
+    /// whole values of `vr`.
+    fn check(&self, tag: Tag, vr: VR, start: usize, len: u32) -> Result<(), DicomError> {
         let left = self.bytes.len().saturating_sub(start);
-        if len as usize <= left {
+        let reason = if len as usize > left {
+            format!("truncated or damaged file: declares {len} bytes, {left} remain")
+        } else if let Some(size) = value_size(vr).filter(|size| len % size != 0) {
+            format!("damaged file: {len} bytes of {vr:?} are not whole {size}-byte values")
+        } else {
             return Ok(());
-        }
+        };
         let attribute = tags::ALL
             .iter()
             .copied()
@@ -518,22 +567,17 @@ impl LengthWalker<'_> {
                 keyword: "element",
                 tag,
             });
-        Err(DicomError::at(
-            attribute,
-            format!("truncated or damaged file: declares {len} bytes, {left} remain"),
-        ))
+        Err(DicomError::at(attribute, reason))
     }
 
     fn data_set(&mut self) -> Result<(), DicomError> {
-        use dicom_core::dictionary::{DataDictionary, VirtualVr};
-        let dictionary = dicom_object::StandardDataDictionary;
-        while let Some((tag, vr, len)) = self.header() {
+        while let Some((tag, vr, len, header)) = self.header() {
+            self.pos += header;
             if tag.0 == 0xFFFE {
-                self.pos += 8;
                 match tag.1 {
                     // A fragment of encapsulated pixel data is read into memory whole.
                     0xE000 if self.in_pixel_sequence => {
-                        self.check(tags::PIXEL_DATA.tag, self.pos, len)?;
+                        self.check(tags::PIXEL_DATA.tag, VR::OB, self.pos, len)?;
                         self.pos += len as usize;
                     }
                     0xE0DD => self.in_pixel_sequence = false,
@@ -542,22 +586,15 @@ impl LengthWalker<'_> {
                 }
                 continue;
             }
-            let sequence = if self.explicit {
-                self.pos += if is_short_vr(vr) { 8 } else { 12 };
-                &vr == b"SQ"
-            } else {
-                self.pos += 8;
-                dictionary
-                    .by_tag(tag)
-                    .is_some_and(|e| matches!(e.vr, VirtualVr::Exact(dicom_core::VR::SQ)))
-            };
             if len == u32::MAX {
                 // Undefined length: encapsulated pixel data, or a sequence (whatever the VR).
                 self.in_pixel_sequence = tag == tags::PIXEL_DATA.tag;
                 continue;
             }
-            self.check(tag, self.pos, len)?;
-            if !sequence {
+            if vr == VR::SQ {
+                self.check(tag, VR::OB, self.pos, len)?;
+            } else {
+                self.check(tag, vr, self.pos, len)?;
                 self.pos += len as usize;
             }
         }

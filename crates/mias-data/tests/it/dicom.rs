@@ -281,6 +281,12 @@ fn forged_lengths_are_refused_before_allocation() {
     // The same through a meta group whose tags are damaged but whose group length holds.
     let err = refused(dicom::read(&fixture("dicom/fuzz_huge_length_meta.dcm")));
     assert!(err.contains("truncated or damaged file: declares"), "{err}");
+    // A 2-byte FL value: dicom-parser would read no value, count 2 bytes, and lose step.
+    let err = refused(dicom::read(&fixture("dicom/fuzz_vr_length_mismatch.dcm")));
+    assert!(
+        err.contains("PixelRepresentation (0028,0103): damaged file: 2 bytes of FL"),
+        "{err}"
+    );
     // A native PixelData that claims 4 GB.
     let bytes = std::fs::read(fixture("dicom/mono1_u12_window.dcm")).unwrap();
     let at = pixel_data_offset(&bytes);
