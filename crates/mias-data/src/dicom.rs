@@ -351,6 +351,8 @@ pub fn decode(bytes: &[u8]) -> Result<DicomImage, DicomError> {
             pixels_of(rows, columns),
             usize::from(bits_allocated / 8),
         )?;
+    } else if let Some(family) = codestream_family(&transfer_syntax) {
+        check_codestream(&obj, family, rows, columns, bits_allocated)?;
     }
     let decoded = obj.decode_pixel_data().map_err(|e| {
         DicomError::at(
@@ -554,7 +556,7 @@ impl LengthWalker<'_> {
         let left = self.bytes.len().saturating_sub(start);
         let reason = if len as usize > left {
             format!("truncated or damaged file: declares {len} bytes, {left} remain")
-        } else if let Some(size) = value_size(vr).filter(|size| len % size != 0) {
+        } else if let Some(size) = value_size(vr).filter(|size| !len.is_multiple_of(*size)) {
             format!("damaged file: {len} bytes of {vr:?} are not whole {size}-byte values")
         } else {
             return Ok(());
@@ -669,6 +671,140 @@ fn check_rle(
         }
     }
     Ok(())
+}
+
+/// The compressed formats whose frame size dicom-rs takes from the codestream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Codestream {
+    Jpeg,
+    Jpeg2000,
+}
+
+fn codestream_family(uid: &str) -> Option<Codestream> {
+    let number: u32 = uid.strip_prefix("1.2.840.10008.1.2.4.")?.parse().ok()?;
+    match number {
+        50..=70 => Some(Codestream::Jpeg),
+        90..=93 | 201..=203 => Some(Codestream::Jpeg2000),
+        _ => None,
+    }
+}
+
+/// Checks that a JPEG or JPEG 2000 codestream is one greyscale component of Rows x Columns
+/// with a precision that fits Bits Allocated, before dicom-rs decodes it.
+/// dicom-transfer-syntax-registry 0.10.1 copies the decoded samples into a buffer sized from
+/// the DICOM header without comparing the two sizes (and writes a second JPEG 2000 component
+/// past the end), so a codestream larger than the header says, or with two components, would
+/// panic there (found by fuzzing). Reads only the frame header (SOF or SIZ).
+fn check_codestream(
+    obj: &DefaultDicomObject,
+    family: Codestream,
+    rows: u16,
+    columns: u16,
+    bits_allocated: u16,
+) -> Result<(), DicomError> {
+    let bad = |reason: String| DicomError::at(tags::PIXEL_DATA, reason);
+    let fragments = obj
+        .get(tags::PIXEL_DATA.tag)
+        .and_then(|e| e.value().fragments())
+        .ok_or_else(|| bad("compressed pixel data that is not encapsulated".into()))?;
+    let stream: Vec<u8> = fragments.iter().flatten().copied().collect();
+    let (width, height, components, precision) = match family {
+        Codestream::Jpeg => jpeg_frame(&stream),
+        Codestream::Jpeg2000 => j2k_frame(&stream),
+    }
+    .ok_or_else(|| {
+        bad(format!(
+            "no readable {} frame header in the pixel data",
+            match family {
+                Codestream::Jpeg => "JPEG (SOF)",
+                Codestream::Jpeg2000 => "JPEG 2000 (SIZ)",
+            }
+        ))
+    })?;
+    if (width, height) != (u32::from(columns), u32::from(rows)) || components != 1 {
+        return Err(bad(format!(
+            "the codestream holds {width} x {height} pixels with {components} component(s), \
+             the header says {columns} x {rows} with one"
+        )));
+    }
+    let fits = match family {
+        // jpeg-decoder gives one byte per sample up to 8 bits, two above.
+        Codestream::Jpeg => (precision > 8) == (bits_allocated == 16),
+        Codestream::Jpeg2000 => precision <= u32::from(bits_allocated),
+    };
+    if !fits {
+        return Err(bad(format!(
+            "a {precision}-bit codestream in {bits_allocated} allocated bits"
+        )));
+    }
+    Ok(())
+}
+
+/// `(width, height, components, precision)` from a JPEG stream's SOF segment.
+fn jpeg_frame(bytes: &[u8]) -> Option<(u32, u32, u32, u32)> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut at = 2;
+    loop {
+        // Markers may be preceded by fill bytes 0xFF.
+        while *bytes.get(at)? == 0xFF && *bytes.get(at + 1)? == 0xFF {
+            at += 1;
+        }
+        if *bytes.get(at)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(at + 1)?;
+        at += 2;
+        match marker {
+            0xD8 | 0x01 | 0xD0..=0xD7 => continue,
+            // Start of scan or end of image before any frame header.
+            0xDA | 0xD9 => return None,
+            _ => {}
+        }
+        let length = usize::from(u16::from_be_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]));
+        if matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF) {
+            let f = bytes.get(at + 2..at + 8)?;
+            let precision = u32::from(f[0]);
+            let height = u32::from(u16::from_be_bytes([f[1], f[2]]));
+            let width = u32::from(u16::from_be_bytes([f[3], f[4]]));
+            return Some((width, height, u32::from(f[5]), precision));
+        }
+        if length < 2 {
+            return None;
+        }
+        at += length;
+    }
+}
+
+/// `(width, height, components, precision)` from a JPEG 2000 codestream's SIZ segment (also
+/// inside a JP2 file); a subsampled component counts twice, so that it is refused.
+fn j2k_frame(bytes: &[u8]) -> Option<(u32, u32, u32, u32)> {
+    let at = bytes
+        .windows(4)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])?
+        + 4;
+    let word = |i: usize| -> Option<u32> {
+        let b = bytes.get(at + i..at + i + 4)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (x, y, x0, y0) = (word(4)?, word(8)?, word(12)?, word(16)?);
+    let count = u16::from_be_bytes([*bytes.get(at + 36)?, *bytes.get(at + 37)?]);
+    let mut precision = 0;
+    let mut components = u32::from(count);
+    for c in 0..usize::from(count) {
+        let s = bytes.get(at + 38 + 3 * c..at + 41 + 3 * c)?;
+        precision = precision.max(u32::from(s[0] & 0x7F) + 1);
+        if (s[1], s[2]) != (1, 1) {
+            components += 1;
+        }
+    }
+    Some((
+        x.checked_sub(x0)?,
+        y.checked_sub(y0)?,
+        components,
+        precision,
+    ))
 }
 
 /// The number of bytes a PackBits stream decodes to, as the decoder reads it (a literal run cut
@@ -914,6 +1050,27 @@ mod tests {
         assert_eq!(packbits_length(&[0x80, 0, 9]), Some(1)); // -128 is a no-op
         assert_eq!(packbits_length(&[5, 1]), Some(1)); // literal cut short by the end
         assert_eq!(packbits_length(&[0xFE]), None); // repeat without its byte
+    }
+
+    #[test]
+    fn frame_headers_by_hand() {
+        // SOI, an APP0 of 2 payload bytes, fill byte, SOF3: 16-bit, 16 rows, 32 columns, 1.
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 1, 2, 0xFF, 0xFF, 0xC3, 0, 11, 16, 0, 16, 0, 32, 1,
+        ];
+        assert_eq!(jpeg_frame(&jpeg), Some((32, 16, 1, 16)));
+        assert_eq!(jpeg_frame(&[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]), None); // scan before frame
+        assert_eq!(jpeg_frame(&jpeg[..14]), None); // truncated SOF
+        // SOC, SIZ: 40 x 30 from offset (8, 5), one 12-bit component, not subsampled.
+        let mut j2k = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
+        for word in [40u32, 30, 8, 5, 40, 30, 0, 0] {
+            j2k.extend_from_slice(&word.to_be_bytes());
+        }
+        j2k.extend_from_slice(&[0, 1, 11, 1, 1]);
+        assert_eq!(j2k_frame(&j2k), Some((32, 25, 1, 12)));
+        let last = j2k.len() - 1;
+        j2k[last] = 2; // vertically subsampled: counted as a second component
+        assert_eq!(j2k_frame(&j2k), Some((32, 25, 2, 12)));
     }
 
     #[test]

@@ -287,6 +287,12 @@ fn forged_lengths_are_refused_before_allocation() {
         err.contains("PixelRepresentation (0028,0103): damaged file: 2 bytes of FL"),
         "{err}"
     );
+    // A JPEG 2000 codestream larger than Rows x Columns: dicom-rs would write past its buffer.
+    let err = refused(dicom::read(&fixture("dicom/fuzz_j2k_size_mismatch.dcm")));
+    assert!(
+        err.contains("PixelData (7FE0,0010): the codestream holds"),
+        "{err}"
+    );
     // A native PixelData that claims 4 GB.
     let bytes = std::fs::read(fixture("dicom/mono1_u12_window.dcm")).unwrap();
     let at = pixel_data_offset(&bytes);
