@@ -633,7 +633,9 @@ mod tests {
 
     #[test]
     fn optional_columns_may_be_absent() {
-        let m = parse("view,label,image,laterality,patient\nMLO,benign,x.png,R,7\n").unwrap();
+        // Columns in any order; a spreadsheet's byte-order mark is no part of the first name.
+        let m =
+            parse("\u{feff}view,label,image,laterality,patient\nMLO,benign,x.png,R,7\n").unwrap();
         assert_eq!(m.images()[0].lesions[0].centre, None);
         assert_eq!(m.summary().without_coordinates.len(), 1);
     }
