@@ -14,7 +14,11 @@
 //!
 //! Everything a file can get wrong is an `Err` naming the attribute (`PixelData (7FE0,0010)`,
 //! `TransferSyntaxUID (0002,0010)`, ...), never a panic: the entry point is fuzzed
-//! (`fuzz/fuzz_targets/dicom_loader.rs`).
+//! (`fuzz/fuzz_targets/dicom_loader.rs`). Fuzzing found four ways in which dicom-rs 0.10
+//! panics or takes gigabytes on a damaged file; three checks run before it, each written
+//! here because dicom-rs has no option for it: declared lengths against the bytes left (and
+//! binary values that are whole values), RLE segment sizes, and the JPEG / JPEG 2000 frame
+//! header against Rows, Columns and Bits Allocated.
 //!
 //! Not supported, each with its own error: colour and multi-frame images, 1- and 32-bit
 //! samples, JPEG-LS and JPEG XL (their dicom-rs decoders need a native library or add much to
