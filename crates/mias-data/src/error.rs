@@ -76,6 +76,33 @@ pub enum Error {
         actual: String,
     },
 
+    // === DICOM and other image files ===
+    /// A DICOM file that cannot be read or is outside what mias decodes; names the tag at fault.
+    #[error("{}: {}{reason}", path.display(), tag.as_ref().map(|t| format!("{t}: ")).unwrap_or_default())]
+    Dicom {
+        /// The DICOM file.
+        path: PathBuf,
+        /// The attribute at fault, as `Name (gggg,eeee)`, when one is.
+        tag: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+
+    // === manifest.csv ===
+    /// A row or field of a `manifest.csv` that cannot be understood, or a table inconsistent
+    /// as a whole (then `line` is 0 and `column` empty).
+    #[error("{}{}{}: {reason}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() }, column.as_ref().map(|c| format!(": column {c:?}")).unwrap_or_default())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// 1-based line number (0 for the table as a whole).
+        line: usize,
+        /// The column at fault, by its header name.
+        column: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+
     // === Splits and augmentation ===
     /// A split, fold or augmentation parameter is out of range.
     #[error("invalid {name} {value}: {reason}")]

@@ -2,6 +2,9 @@
 //! splits that keep each woman on one side, seeded Keras-style augmentation, and the
 //! preprocessing each ImageNet backbone expects; for the lesion method, breast masks
 //! ([`mask`]) and the cell grid with Info.txt's lesion discs rasterised on it ([`cells`]).
+//! Beyond Mini-MIAS: any collection described by a [`Manifest`] (`manifest.csv`), and DICOM,
+//! JPEG, TIFF, PNG and PGM files through one [`load_image`] / [`load_mammogram`] entry (see
+//! [`image_file`], [`dicom`], [`window`]).
 //!
 //! A tiny generated dataset in the Mini-MIAS layout (two women, one abnormal film with a lesion
 //! given in Info.txt's bottom-left coordinates):
@@ -51,22 +54,28 @@
 pub mod augment;
 pub mod cells;
 pub mod dataset;
+pub mod dicom;
 pub mod error;
 #[cfg(feature = "fetch")]
 pub mod fetch;
+pub mod image_file;
 pub mod info;
+pub mod manifest;
 pub mod mask;
 pub mod pgm;
 pub mod preprocess;
 pub mod split;
+pub mod window;
 
 pub use cells::{CellGrid, CellLabel, CellMap, Disc, cell_labels, lesion_discs};
 pub use dataset::{Dataset, ImageFormat, OpenOptions};
 pub use error::{Error, Result};
+pub use image_file::{FileFormat, LoadOptions, Mammogram, load_image, load_mammogram};
 pub use info::{
     AbnormalityClass, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Lesion, PatientId,
     Pixel, Severity, Side, Summary, Tissue,
 };
+pub use manifest::{Manifest, ManifestImage, ManifestSummary, View};
 pub use mask::{BreastMask, MaskParams};
 /// The seed convention of every random draw (re-exported from `mias-core`): ChaCha8 streams
 /// keyed by `(seed, tag, indices)`, with draws that stay the same across `rand` releases.

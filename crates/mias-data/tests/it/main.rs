@@ -4,7 +4,9 @@
 mod augment_keras;
 mod bad_input;
 mod common;
+mod dicom;
 mod fetch;
 mod lesion_cells;
+mod manifest;
 mod real_data;
 mod resize_pillow;
