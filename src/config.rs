@@ -38,6 +38,11 @@ pub struct ExperimentConfig {
     pub augment: Augment,
     /// The paper's (leaky) protocol.
     pub paper: PaperProtocol,
+    /// The split by image (the common Keras practice; the other breast leaks). When absent
+    /// (configs written before it existed): the honest protocol's views and the paper
+    /// protocol's split; see [`ExperimentConfig::image_protocol`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageProtocol>,
     /// The leakage-free protocol.
     pub honest: HonestProtocol,
     /// The head and its training.
@@ -61,17 +66,33 @@ fn backbone_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<BackboneKind>, D
 pub enum Protocol {
     /// Augment first, split by item (the paper's; leaks on purpose). Settings: [`PaperProtocol`].
     Paper,
+    /// A random split by image, augmentation of training images only: no copy of a test image
+    /// is in training, but the other breast of its woman may be. Settings: [`ImageProtocol`].
+    Image,
     /// Grouped stratified cross-validation, augmentation on training folds only. Settings:
     /// [`HonestProtocol`].
     Honest,
 }
 
 impl Protocol {
+    /// Every protocol, from the leakiest to the leakage-free one.
+    pub const ALL: [Protocol; 3] = [Protocol::Paper, Protocol::Image, Protocol::Honest];
+
     /// The protocol's name in outputs.
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Paper => "paper",
+            Protocol::Image => "image",
             Protocol::Honest => "honest",
+        }
+    }
+
+    /// What leaks from training into a test item under this protocol, in words.
+    pub fn leaks(self) -> &'static str {
+        match self {
+            Protocol::Paper => "copies of the test image and the other breast",
+            Protocol::Image => "the other breast only",
+            Protocol::Honest => "nothing",
         }
     }
 }
@@ -126,6 +147,17 @@ pub struct PaperProtocol {
     pub split: Fractions,
 }
 
+/// A random split by image with augmentation of training images only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageProtocol {
+    /// Items per training image (original and augmented copies); validation and test images
+    /// give their original only.
+    pub views: u32,
+    /// Shares of the images.
+    pub split: Fractions,
+}
+
 /// Grouped, stratified cross-validation with augmentation of training images only.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +190,15 @@ impl ExperimentConfig {
         Ok(cfg)
     }
 
+    /// The image protocol's settings: the `[image]` table, or when absent the honest
+    /// protocol's views and the paper protocol's split.
+    pub fn image_protocol(&self) -> ImageProtocol {
+        self.image.clone().unwrap_or(ImageProtocol {
+            views: self.honest.views,
+            split: self.paper.split,
+        })
+    }
+
     /// Checks every value's range; the error names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.backbones.is_empty() {
@@ -173,8 +214,11 @@ impl ExperimentConfig {
         }
         self.augment.validate().context("table [augment]")?;
         self.paper.split.validate().context("key `paper.split`")?;
+        let image = self.image_protocol();
+        image.split.validate().context("key `image.split`")?;
         for (key, views) in [
             ("paper.views", self.paper.views),
+            ("image.views", image.views),
             ("honest.views", self.honest.views),
         ] {
             if !(1..=50).contains(&views) {
@@ -207,6 +251,20 @@ mod tests {
         assert_eq!(cfg.train.dropout, 0.5);
         assert_eq!(cfg.augment, Augment::paper());
         assert_eq!(cfg.labels, LabelVariant::Official);
+        let image = cfg.image_protocol();
+        assert_eq!(image.views, cfg.honest.views);
+        assert_eq!(image.split, cfg.paper.split);
+        // Configs from before the image protocol: the honest views and the paper's split.
+        let start = PAPER_TOML.find("[image]").unwrap();
+        let end = PAPER_TOML[start..].find("\n\n").unwrap() + start;
+        let mut old = ExperimentConfig::parse(
+            &format!("{}{}", &PAPER_TOML[..start], &PAPER_TOML[end..]),
+            Path::new("old.toml"),
+        )
+        .unwrap();
+        assert_eq!(old.image, None);
+        old.honest.views = 3;
+        assert_eq!(old.image_protocol().views, 3);
     }
 
     #[test]
@@ -220,6 +278,11 @@ mod tests {
             ("threshold = 0.5", "threshold = 1.5", "key `threshold`"),
             ("views = 5\nsplit", "views = 0\nsplit", "key `paper.views`"),
             ("folds = 5", "folds = 1", "key `honest.folds`"),
+            (
+                "[image]\nviews = 5",
+                "[image]\nviews = 51",
+                "key `image.views`",
+            ),
             (
                 "\"nasnetlarge\"]",
                 "\"resnet50\"]",

@@ -16,10 +16,11 @@ use crate::config::Pooling;
 use crate::members::{KNOWN_FILES, Member, Model};
 use crate::record::MemberRecord;
 
-/// Reads a mammogram: a binary PGM or a PNG, 8-bit grey.
+/// Reads a mammogram in any format mias-data reads (DICOM, PNG, JPEG, TIFF, PGM) as 8-bit
+/// grey at full resolution; DICOM through its VOI window, or a percentile window when the
+/// header gives none (`mias_data::image_file`).
 pub fn read_image(path: &Path) -> anyhow::Result<GrayImage> {
-    mias_data::dataset::load_image(path)
-        .with_context(|| format!("reading the image {}", path.display()))
+    mias_data::load_image(path).with_context(|| format!("reading the image {}", path.display()))
 }
 
 /// Where the weights a run used are now: the recorded path, else a known file of

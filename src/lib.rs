@@ -3,7 +3,8 @@
 //!
 //! Methods, each in its own module on top of the shared pieces:
 //! - [`paper`]: the paper's method (a head per frozen backbone, averaged), under the paper's
-//!   protocol and the leakage-free one.
+//!   protocol, a split by image, and the leakage-free one, each beside a permutation control;
+//!   and the leak sweep (copies and augmentation strength against the paper protocol's figures).
 //! - [`lesion`]: dense maps of the whole film, a cell classifier learnt on Info.txt's lesion
 //!   discs, images scored by their hottest cells (leakage-free protocol, nested selection).
 //!
@@ -14,6 +15,7 @@
 //! - [`cache`]: frozen-backbone features stored once per (backbone, weights, flavor,
 //!   preprocessing, augmentation, seed, image, view); a damaged entry is computed again.
 //! - [`extract`]: features of augmented views through the cache.
+//! - [`labels`]: the labels an experiment learns: real, or permuted over women (the control).
 //! - [`record`]: the run record, `run.json`, written and read back.
 //! - [`inference`]: a finished run's backbones applied to a new mammogram.
 //! - [`staging`]: a run's files staged beside its output directory and installed whole;
@@ -32,6 +34,7 @@ pub mod config;
 pub mod extract;
 pub mod fault;
 pub mod inference;
+pub mod labels;
 pub mod lesion;
 pub mod members;
 pub mod paper;

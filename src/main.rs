@@ -26,9 +26,13 @@ enum Command {
     Augment(cmd::augment::Args),
     /// Run one frozen backbone on a batch and write its pooled features.
     Features(cmd::features::Args),
-    /// Run the paper's experiment and the leakage-free one, and write tables, figures and
-    /// predictions side by side.
+    /// Run the paper's experiment under its protocol, a split by image and the leakage-free
+    /// protocol (each beside a permutation control), and the lesion method; write tables,
+    /// figures and predictions side by side.
     Reproduce(cmd::reproduce::Args),
+    /// Rerun the paper protocol over copies per image and augmentation strength, with real and
+    /// permuted labels, beside the honest figure: sweep.csv and sweep.png/svg.
+    LeakSweep(cmd::leak_sweep::Args),
     /// Apply a finished run's ensemble to a new mammogram (PGM or PNG).
     Predict(cmd::predict::Args),
 }
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Command::Augment(args) => cmd::augment::run(args),
         Command::Features(args) => cmd::features::run(args),
         Command::Reproduce(args) => cmd::reproduce::run(args),
+        Command::LeakSweep(args) => cmd::leak_sweep::run(args),
         Command::Predict(args) => cmd::predict::run(args),
     };
     match result {

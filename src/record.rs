@@ -114,6 +114,11 @@ impl Git {
     }
 }
 
+/// Records from before the permutation control hold heads of real labels only.
+fn real_labels() -> String {
+    "real".into()
+}
+
 /// Every seed of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seeds {
@@ -127,6 +132,13 @@ pub struct Seeds {
     pub head_seeds: String,
     /// Seed of the bootstrap intervals.
     pub bootstrap: u64,
+    /// Seed of the permutation control's labels (over women), derived from the experiment's
+    /// seed; none when the whole run is a control, or in records from before the control.
+    #[serde(default)]
+    pub permutation_control: Option<u64>,
+    /// Seed of `--permute-labels`: when set, every head of the run learnt permuted labels.
+    #[serde(default)]
+    pub permute_labels: Option<u64>,
 }
 
 impl Seeds {
@@ -140,6 +152,8 @@ impl Seeds {
                          heads[].seed"
                 .into(),
             bootstrap: seed,
+            permutation_control: None,
+            permute_labels: None,
         }
     }
 }
@@ -226,6 +240,10 @@ pub struct HeadRecord {
     /// The member whose features it reads.
     #[serde(with = "crate::by_name")]
     pub member: BackboneKind,
+    /// The labels it learnt: `real`, or `permuted` (the control; the seed is in
+    /// `seeds.permutation_control` or `seeds.permute_labels`).
+    #[serde(default = "real_labels")]
+    pub labels: String,
     /// The seed of its initialisation, shuffling and dropout.
     pub seed: u64,
     /// Training items.
@@ -245,9 +263,12 @@ pub struct Timings {
     pub weights: f64,
     /// Feature extraction, every member.
     pub features: f64,
-    /// The paper protocol's heads, when it ran.
+    /// The paper protocol's heads (the control's included), when it ran.
     pub paper: Option<f64>,
-    /// The honest protocol's heads, when it ran.
+    /// The image protocol's heads (the control's included), when it ran.
+    #[serde(default)]
+    pub image: Option<f64>,
+    /// The honest protocol's heads (the control's included), when it ran.
     pub honest: Option<f64>,
     /// The final heads.
     pub final_heads: f64,
@@ -350,6 +371,7 @@ mod tests {
             heads: vec![HeadRecord {
                 part: "final".into(),
                 member: BackboneKind::MobileNetV2,
+                labels: "real".into(),
                 seed: 3,
                 train_items: 10,
                 history: mias_train::History::default(),

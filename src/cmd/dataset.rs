@@ -1,13 +1,18 @@
-//! `mias dataset`: counts of a dataset directory, as text or one JSON object.
+//! `mias dataset`: counts of a dataset directory, as text or one JSON object. The directory is
+//! Mini-MIAS (`Info.txt`) or any collection described by a `manifest.csv`; both give the same
+//! keys (`images`, `normal`, `abnormal`, `benign`, `malignant`, `patients`, ...).
 
 use std::path::PathBuf;
+
+use anyhow::Context;
 
 use mias_data::LabelVariant;
 
 /// Options of `dataset`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The dataset directory (Info.txt and the images).
+    /// The dataset directory: Info.txt and the images (Mini-MIAS), or a manifest.csv and the
+    /// files it names (any collection).
     #[arg(long, default_value = super::DEFAULT_DATA_DIR)]
     data: PathBuf,
     /// Label variant: `official` (207 normal / 115 abnormal) or `paper` (mdb212 and mdb214
@@ -21,6 +26,10 @@ pub struct Args {
 
 /// Runs `dataset`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let has = |name: &str| args.data.join(name).is_file();
+    if !has(mias_data::dataset::INFO_FILE) && has(mias_data::manifest::MANIFEST_FILE) {
+        return manifest(&args);
+    }
     let ds = super::open_dataset(&args.data)?;
     let s = ds.summary(args.labels);
     if args.json {
@@ -55,5 +64,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(ToString::to_string)
         .collect();
     println!("abnormal without coordinates: {}", ids.join(", "));
+    Ok(())
+}
+
+/// `dataset` on a directory described by a manifest.csv.
+fn manifest(args: &Args) -> anyhow::Result<()> {
+    let m = mias_data::Manifest::open(&args.data)
+        .with_context(|| format!("opening the dataset {}", args.data.display()))?;
+    let s = m.summary();
+    if args.json {
+        let mut value = serde_json::to_value(&s)?;
+        value["dir"] = serde_json::Value::String(args.data.display().to_string());
+        value["format"] = serde_json::Value::String("manifest".into());
+        println!("{value}");
+        return Ok(());
+    }
+    println!("{} (manifest.csv)", args.data.display());
+    println!("images: {} from {} patients", s.images, s.patients);
+    println!(
+        "normal: {}  abnormal: {} (benign {}, malignant {}; {} lesion rows)",
+        s.normal, s.abnormal, s.benign, s.malignant, s.lesions
+    );
+    println!(
+        "left-right pairs: {} ({} images without exactly one other breast)",
+        s.pairs, s.unpaired
+    );
     Ok(())
 }

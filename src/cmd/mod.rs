@@ -4,6 +4,7 @@ pub mod augment;
 pub mod dataset;
 pub mod features;
 pub mod fetch_data;
+pub mod leak_sweep;
 pub mod predict;
 pub mod reproduce;
 

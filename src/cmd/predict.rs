@@ -59,6 +59,13 @@ struct PaperPrediction {
 /// Runs `predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let run = RunRecord::read(&args.run)?;
+    if let Some(seed) = run.seeds.permute_labels {
+        eprintln!(
+            "WARNING: the run in {} is a negative control (--permute-labels {seed}): its models \
+             learnt permuted labels, and their probabilities mean nothing about this image",
+            args.run.display()
+        );
+    }
     let image = mias::inference::read_image(&args.image)?;
     if image.width() != image.height() {
         eprintln!(

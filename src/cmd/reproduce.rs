@@ -1,4 +1,5 @@
-//! `mias reproduce`: the paper's experiment and the leakage-free one, side by side.
+//! `mias reproduce`: the paper's experiment under its own protocol, a split by image and the
+//! leakage-free protocol, each beside a permutation control; and the lesion method.
 //!
 //! Reads every hyper-parameter from a committed config (flags override a few), resolves each
 //! backbone's weights (a backbone without weights is reported as not run), extracts features
@@ -14,6 +15,7 @@ use candle_core::Device;
 use mias::cache::FeatureCache;
 use mias::config::{ExperimentConfig, Pooling, Protocol};
 use mias::extract::cache_key;
+use mias::labels::LabelSource;
 use mias::lesion::{self, LesionConfig};
 use mias::members::{self, Member, NotRun};
 use mias::paper::{self, Outcome, report};
@@ -27,20 +29,23 @@ use mias_data::{Dataset, LabelVariant};
 /// Which protocols to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Which {
-    /// The paper's: augment first, split by image.
+    /// The paper's: augment first, split by item (copies and the other breast leak).
     Paper,
+    /// A random split by image, training images augmented (the other breast leaks).
+    Image,
     /// Grouped stratified cross-validation, augmentation on training folds only.
     Honest,
-    /// Both, with the leakage report side by side.
-    Both,
+    /// All three, with the leakage report side by side.
+    All,
 }
 
 impl Which {
     fn protocols(self) -> Vec<Protocol> {
         match self {
             Which::Paper => vec![Protocol::Paper],
+            Which::Image => vec![Protocol::Image],
             Which::Honest => vec![Protocol::Honest],
-            Which::Both => vec![Protocol::Paper, Protocol::Honest],
+            Which::All => Protocol::ALL.to_vec(),
         }
     }
 }
@@ -80,8 +85,8 @@ pub struct Args {
     /// config's, all four).
     #[arg(long, value_delimiter = ',')]
     pub backbones: Vec<BackboneKind>,
-    /// Which protocols to run.
-    #[arg(long, value_enum, default_value_t = Which::Both)]
+    /// Which protocols to run (each also with labels permuted over women: the control).
+    #[arg(long, value_enum, default_value_t = Which::All)]
     pub protocol: Which,
     /// Label variant: `official` (207/115) or `paper` (209/113).
     #[arg(long)]
@@ -118,15 +123,26 @@ pub struct Args {
     /// The lesion method's configuration (default: the committed data/configs/lesion.toml).
     #[arg(long)]
     pub lesion_config: Option<PathBuf>,
-    /// The negative control: every film's label and lesions are moved to another film by a
-    /// permutation drawn from this seed (recorded in run.json). Lesion method only for now.
+    /// The negative control as a whole run: labels permuted by a permutation drawn from this
+    /// seed (recorded in run.json): over women for the paper method (the final heads too),
+    /// each film's label and lesions to another film for the lesion method.
     #[arg(long)]
     pub permute_labels: Option<u64>,
 }
 
-struct Bars {
+pub(super) struct Bars {
     bar: Option<indicatif::ProgressBar>,
     enabled: bool,
+}
+
+impl Bars {
+    /// Bars on a terminal, a line per step elsewhere.
+    pub(super) fn new() -> Bars {
+        Bars {
+            bar: None,
+            enabled: std::io::stderr().is_terminal(),
+        }
+    }
 }
 
 impl Progress for Bars {
@@ -156,7 +172,7 @@ impl Progress for Bars {
 
 /// The feature cache's default place: `features` beside the weight downloads of
 /// [`FetchOptions::from_env`] (`$MIAS_CACHE_DIR/features`, else `~/.cache/mias/features`).
-fn default_cache() -> PathBuf {
+pub(super) fn default_cache() -> PathBuf {
     FetchOptions::from_env()
         .url_cache
         .with_file_name("features")
@@ -192,7 +208,7 @@ fn configure(args: &Args) -> anyhow::Result<(ExperimentConfig, String)> {
 }
 
 /// Opens the dataset, downloading it first when the default place is empty.
-fn open_data(dir: &Path, unofficial: bool) -> anyhow::Result<mias_data::Dataset> {
+pub(super) fn open_data(dir: &Path, unofficial: bool) -> anyhow::Result<mias_data::Dataset> {
     if unofficial {
         eprintln!(
             "WARNING: --unofficial: {} is not checked against the official Mini-MIAS checksums",
@@ -300,9 +316,17 @@ fn resolve_members(
     args: &Args,
     backbones: &[BackboneKind],
 ) -> anyhow::Result<(Vec<Member>, Vec<NotRun>)> {
-    let weights_dir = args
-        .weights_dir
-        .clone()
+    find_weights(args.weights_dir.as_deref(), backbones)
+}
+
+/// Finds each backbone's weights in `weights_dir` (else `data/weights`, else the pinned public
+/// sources); says which cannot run and why, and fails when none can.
+pub(super) fn find_weights(
+    weights_dir: Option<&Path>,
+    backbones: &[BackboneKind],
+) -> anyhow::Result<(Vec<Member>, Vec<NotRun>)> {
+    let weights_dir = weights_dir
+        .map(Path::to_path_buf)
         .or_else(members::default_weights_dir);
     if let Some(dir) = &weights_dir
         && !dir.is_dir()
@@ -342,12 +366,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.methods.is_empty() {
         bail!("--methods: name at least one of paper, lesion");
     }
-    if args.permute_labels.is_some() && args.methods.contains(&Method::Paper) {
-        bail!(
-            "--permute-labels: the negative control runs with the lesion method only for now; \
-             pass --methods lesion"
-        );
-    }
     let lesion_cfg = args
         .methods
         .contains(&Method::Lesion)
@@ -355,10 +373,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .transpose()?;
     let mut p = prepare(&args)?;
     let cache = FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache));
-    let mut bars = Bars {
-        bar: None,
-        enabled: std::io::stderr().is_terminal(),
-    };
+    let mut bars = Bars::new();
     let paper = if args.methods.contains(&Method::Paper) {
         Some(run_paper(&args, &mut p, &cache, &mut bars)?)
     } else {
@@ -405,7 +420,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some((_, evals)) = &paper {
         for ((protocol, model), (acc, auc)) in report::headline(evals) {
             eprintln!(
-                "{protocol:>6} {model:<12} accuracy {:5.1}%  AUC {}",
+                "{protocol:>16} {model:<12} accuracy {:5.1}%  AUC {}",
                 100.0 * acc,
                 auc.map_or("n/a".into(), |a| format!("{:.3}", a))
             );
@@ -450,6 +465,10 @@ fn run_paper(
         dataset: &p.dataset,
         config: &p.cfg,
         protocols: &protocols,
+        labels: match args.permute_labels {
+            Some(seed) => LabelSource::Permuted { seed },
+            None => LabelSource::Real,
+        },
         members: &p.members,
         cache,
         batch: args.batch,
@@ -468,6 +487,7 @@ fn run_paper(
     p.timings.features = outcome.extraction.iter().map(|(_, s)| s.seconds).sum();
     p.timings.final_heads = outcome.final_seconds;
     p.timings.paper = outcome.seconds(Protocol::Paper);
+    p.timings.image = outcome.seconds(Protocol::Image);
     p.timings.honest = outcome.seconds(Protocol::Honest);
     let eval_cfg = report::eval_config(p.cfg.threshold, p.cfg.seed);
     let evals = outcome
@@ -585,11 +605,13 @@ fn run_record(
         started_unix_s: p.started_unix_s,
         config_source: p.config_source.clone(),
         config: cfg.clone(),
-        protocols: outcome.map_or(Vec::new(), |o| {
-            o.protocols.iter().map(|o| o.protocol).collect()
-        }),
+        protocols: outcome.map_or(Vec::new(), |o| o.main().map(|o| o.protocol).collect()),
         label_variant: cfg.labels,
-        seeds: Seeds::from_experiment(cfg.seed),
+        seeds: Seeds {
+            permutation_control: outcome.and_then(Outcome::control_seed),
+            permute_labels: args.permute_labels,
+            ..Seeds::from_experiment(cfg.seed)
+        },
         data: p.data.clone(),
         members,
         not_run: p.not_run.clone(),

@@ -281,10 +281,7 @@ pub fn write(
     } else {
         "real"
     };
-    let height = table.frame.height();
-    table
-        .frame
-        .with_column(Column::new("labels".into(), vec![labels_col; height]))?;
+    mias_eval::tag_rows(&mut table.frame, "labels", labels_col)?;
     table.write_csv(&dir.join("metrics.csv"))?;
     Table {
         frame: per_class(outcome, cfg)?,

@@ -1,5 +1,6 @@
 //! The paper's experiment on frozen features: plan the protocols, extract every needed view's
 //! features once per member (through the cache), train and test the heads of each protocol,
+//! repeat that with the labels permuted over women (the control, unless the whole run is one),
 //! and train the final heads (every image, the honest protocol's views) that `predict` uses.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +17,7 @@ use super::protocol::{self, HeadJob, HeadSetup, Part, RunOutput};
 use crate::cache::FeatureCache;
 use crate::config::{ExperimentConfig, Pooling, Protocol};
 use crate::extract::{self, ExtractStats, Extractor};
+use crate::labels::{self, LabelSource, Labels};
 use crate::members::Member;
 use crate::progress::Progress;
 use crate::record::HeadRecord;
@@ -28,6 +30,9 @@ pub struct Inputs<'a> {
     pub config: &'a ExperimentConfig,
     /// The protocols to run, in order.
     pub protocols: &'a [Protocol],
+    /// The labels the run learns: real (and then each protocol is repeated on labels permuted
+    /// with [`labels::control_seed`]), or permuted (`--permute-labels`: the run is a control).
+    pub labels: LabelSource,
     /// The backbones that run (at least one).
     pub members: &'a [Member],
     /// The feature cache.
@@ -43,6 +48,8 @@ pub struct Inputs<'a> {
 pub struct ProtocolOutcome {
     /// Which protocol.
     pub protocol: Protocol,
+    /// Which labels its heads learnt.
+    pub labels: LabelSource,
     /// Its parts (one split, or the folds).
     pub parts: Vec<Part>,
     /// Test predictions and head records.
@@ -67,7 +74,10 @@ pub struct FinalHead {
 pub struct Outcome {
     /// The members, in order.
     pub members: Vec<BackboneKind>,
-    /// Per protocol, in the order asked.
+    /// The labels of the run (and of its final heads).
+    pub labels: LabelSource,
+    /// Per protocol, in the order asked, with the run's labels; then the same protocols with
+    /// the control's permuted labels when the run's are real.
     pub protocols: Vec<ProtocolOutcome>,
     /// One final head per member.
     pub finals: Vec<FinalHead>,
@@ -90,12 +100,26 @@ impl Outcome {
             .collect()
     }
 
-    /// Seconds spent on `protocol`'s heads, if it ran.
+    /// Seconds spent on `protocol`'s heads, the control's included, if it ran.
     pub fn seconds(&self, protocol: Protocol) -> Option<f64> {
+        let mut runs = self.protocols.iter().filter(|p| p.protocol == protocol);
+        let first = runs.next()?.seconds;
+        Some(first + runs.map(|p| p.seconds).sum::<f64>())
+    }
+
+    /// The protocols run with the run's own labels.
+    pub fn main(&self) -> impl Iterator<Item = &ProtocolOutcome> {
         self.protocols
             .iter()
-            .find(|p| p.protocol == protocol)
-            .map(|p| p.seconds)
+            .filter(move |p| p.labels == self.labels)
+    }
+
+    /// The seed of the control's permutation, when the run has a control.
+    pub fn control_seed(&self) -> Option<u64> {
+        self.protocols
+            .iter()
+            .find(|p| p.labels != self.labels)
+            .and_then(|p| p.labels.seed())
     }
 }
 
@@ -141,47 +165,97 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
 
     let (table, extraction) = extract_all(inputs, &needed_views(&plans, &finals), progress)?;
     let members: Vec<BackboneKind> = inputs.members.iter().map(|m| m.kind).collect();
-    let setup = HeadSetup {
-        records,
-        variant: cfg.labels,
-        train: &cfg.train,
-        seed: cfg.seed,
-        device: inputs.device,
-    };
     let mut features = |member: BackboneKind, items: &[Item]| table.get(member, items);
+    let mut sources = vec![inputs.labels];
+    if inputs.labels == LabelSource::Real {
+        sources.push(LabelSource::Permuted {
+            seed: labels::control_seed(cfg.seed),
+        });
+    }
     let mut protocols = Vec::new();
-    for (protocol, parts) in plans {
-        let start = Instant::now();
-        progress.begin(
-            &format!("{} protocol heads", protocol.name()),
-            parts.len() * members.len(),
-        );
-        let output = protocol::run(&parts, &members, &setup, &mut features, || {
-            crate::fault::point("head");
-            progress.advance(1);
-        });
-        progress.finish();
-        let output = output.with_context(|| format!("running the {} protocol", protocol.name()))?;
-        protocols.push(ProtocolOutcome {
-            protocol,
-            parts,
-            output,
-            seconds: start.elapsed().as_secs_f64(),
-        });
+    for &source in &sources {
+        let labels = Labels::new(records, cfg.labels, source);
+        let setup = head_setup(cfg, &labels, inputs.device);
+        for (protocol, parts) in &plans {
+            let run = ProtocolRun {
+                protocol: *protocol,
+                parts,
+                members: &members,
+                setup: &setup,
+            };
+            protocols.push(run.execute(&mut features, progress)?);
+        }
     }
 
     let start = Instant::now();
     progress.begin("final heads", members.len());
+    let labels = Labels::new(records, cfg.labels, inputs.labels);
+    let setup = head_setup(cfg, &labels, inputs.device);
     let final_heads = train_finals(&setup, &members, &finals, &mut features, progress);
     progress.finish();
     Ok(Outcome {
         members,
+        labels: inputs.labels,
         protocols,
         finals: final_heads?,
         extraction,
         pooling: cfg.pooling,
         final_seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The heads' shared setup under `labels`.
+fn head_setup<'a>(
+    cfg: &'a ExperimentConfig,
+    labels: &'a Labels,
+    device: &'a Device,
+) -> HeadSetup<'a> {
+    HeadSetup {
+        labels,
+        train: &cfg.train,
+        seed: cfg.seed,
+        device,
+    }
+}
+
+/// One protocol's heads under one set of labels.
+struct ProtocolRun<'a> {
+    protocol: Protocol,
+    parts: &'a [Part],
+    members: &'a [BackboneKind],
+    setup: &'a HeadSetup<'a>,
+}
+
+impl ProtocolRun<'_> {
+    fn execute(
+        &self,
+        features: &mut protocol::FeatureFn<'_>,
+        progress: &mut dyn Progress,
+    ) -> anyhow::Result<ProtocolOutcome> {
+        let start = Instant::now();
+        let source = self.setup.labels.source();
+        let what = match source {
+            LabelSource::Real => format!("{} protocol heads", self.protocol.name()),
+            LabelSource::Permuted { .. } => {
+                format!("{} protocol heads, labels permuted", self.protocol.name())
+            }
+        };
+        progress.begin(&what, self.parts.len() * self.members.len());
+        let output = protocol::run(self.parts, self.members, self.setup, features, || {
+            crate::fault::point("head");
+            progress.advance(1);
+        });
+        progress.finish();
+        let output =
+            output.with_context(|| format!("running the {} protocol", self.protocol.name()))?;
+        Ok(ProtocolOutcome {
+            protocol: self.protocol,
+            labels: source,
+            parts: self.parts.to_vec(),
+            output,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
 }
 
 /// The items of the final heads: every image, with the honest protocol's views.

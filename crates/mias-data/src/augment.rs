@@ -130,6 +130,47 @@ impl Augment {
         }
     }
 
+    /// These ranges scaled by `strength` in `[0, 1]`: every range (rotation, shifts, shear)
+    /// times `strength`, the zoom interval shrunk towards 1 by the same factor, and the flips
+    /// kept for any strength above 0 and dropped at 0. Strength 0 is the identity (every view
+    /// an exact copy of the original), strength 1 these ranges unchanged.
+    pub fn scaled(&self, strength: f64) -> Result<Augment> {
+        if !(0.0..=1.0).contains(&strength) {
+            return Err(Error::parameter(
+                "augmentation strength",
+                strength,
+                "must lie in [0, 1]",
+            ));
+        }
+        if strength == 1.0 {
+            // Exactly these ranges (and so the same feature-cache key), not a rounded copy.
+            return Ok(self.clone());
+        }
+        let flips = strength > 0.0;
+        Ok(Augment {
+            rotation_range: self.rotation_range * strength,
+            width_shift_range: self.width_shift_range * strength,
+            height_shift_range: self.height_shift_range * strength,
+            shear_range: self.shear_range * strength,
+            zoom_range: self.zoom_range.map(|z| 1.0 + (z - 1.0) * strength),
+            horizontal_flip: self.horizontal_flip && flips,
+            vertical_flip: self.vertical_flip && flips,
+            fill_mode: self.fill_mode,
+            cval: self.cval,
+        })
+    }
+
+    /// True when every draw is the identity: no range, no zoom, no flip.
+    pub fn is_identity(&self) -> bool {
+        self.rotation_range == 0.0
+            && self.width_shift_range == 0.0
+            && self.height_shift_range == 0.0
+            && self.shear_range == 0.0
+            && self.zoom_range == [1.0, 1.0]
+            && !self.horizontal_flip
+            && !self.vertical_flip
+    }
+
     /// Checks every range.
     pub fn validate(&self) -> Result<()> {
         let finite_non_negative = |name: &'static str, v: f64, max: f64| {
@@ -523,6 +564,24 @@ pub fn grid(views: &[GrayImage], tile: u32) -> Result<GrayImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaled_ranges_go_from_exact_copies_to_the_preset() {
+        let paper = Augment::paper();
+        assert_eq!(paper.scaled(1.0).unwrap(), paper);
+        let none = paper.scaled(0.0).unwrap();
+        assert!(none.is_identity(), "{none:?}");
+        assert!(!paper.is_identity());
+        let half = paper.scaled(0.5).unwrap();
+        assert_eq!(half.rotation_range, 10.0);
+        assert_eq!(half.zoom_range, [0.9, 1.1]);
+        assert!((half.shear_range - 0.1_f64.to_degrees()).abs() < 1e-12);
+        assert!(half.horizontal_flip && half.vertical_flip);
+        for bad in [-0.1, 1.5, f64::NAN] {
+            let err = paper.scaled(bad).unwrap_err().to_string();
+            assert!(err.contains("augmentation strength"), "{err}");
+        }
+    }
 
     fn ramp(w: u32, h: u32) -> GrayImage {
         GrayImage::from_fn(w, h, |x, y| {

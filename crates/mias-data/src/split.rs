@@ -1,14 +1,17 @@
 //! Train/validation/test splits and cross-validation folds, and an audit of what they leak.
 //!
-//! Two families:
+//! Three families:
 //! - [`paper_split`]: the paper's protocol, reproduced on purpose. Augmented copies are made
 //!   first and the resulting pool of views is split at random by view, so copies of one image,
 //!   and the two breasts of one woman, land on both sides.
+//! - [`image_split`]: the common practice of Keras tutorials: a random split by image, copies
+//!   made of training images only. No copy crosses the split, but a woman's two breasts can.
 //! - [`patient_folds`] and [`patient_split`]: leakage-free. The unit is the woman (both breasts
 //!   always together), stratified by how many of her images are abnormal (0, 1 or 2), so every
 //!   fold keeps the class balance of the whole.
 //!
-//! [`audit`] lists every source image and every woman that two parts of a split share.
+//! [`audit`] lists every source image and every woman that two parts of a split share, and
+//! [`permute_over_women`] draws the label permutation of a negative control.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -175,6 +178,87 @@ pub fn paper_split(
         val,
         test,
     })
+}
+
+/// A random split by image (not by woman), stratified by label as the common
+/// `train_test_split(..., stratify=y)` is: within each class the images are shuffled and cut
+/// by `fractions` (largest remainder), so that a small test set still holds both classes.
+/// Every part holds originals only (the caller adds augmented copies to training). A woman's
+/// two breasts can land on both sides; no copy of an image can.
+pub fn image_split(
+    records: &[ImageRecord],
+    variant: LabelVariant,
+    fractions: Fractions,
+    seed: u64,
+) -> Result<TrainValTest> {
+    fractions.validate()?;
+    if records.is_empty() {
+        return Err(Error::parameter("images", 0, "at least one image to split"));
+    }
+    let mut split = TrainValTest {
+        train: Vec::new(),
+        val: Vec::new(),
+        test: Vec::new(),
+    };
+    for (k, label) in [Label::Normal, Label::Abnormal].into_iter().enumerate() {
+        let mut ids: Vec<ImageId> = records
+            .iter()
+            .filter(|r| r.label(variant) == label)
+            .map(|r| r.id)
+            .collect();
+        rng::shuffle(
+            &mut ids,
+            &mut rng::derived(seed, "image-split", &[k as u64]),
+        );
+        let [n_train, n_val, _] = fractions.counts(ids.len());
+        for (i, id) in ids.into_iter().enumerate() {
+            let part = if i < n_train {
+                &mut split.train
+            } else if i < n_train + n_val {
+                &mut split.val
+            } else {
+                &mut split.test
+            };
+            part.push(Item::original(id));
+        }
+    }
+    for part in [&mut split.train, &mut split.val, &mut split.test] {
+        part.sort();
+    }
+    Ok(split)
+}
+
+/// The label permutation of a negative control, over women: women with the same number of
+/// images are shuffled among themselves (seeded), and the `j`-th image (by id) of each woman
+/// takes the label of the `j`-th image of the woman she was matched with. Returns, for every
+/// image, the image whose label it now carries (itself when its woman was matched to herself).
+///
+/// Permuting women rather than images keeps what a woman's pair of films looks like (one
+/// abnormal breast, two, or none) and moves it, whole, to another woman: whatever a model
+/// learns about the real labels cannot survive it, while a leak between copies can.
+pub fn permute_over_women(images: &[ImageId], seed: u64) -> BTreeMap<ImageId, ImageId> {
+    let mut women: BTreeMap<PatientId, Vec<ImageId>> = BTreeMap::new();
+    for &id in images {
+        women.entry(id.patient()).or_default().push(id);
+    }
+    let mut by_size: BTreeMap<usize, Vec<Vec<ImageId>>> = BTreeMap::new();
+    for (_, mut ids) in women {
+        ids.sort();
+        ids.dedup();
+        by_size.entry(ids.len()).or_default().push(ids);
+    }
+    let mut source_of = BTreeMap::new();
+    for (size, group) in by_size {
+        let mut sources: Vec<usize> = (0..group.len()).collect();
+        let mut rng = rng::derived(seed, "permute-over-women", &[size as u64]);
+        rng::shuffle(&mut sources, &mut rng);
+        for (target, &source) in group.iter().zip(&sources) {
+            for (&t, &s) in target.iter().zip(&group[source]) {
+                source_of.insert(t, s);
+            }
+        }
+    }
+    source_of
 }
 
 /// Women of `records`, grouped by stratum (number of abnormal images: 0, 1 or 2), each
@@ -570,5 +654,100 @@ mod tests {
             text.contains("woman002: test [mdb004], val [mdb003]"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn image_split_cuts_images_not_copies_and_lets_women_straddle() {
+        // 322 images, 207 normal and 115 abnormal (official labels).
+        let records: Vec<ImageRecord> = ImageId::all()
+            .map(|id| {
+                // mdb005 is abnormal in `records`; 23 cycles of 14 with 5 abnormal each.
+                let mut r = records()[4].clone();
+                r.id = id;
+                if id.number() % 14 >= 5 {
+                    r.lesions.clear();
+                }
+                r
+            })
+            .collect();
+        let abnormal = records
+            .iter()
+            .filter(|r| r.label(LabelVariant::Official) == Label::Abnormal)
+            .count();
+        assert_eq!(abnormal, 115);
+        let f = Fractions {
+            train: 0.8,
+            val: 0.1,
+            test: 0.1,
+        };
+        let s = image_split(&records, LabelVariant::Official, f, 42).unwrap();
+        // Per class, largest remainder (ties: train, test, validation): normal 207 gives
+        // 165/21/21, abnormal 115 gives 92/11/12.
+        assert_eq!((s.train.len(), s.val.len(), s.test.len()), (257, 32, 33));
+        let in_test = |label: Label| {
+            s.test
+                .iter()
+                .filter(|i| {
+                    records[usize::from(i.image.number()) - 1].label(LabelVariant::Official)
+                        == label
+                })
+                .count()
+        };
+        assert_eq!((in_test(Label::Normal), in_test(Label::Abnormal)), (21, 12));
+        let mut all: Vec<Item> = [&s.train, &s.val, &s.test]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        assert!(all.iter().all(|i| i.view == 0));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 322);
+        let report = audit(&s.parts());
+        assert!(report.shared_images.is_empty(), "{report}");
+        // With 33 test images drawn at random from 161 women, some test woman's other breast
+        // is in training (the chance that none is, is below 1e-6).
+        assert!(!report.shared_women.is_empty());
+        assert_eq!(
+            image_split(&records, LabelVariant::Official, f, 42).unwrap(),
+            s
+        );
+        assert_ne!(
+            image_split(&records, LabelVariant::Official, f, 43)
+                .unwrap()
+                .test,
+            s.test
+        );
+    }
+
+    #[test]
+    fn the_permutation_over_women_moves_pairs_whole_and_is_seeded() {
+        // 30 women with two images and the single image mdb061 (woman 31).
+        let ids: Vec<ImageId> = ImageId::all().take(61).collect();
+        let p = permute_over_women(&ids, 5);
+        assert_eq!(p.len(), 61);
+        let mut sources: Vec<ImageId> = p.values().copied().collect();
+        sources.sort();
+        assert_eq!(sources, ids, "a permutation: every image is a source once");
+        for (t, s) in &p {
+            // Left stays left and right stays right, and a woman's two images come from one
+            // woman.
+            assert_eq!(t.number() % 2, s.number() % 2, "{t} <- {s}");
+            let partner = ImageId::new(if t.number() % 2 == 1 {
+                t.number() + 1
+            } else {
+                t.number() - 1
+            });
+            if let Ok(partner) = partner
+                && let Some(ps) = p.get(&partner)
+            {
+                assert_eq!(ps.patient(), s.patient(), "{t} and {partner}");
+            }
+        }
+        assert_eq!(p[&ImageId::new(61).unwrap()], ImageId::new(61).unwrap());
+        let moved = p.iter().filter(|(t, s)| t != s).count();
+        assert!(moved >= 50, "only {moved} of 61 images moved");
+        assert_eq!(permute_over_women(&ids, 5), p);
+        assert_ne!(permute_over_women(&ids, 6), p);
     }
 }

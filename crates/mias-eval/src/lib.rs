@@ -100,13 +100,13 @@ pub use literature::{
 };
 pub use metrics::{AucInterval, EvalConfig, Metric, Metrics};
 pub use plot::{
-    ConfusionPanel, Format, RocSeries, confusion_png, confusion_svg, roc_png, roc_svg,
-    write_confusion, write_roc,
+    Band, ConfusionPanel, Format, Line, LinePlot, RocSeries, confusion_png, confusion_svg, roc_png,
+    roc_svg, write_confusion, write_lines, write_roc,
 };
 pub use roc::{DeLong, DeLongComparison, RocCurve, auc, auc_bootstrap};
 pub use table::{
     Figure, METRICS_COLUMNS, Table, compare_protocols, markdown_table, metrics_table, percent,
-    percent_with_interval, read_csv, stack, table2, table3, write_csv,
+    percent_with_interval, read_csv, side_by_side, stack, table2, table3, tag_rows, write_csv,
 };
 pub use threshold::{OperatingPoint, youden_threshold};
 

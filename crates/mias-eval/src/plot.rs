@@ -339,6 +339,187 @@ pub fn write_confusion(path: &Path, title: &str, panels: &[ConfusionPanel<'_>]) 
     Ok(write_atomic(path, &bytes)?)
 }
 
+/// One line of a [`LinePlot`]: points in order of x, a palette colour, solid or dashed.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    /// Legend name.
+    pub name: &'a str,
+    /// The points, in order of x.
+    pub points: &'a [(f64, f64)],
+    /// Index into the colour-blind-safe palette (lines of one family share a colour).
+    pub colour: usize,
+    /// Dashed instead of solid.
+    pub dashed: bool,
+}
+
+/// A horizontal band (e.g. a reference figure with its interval) behind the lines.
+#[derive(Debug, Clone, Copy)]
+pub struct Band<'a> {
+    /// Legend name.
+    pub name: &'a str,
+    /// The figure, drawn as a line across the band.
+    pub value: f64,
+    /// Lower edge.
+    pub low: f64,
+    /// Upper edge.
+    pub high: f64,
+}
+
+/// A line chart: lines over x, optional bands, a dashed reference level (e.g. chance).
+#[derive(Debug, Clone, Copy)]
+pub struct LinePlot<'a> {
+    /// Caption.
+    pub title: &'a str,
+    /// X axis description.
+    pub x_label: &'a str,
+    /// Y axis description.
+    pub y_label: &'a str,
+    /// The y range shown.
+    pub y_range: (f64, f64),
+    /// The lines.
+    pub lines: &'a [Line<'a>],
+    /// Bands behind the lines.
+    pub bands: &'a [Band<'a>],
+    /// A dashed grey level with its legend name.
+    pub reference: Option<(&'a str, f64)>,
+}
+
+impl LinePlot<'_> {
+    fn check(&self) -> Result<()> {
+        if self.lines.iter().all(|l| l.points.is_empty()) {
+            return Err(Error::Empty {
+                what: "no points to plot",
+            });
+        }
+        let (lo, hi) = self.y_range;
+        let finite = self
+            .lines
+            .iter()
+            .flat_map(|l| l.points)
+            .all(|(x, y)| x.is_finite() && y.is_finite());
+        if !(lo.is_finite() && hi.is_finite() && lo < hi && finite) {
+            return Err(Error::InvalidParameter {
+                name: "line plot",
+                value: format!("y range {lo}..{hi}"),
+                expected: "a finite range with low < high and finite points",
+            });
+        }
+        Ok(())
+    }
+
+    fn x_range(&self) -> (f64, f64) {
+        let xs = self.lines.iter().flat_map(|l| l.points).map(|p| p.0);
+        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        if lo < hi {
+            (lo, hi)
+        } else {
+            (lo - 1.0, hi + 1.0)
+        }
+    }
+}
+
+fn draw_lines<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    plot: &LinePlot<'_>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let (x0, x1) = plot.x_range();
+    let pad = 0.03 * (x1 - x0);
+    let mut chart = ChartBuilder::on(root)
+        .caption(plot.title, (FAMILY, 24))
+        .margin(20)
+        .x_label_area_size(55)
+        .y_label_area_size(65)
+        .build_cartesian_2d((x0 - pad)..(x1 + pad), plot.y_range.0..plot.y_range.1)?;
+    chart
+        .configure_mesh()
+        .x_desc(plot.x_label)
+        .y_desc(plot.y_label)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .label_style((FAMILY, 16))
+        .axis_desc_style((FAMILY, 18))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .draw()?;
+    let grey = RGBColor(140, 140, 140);
+    for band in plot.bands {
+        let fill = grey.mix(0.25);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x0 - pad, band.low), (x1 + pad, band.high)],
+                fill.filled(),
+            )))?
+            .label(band.name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 24, y + 6)], fill.filled()));
+        chart.draw_series(LineSeries::new(
+            vec![(x0 - pad, band.value), (x1 + pad, band.value)],
+            grey.stroke_width(1),
+        ))?;
+    }
+    if let Some((name, level)) = plot.reference {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x0 - pad, level), (x1 + pad, level)],
+                4,
+                6,
+                BLACK.mix(0.5).stroke_width(1),
+            ))?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], BLACK.mix(0.5).stroke_width(1))
+            });
+    }
+    for line in plot.lines {
+        let color = PALETTE[line.colour % PALETTE.len()];
+        let style = color.stroke_width(2);
+        let points = line.points.to_vec();
+        let marks: Vec<Circle<(f64, f64), i32>> = line
+            .points
+            .iter()
+            .map(|&p| Circle::new(p, 3, color.filled()))
+            .collect();
+        if line.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(points, 8, 6, style))?
+                .label(line.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 10, y)], color.stroke_width(3))
+                });
+        } else {
+            chart
+                .draw_series(LineSeries::new(points, style))?
+                .label(line.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+                });
+        }
+        chart.draw_series(marks)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .margin(12)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FAMILY, 15))
+        .draw()?;
+    root.present()
+}
+
+/// Writes a line chart (900 x 650) to `path`, PNG or SVG by extension, atomically.
+pub fn write_lines(path: &Path, plot: &LinePlot<'_>) -> Result<()> {
+    plot.check()?;
+    let size = (900, 650);
+    let bytes = match Format::from_path(path)? {
+        Format::Png => render_png(size, |root| draw_lines(root, plot))?,
+        Format::Svg => render_svg(size, |root| draw_lines(root, plot))?.into_bytes(),
+    };
+    Ok(write_atomic(path, &bytes)?)
+}
+
 fn render_png<F>(size: (u32, u32), draw: F) -> Result<Vec<u8>>
 where
     F: FnOnce(

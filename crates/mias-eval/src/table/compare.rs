@@ -1,5 +1,6 @@
-//! Two protocols side by side (e.g. a leaky and an honest one): each model's figures under
-//! both and their difference.
+//! Protocols side by side (e.g. leaky ones and an honest one): each model's figures under
+//! two protocols and their difference ([`compare_protocols`]), or under any number of them
+//! ([`side_by_side`]).
 
 use polars::prelude::*;
 
@@ -131,6 +132,97 @@ pub fn compare_protocols(metrics: &DataFrame, a: &str, b: &str, figure: Figure) 
         frame,
         display: Some(display),
         title: format!("{a} protocol versus {b} protocol"),
+        notes: interval_notes(first, &used, figure),
+    })
+}
+
+/// Any number of protocols side by side: one row per model (present in any) and metric of
+/// `metrics` (all when empty), one column per protocol with its figure and interval as in
+/// [`crate::table2`], `n/a` where a protocol has no figure.
+///
+/// The CSV frame holds `model`, `metric`, then per protocol `<p>`, `<p>_ci_low`, `<p>_ci_high`
+/// (fractions); the Markdown shows `Model`, `Metric` and one column per protocol.
+pub fn side_by_side(
+    metrics: &DataFrame,
+    protocols: &[&str],
+    shown_metrics: &[Metric],
+    figure: Figure,
+) -> Result<Table> {
+    if protocols.is_empty() {
+        return Err(Error::Empty {
+            what: "no protocols to show",
+        });
+    }
+    for (i, p) in protocols.iter().enumerate() {
+        if protocols[..i].contains(p) {
+            return Err(Error::InvalidParameter {
+                name: "protocols to show",
+                value: protocols.join(", "),
+                expected: "each protocol once",
+            });
+        }
+    }
+    let rows = metric_rows(metrics)?;
+    for p in protocols {
+        single_protocol(&rows, Some(p))?;
+    }
+    let shown_metrics = if shown_metrics.is_empty() {
+        &Metric::ALL[..]
+    } else {
+        shown_metrics
+    };
+    let in_any = |r: &&MetricRow| protocols.contains(&r.protocol.as_str());
+    let mut models: Vec<String> = Vec::new();
+    for r in rows.iter().filter(in_any) {
+        if !models.contains(&r.model) {
+            models.push(r.model.clone());
+        }
+    }
+    let (mut model_col, mut metric_col, mut label_col) = (Vec::new(), Vec::new(), Vec::new());
+    let mut numbers: Vec<[Vec<Option<f64>>; 3]> = vec![Default::default(); protocols.len()];
+    let mut texts: Vec<Vec<String>> = vec![Vec::new(); protocols.len()];
+    let mut used = Vec::new();
+    for model in &models {
+        for &metric in shown_metrics {
+            model_col.push(model.clone());
+            metric_col.push(metric.name().to_string());
+            label_col.push(metric.label().to_string());
+            for (k, p) in protocols.iter().enumerate() {
+                let row = rows
+                    .iter()
+                    .find(|r| r.protocol == *p && r.model == *model && r.metric == metric);
+                let f = row.and_then(|r| shown(r, figure));
+                numbers[k][0].push(f.map(|x| x.0));
+                numbers[k][1].push(f.map(|x| x.1));
+                numbers[k][2].push(f.map(|x| x.2));
+                texts[k].push(cell_text(f));
+                used.extend(row);
+            }
+        }
+    }
+    let height = model_col.len();
+    let mut columns = vec![
+        Column::new("model".into(), model_col.clone()),
+        Column::new("metric".into(), metric_col),
+    ];
+    let mut display = vec![
+        Column::new("Model".into(), model_col),
+        Column::new("Metric".into(), label_col),
+    ];
+    for ((p, [value, low, high]), text) in protocols.iter().zip(numbers).zip(texts) {
+        columns.push(Column::new((*p).into(), value));
+        columns.push(Column::new(format!("{p}_ci_low").into(), low));
+        columns.push(Column::new(format!("{p}_ci_high").into(), high));
+        display.push(Column::new((*p).into(), text));
+    }
+    let first = format!(
+        "Figures in percent with {} confidence intervals. Interval methods:",
+        level_text(&used)
+    );
+    Ok(Table {
+        frame: DataFrame::new(height, columns)?,
+        display: Some(DataFrame::new(height, display)?),
+        title: format!("{} protocols side by side", protocols.join(", ")),
         notes: interval_notes(first, &used, figure),
     })
 }

@@ -123,6 +123,14 @@ pub fn metrics_table(protocol: &str, models: &[(&str, &Evaluation)]) -> Result<T
     })
 }
 
+/// Adds a column `name` holding `value` in every row: what the rows of a frame share that its
+/// columns do not say, e.g. `labels` = `real` or `permuted` before frames are [`stack`]ed.
+pub fn tag_rows(df: &mut DataFrame, name: &str, value: &str) -> Result<()> {
+    let height = df.height();
+    df.with_column(Column::new(name.into(), vec![value; height]))?;
+    Ok(())
+}
+
 /// Stacks several [`metrics_table`] frames (e.g. the `paper` and `honest` protocols) into one.
 pub fn stack(frames: &[&DataFrame]) -> Result<DataFrame> {
     let (first, rest) = frames

@@ -28,9 +28,9 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 
-pub use compare::compare_protocols;
+pub use compare::{compare_protocols, side_by_side};
 pub use markdown::{markdown_table, percent, percent_with_interval};
-pub use metrics::{METRICS_COLUMNS, metrics_table, stack};
+pub use metrics::{METRICS_COLUMNS, metrics_table, stack, tag_rows};
 pub use paper::{table2, table3};
 pub(crate) use rows::str_column;
 

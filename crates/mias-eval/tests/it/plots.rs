@@ -2,8 +2,8 @@
 //! the legend text, atomic writes. Set `MIAS_EVAL_PLOT_DIR` to also keep the files for a look.
 
 use mias_eval::{
-    ConfusionMatrix, ConfusionPanel, EvalConfig, Metrics, RocCurve, RocSeries, confusion_png,
-    roc_png, roc_svg, write_confusion, write_roc,
+    Band, ConfusionMatrix, ConfusionPanel, EvalConfig, Line, LinePlot, Metrics, RocCurve,
+    RocSeries, confusion_png, roc_png, roc_svg, write_confusion, write_lines, write_roc,
 };
 
 use crate::entries;
@@ -183,4 +183,75 @@ fn edge_cases_render_without_panicking() {
     let png = roc_png("many", &series, (400, 300)).unwrap();
     assert_eq!(image::load_from_memory(&png).unwrap().width(), 400);
     assert!(roc_png("bad size", &series, (0, 300)).is_err());
+}
+
+#[test]
+fn line_plots_draw_solid_and_dashed_lines_and_bands_in_both_formats() {
+    let solid = [(1.0, 0.6), (2.0, 0.7), (5.0, 0.8), (10.0, 0.9)];
+    let dashed = [(1.0, 0.5), (2.0, 0.55), (5.0, 0.6), (10.0, 0.7)];
+    let lines = [
+        Line {
+            name: "strength 1, real labels",
+            points: &solid,
+            colour: 0,
+            dashed: false,
+        },
+        Line {
+            name: "strength 1, permuted labels",
+            points: &dashed,
+            colour: 1,
+            dashed: true,
+        },
+    ];
+    let bands = [Band {
+        name: "honest protocol",
+        value: 0.45,
+        low: 0.38,
+        high: 0.53,
+    }];
+    let plot = LinePlot {
+        title: "AUC against views",
+        x_label: "views per image",
+        y_label: "AUC",
+        y_range: (0.3, 1.0),
+        lines: &lines,
+        bands: &bands,
+        reference: Some(("chance", 0.5)),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let png_path = dir.path().join("sweep.png");
+    write_lines(&png_path, &plot).unwrap();
+    let bytes = std::fs::read(&png_path).unwrap();
+    keep("sweep.png", &bytes);
+    let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (900, 650));
+    let has = |c: [u8; 3]| img.pixels().filter(|p| p.0 == c).count();
+    assert!(
+        has([0, 114, 178]) > 200,
+        "solid line: {}",
+        has([0, 114, 178])
+    );
+    // A dashed line of the same length leaves fewer pixels than a solid one would.
+    let vermillion = has([213, 94, 0]);
+    assert!(vermillion > 50, "dashed line: {vermillion}");
+    let svg_path = dir.path().join("sweep.svg");
+    write_lines(&svg_path, &plot).unwrap();
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    for text in [
+        "AUC against views",
+        "honest protocol",
+        "permuted labels",
+        "chance",
+    ] {
+        assert!(svg.contains(text), "{text}");
+    }
+    let empty = LinePlot { lines: &[], ..plot };
+    assert!(write_lines(&dir.path().join("e.png"), &empty).is_err());
+    let flat = LinePlot {
+        y_range: (1.0, 1.0),
+        ..plot
+    };
+    assert!(write_lines(&dir.path().join("f.png"), &flat).is_err());
+    assert!(write_lines(&dir.path().join("f.txt"), &plot).is_err());
+    assert!(!dir.path().join("e.png").exists());
 }

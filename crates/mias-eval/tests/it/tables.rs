@@ -7,7 +7,7 @@ use mias_eval::polars::prelude::*;
 use mias_eval::{
     ConfusionMatrix, CvSummary, Estimate, EvalConfig, Evaluation, Figure, FoldPredictions,
     IntervalMethod, Metric, Metrics, Quoted, compare_protocols, metrics_table, read_csv,
-    read_literature, stack, table2, table3,
+    read_literature, side_by_side, stack, table2, table3, tag_rows,
 };
 
 use crate::{assert_close, entries};
@@ -223,6 +223,64 @@ fn comparison_gives_the_difference() {
     assert!(rows[0][4].starts_with('+') || rows[0][4].starts_with('-'));
     assert!(compare_protocols(&all_metrics(), "paper", "paper", Figure::Auto).is_err());
     assert!(compare_protocols(&all_metrics(), "paper", "leaky", Figure::Auto).is_err());
+}
+
+#[test]
+fn protocols_side_by_side_and_tagged_rows() {
+    let t = side_by_side(
+        &all_metrics(),
+        &["paper", "honest"],
+        &[Metric::Auc, Metric::Accuracy],
+        Figure::Pooled,
+    )
+    .unwrap();
+    // Two models (VGG16, Ensemble) x two metrics.
+    assert_eq!(t.frame.height(), 4);
+    let paper = t.frame.column("paper").unwrap().f64().unwrap();
+    // The example model's AUC is 15/16 (hand count), its accuracy 6/8; the perfect one's 1.
+    assert_close(paper.get(0).unwrap(), 15.0 / 16.0, 1e-12, "VGG16 paper AUC");
+    assert_close(
+        paper.get(1).unwrap(),
+        6.0 / 8.0,
+        1e-12,
+        "VGG16 paper accuracy",
+    );
+    assert_close(paper.get(2).unwrap(), 1.0, 1e-12, "Ensemble paper AUC");
+    let honest = t.frame.column("honest").unwrap().f64().unwrap();
+    let two = compare_protocols(&all_metrics(), "paper", "honest", Figure::Pooled).unwrap();
+    let auc_row = Metric::ALL.iter().position(|m| *m == Metric::Auc).unwrap();
+    let two_honest = two.frame.column("honest").unwrap().f64().unwrap();
+    assert_eq!(honest.get(0), two_honest.get(auc_row));
+    assert_eq!(honest.get(2), None, "Ensemble has no honest figure");
+    let (header, rows) = parse_markdown(&t.to_markdown().unwrap());
+    assert_eq!(header, ["Model", "Metric", "paper", "honest"]);
+    assert_eq!(rows[0][..2], ["VGG16", "AUC"]);
+    assert!(rows[0][2].starts_with("93.8 ["), "{:?}", rows[0]);
+    assert_eq!(rows[2][3], "n/a");
+    for bad in [&[][..], &["paper", "paper"][..], &["paper", "leaky"][..]] {
+        assert!(
+            side_by_side(&all_metrics(), bad, &[], Figure::Auto).is_err(),
+            "{bad:?}"
+        );
+    }
+    // Every metric when none is named.
+    let all = side_by_side(&all_metrics(), &["honest"], &[], Figure::Auto).unwrap();
+    assert_eq!(all.frame.height(), Metric::ALL.len());
+
+    let mut df = all_metrics();
+    let height = df.height();
+    tag_rows(&mut df, "labels", "permuted").unwrap();
+    let labels = df.column("labels").unwrap().str().unwrap();
+    assert_eq!(labels.len(), height);
+    assert!(labels.iter().all(|v| v == Some("permuted")));
+    // Tagged frames still read back as metrics.
+    assert_eq!(
+        table2(&df, Some("paper"), Figure::Auto)
+            .unwrap()
+            .frame
+            .height(),
+        2
+    );
 }
 
 fn literature_path() -> PathBuf {
