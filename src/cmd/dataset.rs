@@ -27,8 +27,18 @@ pub struct Args {
 /// Runs `dataset`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let has = |name: &str| args.data.join(name).is_file();
-    if !has(mias_data::dataset::INFO_FILE) && has(mias_data::manifest::MANIFEST_FILE) {
-        return manifest(&args);
+    if !has(mias_data::dataset::INFO_FILE) {
+        if has(mias_data::manifest::MANIFEST_FILE) {
+            let m = mias_data::Manifest::open(&args.data)
+                .with_context(|| format!("opening the dataset {}", args.data.display()))?;
+            return manifest(&args, &m, "manifest", None);
+        }
+        if mias_data::cbis::is_cbis_ddsm(&args.data) {
+            let c = mias_data::cbis::open(&args.data).with_context(|| {
+                format!("opening the CBIS-DDSM dataset {}", args.data.display())
+            })?;
+            return manifest(&args, &c.manifest, "cbis-ddsm", Some(&c.subsets));
+        }
     }
     let ds = super::open_dataset(&args.data)?;
     let s = ds.summary(args.labels);
@@ -67,19 +77,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `dataset` on a directory described by a manifest.csv.
-fn manifest(args: &Args) -> anyhow::Result<()> {
-    let m = mias_data::Manifest::open(&args.data)
-        .with_context(|| format!("opening the dataset {}", args.data.display()))?;
+/// `dataset` on a collection read as a manifest (`manifest.csv`, or CBIS-DDSM's CSVs with
+/// their official subsets).
+fn manifest(
+    args: &Args,
+    m: &mias_data::Manifest,
+    format: &str,
+    subsets: Option<&std::collections::BTreeMap<PathBuf, mias_data::cbis::Subset>>,
+) -> anyhow::Result<()> {
     let s = m.summary();
+    let mut per_subset = std::collections::BTreeMap::new();
+    for subset in subsets.into_iter().flat_map(|s| s.values()) {
+        *per_subset.entry(*subset).or_insert(0usize) += 1;
+    }
     if args.json {
         let mut value = serde_json::to_value(&s)?;
         value["dir"] = serde_json::Value::String(args.data.display().to_string());
-        value["format"] = serde_json::Value::String("manifest".into());
+        value["format"] = serde_json::Value::String(format.into());
+        if subsets.is_some() {
+            value["subsets"] = serde_json::to_value(&per_subset)?;
+        }
         println!("{value}");
         return Ok(());
     }
-    println!("{} (manifest.csv)", args.data.display());
+    println!("{} ({format})", args.data.display());
+    if subsets.is_some() {
+        println!("official subsets: {per_subset:?}");
+    }
     println!("images: {} from {} patients", s.images, s.patients);
     println!(
         "normal: {}  abnormal: {} (benign {}, malignant {}; {} lesion rows)",

@@ -118,6 +118,57 @@ fn dataset_reads_a_manifest_with_the_same_keys() {
 }
 
 #[test]
+fn dataset_reads_the_cbis_ddsm_layout_with_its_official_subsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "patient_id,breast density,left or right breast,image view,abnormality id,\
+                  abnormality type,calc type,calc distribution,assessment,pathology,subtlety,\
+                  image file path,cropped image file path,ROI mask file path\n";
+    for (file, folder, pathology) in [
+        (
+            "calc_case_description_train_set.csv",
+            "Calc-Training_P_00005_RIGHT_CC",
+            "MALIGNANT",
+        ),
+        (
+            "calc_case_description_test_set.csv",
+            "Calc-Test_P_00038_LEFT_MLO",
+            "BENIGN",
+        ),
+    ] {
+        let series = dir
+            .path()
+            .join("CBIS-DDSM")
+            .join(folder)
+            .join("1.2")
+            .join("3.4");
+        std::fs::create_dir_all(&series).unwrap();
+        std::fs::write(series.join("1-1.dcm"), b"not decoded by `dataset`").unwrap();
+        let (patient, side, view) = {
+            let parts: Vec<&str> = folder.split_once('_').unwrap().1.rsplitn(3, '_').collect();
+            (parts[2], parts[1], parts[0])
+        };
+        std::fs::write(
+            dir.path().join(file),
+            format!(
+                "{header}{patient},3,{side},{view},1,calcification,AMORPHOUS,CLUSTERED,3,\
+                 {pathology},3,{folder}/1.2/3.4/000000.dcm,,\n"
+            ),
+        )
+        .unwrap();
+    }
+    let data = dir.path().display().to_string();
+    let out = mias(&["dataset", "--data", &data, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["format"], "cbis-ddsm");
+    assert_eq!(
+        (v["images"].as_u64(), v["malignant"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(v["subsets"], serde_json::json!({"train": 1, "test": 1}));
+}
+
+#[test]
 fn augment_is_byte_identical_across_processes() {
     let Some(data) = real_data("augment_is_byte_identical_across_processes") else {
         return;

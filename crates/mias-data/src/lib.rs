@@ -2,7 +2,8 @@
 //! splits that keep each woman on one side, seeded Keras-style augmentation, and the
 //! preprocessing each ImageNet backbone expects; for the lesion method, breast masks
 //! ([`mask`]) and the cell grid with Info.txt's lesion discs rasterised on it ([`cells`]).
-//! Beyond Mini-MIAS: any collection described by a [`Manifest`] (`manifest.csv`), and DICOM,
+//! Beyond Mini-MIAS: any collection described by a [`Manifest`] (`manifest.csv`), CBIS-DDSM's
+//! case-description CSVs and DICOM tree read into one ([`cbis`]), and DICOM,
 //! JPEG, TIFF, PNG and PGM files through one [`load_image`] / [`load_mammogram`] entry (see
 //! [`image_file`], [`dicom`], [`window`]).
 //!
@@ -52,6 +53,7 @@
 #![warn(missing_docs)]
 
 pub mod augment;
+pub mod cbis;
 pub mod cells;
 pub mod dataset;
 pub mod dicom;

@@ -498,6 +498,15 @@ impl Manifest {
         }
     }
 
+    /// A manifest of `images` (paths relative to `dir`) made from another table, `source`.
+    pub(crate) fn from_images(source: PathBuf, dir: PathBuf, images: Vec<ManifestImage>) -> Self {
+        Manifest {
+            source,
+            dir,
+            images,
+        }
+    }
+
     /// The manifest file (or the table it was made from).
     pub fn source(&self) -> &Path {
         &self.source

@@ -168,6 +168,103 @@ fn manifest_of_the_real_mammograms() {
 }
 
 #[test]
+fn cbis_ddsm_layout_of_the_real_mammograms() {
+    let Some(cache) = super::dicom::real_dir("cbis_ddsm_layout_of_the_real_mammograms") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The TCIA download's tree (folder per image, then study and series, file 1-1.dcm) and
+    // the official CSV header; the rows name the file 000000.dcm as the real CSVs do.
+    let files = [
+        ("sfm-benign-0/1-130.dcm", "P_00173", "LEFT", "CC", "BENIGN"),
+        ("sfm-benign-0/1-131.dcm", "P_00173", "LEFT", "MLO", "BENIGN"),
+        (
+            "sfm-benign-0/1-132.dcm",
+            "P_00173",
+            "RIGHT",
+            "CC",
+            "BENIGN_WITHOUT_CALLBACK",
+        ),
+        (
+            "sfm-benign-0/1-133.dcm",
+            "P_00173",
+            "RIGHT",
+            "MLO",
+            "BENIGN",
+        ),
+        (
+            "sfm-malign-0/1-280.dcm",
+            "P_00820",
+            "LEFT",
+            "CC",
+            "MALIGNANT",
+        ),
+        (
+            "sfm-malign-0/1-281.dcm",
+            "P_00820",
+            "LEFT",
+            "MLO",
+            "MALIGNANT",
+        ),
+        ("sfm-malign-0/1-282.dcm", "P_00820", "RIGHT", "CC", "BENIGN"),
+        (
+            "sfm-malign-0/1-283.dcm",
+            "P_00820",
+            "RIGHT",
+            "MLO",
+            "BENIGN",
+        ),
+    ];
+    let mut train = String::from(
+        "patient_id,breast_density,left or right breast,image view,abnormality id,\
+         abnormality type,mass shape,mass margins,assessment,pathology,subtlety,image file \
+         path,cropped image file path,ROI mask file path\n",
+    );
+    for (k, (file, patient, side, view, pathology)) in files.iter().enumerate() {
+        let folder = format!("Mass-Training_{patient}_{side}_{view}");
+        let target = dir
+            .path()
+            .join("CBIS-DDSM")
+            .join(&folder)
+            .join(format!("1.3.6.{k}"))
+            .join(format!("1.3.6.9{k}"))
+            .join("1-1.dcm");
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(cache.join(file), &target).unwrap();
+        train.push_str(&format!(
+            "{patient},2,{side},{view},1,mass,OVAL,CIRCUMSCRIBED,3,{pathology},3,\
+             {folder}/1.3.6.{k}/1.3.6.9{k}/000000.dcm,{folder}_1/a/b/000000.dcm,\
+             {folder}_1/a/b/000001.dcm\n"
+        ));
+    }
+    std::fs::write(
+        dir.path().join("mass_case_description_train_set.csv"),
+        train,
+    )
+    .unwrap();
+    let c = mias_data::cbis::open(dir.path()).unwrap();
+    let s = c.manifest.summary();
+    // Hand count: 8 abnormal images of 2 women; malignant only P_00820's left breast.
+    assert_eq!((s.images, s.normal, s.abnormal), (8, 0, 8));
+    assert_eq!((s.benign, s.malignant, s.patients, s.pairs), (6, 2, 2, 4));
+    assert!(
+        c.subsets
+            .values()
+            .all(|v| *v == mias_data::cbis::Subset::Train)
+    );
+    // Every image is the real file, and its header agrees with the CSV's side and view.
+    let options = LoadOptions {
+        long_side: Some(128),
+        ..LoadOptions::default()
+    };
+    for image in c.manifest.images() {
+        let loaded =
+            load_mammogram(&c.manifest.path(image), &options, Some(image.laterality)).unwrap();
+        assert_eq!(loaded.view.map(|v| v.0), Some(image.view));
+    }
+}
+
+#[test]
 fn mini_mias_as_a_manifest() {
     let Some(dir) = real_data("mini_mias_as_a_manifest") else {
         return;
