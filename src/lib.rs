@@ -18,6 +18,7 @@
 //! - [`labels`]: the labels an experiment learns: real, or permuted over women (the control).
 //! - [`record`]: the run record, `run.json`, written and read back.
 //! - [`inference`]: a finished run's backbones applied to a new mammogram.
+//! - [`shard`]: `--shard I/N`, one machine's share of the feature work.
 //! - [`staging`]: a run's files staged beside its output directory and installed whole;
 //!   leftovers of killed runs removed.
 //! - [`progress`]: progress of long steps.
@@ -40,4 +41,5 @@ pub mod members;
 pub mod paper;
 pub mod progress;
 pub mod record;
+pub mod shard;
 pub mod staging;

@@ -21,6 +21,7 @@ use mias::members::{self, Member, NotRun};
 use mias::paper::{self, Outcome, report};
 use mias::progress::Progress;
 use mias::record::{self, DataRecord, Git, MemberRecord, RunRecord, Seeds, Timings};
+use mias::shard::Shard;
 use mias::staging::{self, Staging};
 use mias_backbones::BackboneKind;
 use mias_backbones::weights::FetchOptions;
@@ -128,6 +129,11 @@ pub struct Args {
     /// each film's label and lesions to another film for the lesion method.
     #[arg(long)]
     pub permute_labels: Option<u64>,
+    /// Compute only shard I of N of the features and dense maps into the cache, then stop
+    /// without results: run shards on many machines, merge their caches by copying the
+    /// directories, and a final run without --shard finds everything cached.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 pub(super) struct Bars {
@@ -374,6 +380,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut p = prepare(&args)?;
     let cache = FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache));
     let mut bars = Bars::new();
+    if let Some(shard) = args.shard {
+        return run_shard(&args, &p, lesion_cfg.as_ref(), &cache, shard, &mut bars);
+    }
     let paper = if args.methods.contains(&Method::Paper) {
         Some(run_paper(&args, &mut p, &cache, &mut bars)?)
     } else {
@@ -448,6 +457,65 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .into_iter()
         .flatten()
         .collect::<String>(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `--shard I/N`: the shard's features and dense maps into the cache, nothing written to
+/// `--out`.
+fn run_shard(
+    args: &Args,
+    p: &Prepared,
+    lesion_cfg: Option<&(LesionConfig, String)>,
+    cache: &FeatureCache,
+    shard: Shard,
+    bars: &mut Bars,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let (mut items, mut computed) = (0, 0);
+    if args.methods.contains(&Method::Paper) {
+        let protocols = args.protocol.protocols();
+        let inputs = paper::Inputs {
+            dataset: &p.dataset,
+            config: &p.cfg,
+            protocols: &protocols,
+            labels: LabelSource::Real,
+            members: &p.members,
+            cache,
+            batch: args.batch,
+            device: &p.device,
+        };
+        for (kind, s) in paper::experiment::warm_cache(&inputs, shard, bars)? {
+            eprintln!(
+                "shard {shard}: {kind}: {} views, {} computed",
+                s.items, s.computed
+            );
+            (items, computed) = (items + s.items, computed + s.computed);
+        }
+    }
+    if let Some((cfg, _)) = lesion_cfg {
+        let (members, _) = resolve_members(args, &cfg.kinds()?)?;
+        let inputs = lesion::Inputs {
+            dataset: &p.dataset,
+            members: &members,
+            config: cfg,
+            permute_labels: args.permute_labels,
+            cache,
+            device: &p.device,
+        };
+        for (kind, s) in lesion::warm_cache(&inputs, shard, bars)? {
+            eprintln!(
+                "shard {shard}: {kind}: {} maps, {} computed",
+                s.maps, s.computed
+            );
+            (items, computed) = (items + s.maps, computed + s.computed);
+        }
+    }
+    println!(
+        "shard {shard}: {items} features and maps in the cache {} ({computed} computed) in {:.0} \
+         s; no results written: merge the shards' caches and run again without --shard",
+        cache.root().display(),
         start.elapsed().as_secs_f64()
     );
     Ok(())

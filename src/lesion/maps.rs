@@ -87,6 +87,7 @@ pub struct MapStats {
 
 /// Where one image's cells come from: the record the experiment uses (its label and lesions,
 /// permuted under the negative control) for the film `id`.
+#[derive(Clone)]
 pub struct Labelled<'a> {
     /// The film.
     pub id: ImageId,

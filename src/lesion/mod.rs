@@ -37,9 +37,11 @@ use serde::Serialize;
 use crate::cache::FeatureCache;
 use crate::members::Member;
 use crate::progress::Progress;
+use crate::shard::Shard;
 pub use config::LesionConfig;
 use cv::{FoldResult, MemberCells, Recipe, Variant};
 use maps::{Extraction, Labelled, MapStats};
+use mias_backbones::BackboneKind;
 
 /// What the experiment runs on.
 pub struct Inputs<'a> {
@@ -214,6 +216,46 @@ pub fn auc_unbounded(y: &[bool], scores: &[f64]) -> Option<f64> {
 /// ROC curves with routines that take probabilities.
 pub fn to_unit(scores: &[f64]) -> Vec<f64> {
     scores.iter().map(|&s| 1.0 / (1.0 + (-s).exp())).collect()
+}
+
+/// Computes into the cache the dense maps of `shard`'s films (`--shard I/N`) and nothing else;
+/// returns each member's map statistics.
+pub fn warm_cache(
+    inputs: &Inputs<'_>,
+    shard: Shard,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<Vec<(BackboneKind, MapStats)>> {
+    let cfg = inputs.config;
+    let films = films(inputs.dataset.records(), cfg.labels, inputs.permute_labels);
+    let all: Vec<Labelled<'_>> = films
+        .values()
+        .map(|f| Labelled {
+            id: f.id,
+            record: &f.record,
+            abnormal: f.abnormal,
+        })
+        .collect();
+    let mine: Vec<Labelled<'_>> = shard.select(&all, |l| l.id).into_iter().cloned().collect();
+    let ex = Extraction {
+        dataset: inputs.dataset,
+        cache: inputs.cache,
+        side: cfg.side,
+        device: inputs.device,
+    };
+    let mut stats = Vec::new();
+    for member in inputs.members {
+        progress.begin(
+            &format!(
+                "{} dense maps at {} px, shard {shard}",
+                member.kind, cfg.side
+            ),
+            mine.len() * maps::VIEWS.len(),
+        );
+        let got = maps::member_cells(&ex, member, &mine, |n| progress.advance(n));
+        progress.finish();
+        stats.push((member.kind, got?.1));
+    }
+    Ok(stats)
 }
 
 /// The whole lesion experiment.

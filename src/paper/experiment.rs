@@ -21,6 +21,7 @@ use crate::labels::{self, LabelSource, Labels};
 use crate::members::Member;
 use crate::progress::Progress;
 use crate::record::HeadRecord;
+use crate::shard::Shard;
 
 /// What the experiment runs on.
 pub struct Inputs<'a> {
@@ -151,18 +152,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         bail!("no backbone to run");
     }
     let records = inputs.dataset.records();
-    let plans: Vec<(Protocol, Vec<Part>)> = inputs
-        .protocols
-        .iter()
-        .map(|&p| {
-            protocol::plan(p, records, cfg)
-                .with_context(|| format!("planning the {} protocol", p.name()))
-                .map(|parts| (p, parts))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let ids: Vec<ImageId> = records.iter().map(|r| r.id).collect();
-    let finals = final_items(cfg, &ids);
-
+    let (plans, finals) = plan_all(inputs)?;
     let (table, extraction) = extract_all(inputs, &needed_views(&plans, &finals), progress)?;
     let members: Vec<BackboneKind> = inputs.members.iter().map(|m| m.kind).collect();
     let mut features = |member: BackboneKind, items: &[Item]| table.get(member, items);
@@ -202,6 +192,42 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         pooling: cfg.pooling,
         final_seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Every protocol's parts, and the items of the final heads.
+type Plans = (Vec<(Protocol, Vec<Part>)>, Vec<Item>);
+
+fn plan_all(inputs: &Inputs<'_>) -> anyhow::Result<Plans> {
+    let cfg = inputs.config;
+    let records = inputs.dataset.records();
+    let plans = inputs
+        .protocols
+        .iter()
+        .map(|&p| {
+            protocol::plan(p, records, cfg)
+                .with_context(|| format!("planning the {} protocol", p.name()))
+                .map(|parts| (p, parts))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let ids: Vec<ImageId> = records.iter().map(|r| r.id).collect();
+    Ok((plans, final_items(cfg, &ids)))
+}
+
+/// Computes into the cache the features that `shard` of a run needs (every view the run
+/// would extract, of the shard's images) and nothing else: `--shard I/N`.
+pub fn warm_cache(
+    inputs: &Inputs<'_>,
+    shard: Shard,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<Vec<(BackboneKind, ExtractStats)>> {
+    let (plans, finals) = plan_all(inputs)?;
+    let needed = needed_views(&plans, &finals);
+    let mine: Vec<(ImageId, u32)> = shard
+        .select(&needed, |&(image, _)| image)
+        .into_iter()
+        .copied()
+        .collect();
+    Ok(extract_all(inputs, &mine, progress)?.1)
 }
 
 /// The heads' shared setup under `labels`.

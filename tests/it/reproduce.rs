@@ -671,3 +671,104 @@ fn leak_sweep_writes_its_table_figure_and_record_and_exact_copies_cost_nothing()
     assert!(stderr(&o).contains("--strength: 1.5"), "{}", stderr(&o));
     assert!(!f.root.join("bad").exists());
 }
+
+/// Copies every file below `from` into the same place below `to` (what merging two machines'
+/// caches by copying their directories does).
+fn merge_into(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            merge_into(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn shards_fill_caches_that_merge_into_the_unsharded_run() {
+    let Some(weights) = shared_weights("shards_fill_caches_that_merge_into_the_unsharded_run")
+    else {
+        return;
+    };
+    let f = fixture(weights);
+    // Each shard on its own machine (its own cache): half of the 40 images, with every view.
+    let mut caches = Vec::new();
+    for (i, shard) in ["1/2", "2/2"].into_iter().enumerate() {
+        let cache = f.root.join(format!("machine{i}"));
+        let out = f.root.join("never").display().to_string();
+        let o = command(
+            &[
+                "reproduce",
+                "--unofficial",
+                "--data",
+                &f.data,
+                "--config",
+                &f.config,
+                "--weights-dir",
+                &f.weights,
+                "--out",
+                &out,
+                "--methods",
+                "paper",
+                "--shard",
+                shard,
+            ],
+            &cache,
+        )
+        .output()
+        .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("40 views, 40 computed"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!f.root.join("never").exists(), "a shard writes no results");
+        assert_eq!(cache_entries(&cache.join("features")).len(), 40);
+        caches.push(cache);
+    }
+    // Merged by copying, the cache serves the whole run: nothing computed, and the same
+    // predictions as a run that computed everything itself.
+    merge_into(&caches[1], &caches[0]);
+    let merged = f.root.join("merged").display().to_string();
+    let o = command(
+        &[
+            "reproduce",
+            "--unofficial",
+            "--data",
+            &f.data,
+            "--config",
+            &f.config,
+            "--weights-dir",
+            &f.weights,
+            "--out",
+            &merged,
+            "--methods",
+            "paper",
+        ],
+        &caches[0],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.root.join("merged/run.json")).unwrap())
+            .unwrap();
+    assert_eq!(run["members"][0]["features"]["computed"], 0);
+    let o = f.reproduce("whole", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(f.root.join("merged/predictions.csv")).unwrap(),
+        std::fs::read(f.root.join("whole/predictions.csv")).unwrap()
+    );
+    let o = f.reproduce("bad", &["--shard", "3/2"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--shard") && stderr(&o).contains("I/N"),
+        "{}",
+        stderr(&o)
+    );
+}
