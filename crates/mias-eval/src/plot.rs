@@ -500,7 +500,7 @@ fn draw_lines<DB: DrawingBackend>(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::LowerRight)
         .margin(12)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK.mix(0.4))
