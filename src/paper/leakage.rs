@@ -12,7 +12,6 @@ use mias_eval::{Evaluation, Figure, Metric};
 
 use super::experiment::Outcome;
 use super::protocol::Part;
-use super::report::ProtocolEval;
 use crate::config::Protocol;
 use crate::labels::LabelSource;
 use crate::members::Model;
@@ -73,12 +72,25 @@ fn auc_text(evaluation: &Evaluation) -> String {
     })
 }
 
+/// One model's evaluation under one protocol and set of labels: what the report reads of the
+/// run's evaluations.
+#[derive(Clone, Copy)]
+pub struct Evaluated<'a> {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// Real or permuted labels.
+    pub labels: LabelSource,
+    /// A member or the ensemble.
+    pub model: Model,
+    /// Its figures.
+    pub evaluation: &'a Evaluation,
+}
+
 /// The ensemble's AUC (as shown) under `protocol` with the run's labels.
-fn ensemble_auc(evals: &[ProtocolEval], protocol: Protocol, labels: LabelSource) -> Option<f64> {
-    let e = evals
+fn ensemble_auc(evals: &[Evaluated<'_>], protocol: Protocol, labels: LabelSource) -> Option<f64> {
+    let m = evals
         .iter()
-        .find(|e| e.protocol == protocol && e.labels == labels)?;
-    let m = e.models.iter().find(|m| m.model == Model::Ensemble)?;
+        .find(|e| e.protocol == protocol && e.labels == labels && e.model == Model::Ensemble)?;
     match m.evaluation.over_folds(Metric::Auc) {
         Some(f) => Some(f.mean),
         None => m.evaluation.pooled().auc.as_ref().map(|a| a.value),
@@ -90,7 +102,7 @@ fn ensemble_auc(evals: &[ProtocolEval], protocol: Protocol, labels: LabelSource)
 /// with each part's test set, and each part's audit.
 pub fn leakage_markdown(
     outcome: &Outcome,
-    evals: &[ProtocolEval],
+    evals: &[Evaluated<'_>],
     main: &DataFrame,
 ) -> anyhow::Result<String> {
     let mut md = String::from("# Leakage report\n\n");
@@ -113,7 +125,7 @@ pub fn leakage_markdown(
 }
 
 /// The ensemble's AUC differences between neighbouring protocols, in words.
-fn what_each_leak_adds(outcome: &Outcome, evals: &[ProtocolEval]) -> String {
+fn what_each_leak_adds(outcome: &Outcome, evals: &[Evaluated<'_>]) -> String {
     let auc = |p| ensemble_auc(evals, p, outcome.labels);
     let (Some(paper), Some(image), Some(honest)) = (
         auc(Protocol::Paper),
@@ -136,7 +148,7 @@ fn what_each_leak_adds(outcome: &Outcome, evals: &[ProtocolEval]) -> String {
 }
 
 /// Every model's AUC with the real labels and with the labels permuted over women.
-fn control_section(outcome: &Outcome, evals: &[ProtocolEval]) -> String {
+fn control_section(outcome: &Outcome, evals: &[Evaluated<'_>]) -> String {
     let Some(seed) = outcome.control_seed() else {
         return match outcome.labels {
             LabelSource::Permuted { seed } => format!(
@@ -150,28 +162,28 @@ fn control_section(outcome: &Outcome, evals: &[ProtocolEval]) -> String {
         "## The permutation control\n\nThe same protocols, splits, features and head seeds, \
          with the labels permuted over women (seed {seed}, derived from the run's seed; a \
          woman's pair of labels moves whole to another woman). Nothing about mammograms can be \
-         learnt from these labels: an AUC above 50 means the protocol lets a head recall \
+         learnt from these labels: an AUC away from 50 means the protocol lets a head recall \
          labels it has seen, not read the film.\n\n| Protocol | What leaks | Model | AUC, \
          real labels | AUC, permuted labels |\n|---|---|---|---|---|\n"
     );
     for real in evals.iter().filter(|e| e.labels == LabelSource::Real) {
-        let permuted = evals
+        let control = evals
             .iter()
-            .find(|e| e.protocol == real.protocol && e.labels != LabelSource::Real);
-        for m in &real.models {
-            let control = permuted
-                .and_then(|p| p.models.iter().find(|c| c.model == m.model))
-                .map_or("n/a".into(), |c| auc_text(&c.evaluation));
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} |",
-                real.protocol.name(),
-                real.protocol.leaks(),
-                m.model.display_name(),
-                auc_text(&m.evaluation),
-                control
-            );
-        }
+            .find(|e| {
+                e.protocol == real.protocol
+                    && e.model == real.model
+                    && e.labels != LabelSource::Real
+            })
+            .map_or("n/a".into(), |c| auc_text(c.evaluation));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            real.protocol.name(),
+            real.protocol.leaks(),
+            real.model.display_name(),
+            auc_text(real.evaluation),
+            control
+        );
     }
     md.push_str(
         "\nAUC in percent with its 95% interval (mean over folds for the honest protocol).\n\n",

@@ -187,7 +187,18 @@ pub fn write_results(
         table2(outcome, &main, &main_frame, &notes)?.as_bytes(),
     )?;
     output("table3.md", table3(&main, &main_frame, &notes)?.as_bytes())?;
-    let leakage = super::leakage::leakage_markdown(outcome, evals, &main_frame)?;
+    let evaluated: Vec<super::leakage::Evaluated<'_>> = evals
+        .iter()
+        .flat_map(|e| {
+            e.models.iter().map(move |m| super::leakage::Evaluated {
+                protocol: e.protocol,
+                labels: e.labels,
+                model: m.model,
+                evaluation: &m.evaluation,
+            })
+        })
+        .collect();
+    let leakage = super::leakage::leakage_markdown(outcome, &evaluated, &main_frame)?;
     output("leakage.md", leakage.as_bytes())?;
     write_figures(dir, &main)?;
     output("predictions.csv", predictions_csv(outcome).as_bytes())?;
