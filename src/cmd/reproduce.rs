@@ -476,16 +476,7 @@ fn run_shard(
     let (mut items, mut computed) = (0, 0);
     if args.methods.contains(&Method::Paper) {
         let protocols = args.protocol.protocols();
-        let inputs = paper::Inputs {
-            dataset: &p.dataset,
-            config: &p.cfg,
-            protocols: &protocols,
-            labels: LabelSource::Real,
-            members: &p.members,
-            cache,
-            batch: args.batch,
-            device: &p.device,
-        };
+        let inputs = paper_inputs(args, p, &protocols, cache);
         for (kind, s) in paper::experiment::warm_cache(&inputs, shard, bars)? {
             eprintln!(
                 "shard {shard}: {kind}: {} views, {} computed",
@@ -521,18 +512,17 @@ fn run_shard(
     Ok(())
 }
 
-/// The paper's method: features, protocols, final heads, and their figures.
-fn run_paper(
+/// What the paper's method runs on under the flags (labels permuted with `--permute-labels`).
+fn paper_inputs<'a>(
     args: &Args,
-    p: &mut Prepared,
-    cache: &FeatureCache,
-    bars: &mut Bars,
-) -> anyhow::Result<(Outcome, Vec<report::ProtocolEval>)> {
-    let protocols = args.protocol.protocols();
-    let inputs = paper::Inputs {
+    p: &'a Prepared,
+    protocols: &'a [Protocol],
+    cache: &'a FeatureCache,
+) -> paper::Inputs<'a> {
+    paper::Inputs {
         dataset: &p.dataset,
         config: &p.cfg,
-        protocols: &protocols,
+        protocols,
         labels: match args.permute_labels {
             Some(seed) => LabelSource::Permuted { seed },
             None => LabelSource::Real,
@@ -541,7 +531,18 @@ fn run_paper(
         cache,
         batch: args.batch,
         device: &p.device,
-    };
+    }
+}
+
+/// The paper's method: features, protocols, final heads, and their figures.
+fn run_paper(
+    args: &Args,
+    p: &mut Prepared,
+    cache: &FeatureCache,
+    bars: &mut Bars,
+) -> anyhow::Result<(Outcome, Vec<report::ProtocolEval>)> {
+    let protocols = args.protocol.protocols();
+    let inputs = paper_inputs(args, p, &protocols, cache);
     let outcome = paper::run(&inputs, bars)?;
     for (kind, s) in &outcome.extraction {
         eprintln!(

@@ -218,6 +218,29 @@ pub fn to_unit(scores: &[f64]) -> Vec<f64> {
     scores.iter().map(|&s| 1.0 / (1.0 + (-s).exp())).collect()
 }
 
+impl Film {
+    /// What the cells of this film are read with: its id and the record it carries.
+    fn labelled(&self) -> Labelled<'_> {
+        Labelled {
+            id: self.id,
+            record: &self.record,
+            abnormal: self.abnormal,
+        }
+    }
+}
+
+impl Inputs<'_> {
+    /// Where and how the dense maps are made.
+    fn extraction(&self) -> Extraction<'_> {
+        Extraction {
+            dataset: self.dataset,
+            cache: self.cache,
+            side: self.config.side,
+            device: self.device,
+        }
+    }
+}
+
 /// Computes into the cache the dense maps of `shard`'s films (`--shard I/N`) and nothing else;
 /// returns each member's map statistics.
 pub fn warm_cache(
@@ -227,21 +250,9 @@ pub fn warm_cache(
 ) -> anyhow::Result<Vec<(BackboneKind, MapStats)>> {
     let cfg = inputs.config;
     let films = films(inputs.dataset.records(), cfg.labels, inputs.permute_labels);
-    let all: Vec<Labelled<'_>> = films
-        .values()
-        .map(|f| Labelled {
-            id: f.id,
-            record: &f.record,
-            abnormal: f.abnormal,
-        })
-        .collect();
+    let all: Vec<Labelled<'_>> = films.values().map(Film::labelled).collect();
     let mine: Vec<Labelled<'_>> = shard.select(&all, |l| l.id).into_iter().cloned().collect();
-    let ex = Extraction {
-        dataset: inputs.dataset,
-        cache: inputs.cache,
-        side: cfg.side,
-        device: inputs.device,
-    };
+    let ex = inputs.extraction();
     let mut stats = Vec::new();
     for member in inputs.members {
         progress.begin(
@@ -284,20 +295,8 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         solver: (cfg.classifier.tol, cfg.classifier.max_iter),
         seed,
     };
-    let labelled: Vec<Labelled<'_>> = films
-        .values()
-        .map(|f| Labelled {
-            id: f.id,
-            record: &f.record,
-            abnormal: f.abnormal,
-        })
-        .collect();
-    let ex = Extraction {
-        dataset: inputs.dataset,
-        cache: inputs.cache,
-        side: cfg.side,
-        device: inputs.device,
-    };
+    let labelled: Vec<Labelled<'_>> = films.values().map(Film::labelled).collect();
+    let ex = inputs.extraction();
     let mut members = Vec::new();
     for member in inputs.members {
         progress.begin(

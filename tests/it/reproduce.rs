@@ -169,6 +169,11 @@ impl Fixture {
     /// flags, its feature cache in `self.cache`; the paper's method only (the lesion method has
     /// its own test on films of its own, tests/it/lesion.rs).
     pub(crate) fn reproduce_command(&self, out: &str, extra: &[&str]) -> Command {
+        self.reproduce_with_cache(out, extra, &self.cache)
+    }
+
+    /// As [`Fixture::reproduce_command`], with the caches under `cache` (another machine's).
+    pub(crate) fn reproduce_with_cache(&self, out: &str, extra: &[&str], cache: &Path) -> Command {
         let out = self.root.join(out).display().to_string();
         let mut args = vec![
             "reproduce",
@@ -185,7 +190,7 @@ impl Fixture {
             "paper",
         ];
         args.extend_from_slice(extra);
-        command(&args, &self.cache)
+        command(&args, cache)
     }
 }
 
@@ -698,28 +703,10 @@ fn shards_fill_caches_that_merge_into_the_unsharded_run() {
     let mut caches = Vec::new();
     for (i, shard) in ["1/2", "2/2"].into_iter().enumerate() {
         let cache = f.root.join(format!("machine{i}"));
-        let out = f.root.join("never").display().to_string();
-        let o = command(
-            &[
-                "reproduce",
-                "--unofficial",
-                "--data",
-                &f.data,
-                "--config",
-                &f.config,
-                "--weights-dir",
-                &f.weights,
-                "--out",
-                &out,
-                "--methods",
-                "paper",
-                "--shard",
-                shard,
-            ],
-            &cache,
-        )
-        .output()
-        .unwrap();
+        let o = f
+            .reproduce_with_cache("never", &["--shard", shard], &cache)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(
             stderr(&o).contains("40 views, 40 computed"),
@@ -733,26 +720,10 @@ fn shards_fill_caches_that_merge_into_the_unsharded_run() {
     // Merged by copying, the cache serves the whole run: nothing computed, and the same
     // predictions as a run that computed everything itself.
     merge_into(&caches[1], &caches[0]);
-    let merged = f.root.join("merged").display().to_string();
-    let o = command(
-        &[
-            "reproduce",
-            "--unofficial",
-            "--data",
-            &f.data,
-            "--config",
-            &f.config,
-            "--weights-dir",
-            &f.weights,
-            "--out",
-            &merged,
-            "--methods",
-            "paper",
-        ],
-        &caches[0],
-    )
-    .output()
-    .unwrap();
+    let o = f
+        .reproduce_with_cache("merged", &[], &caches[0])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(f.root.join("merged/run.json")).unwrap())
