@@ -17,9 +17,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use mias_backbones::{BackboneKind, Flavor};
-use mias_data::ImageId;
+use std::sync::Arc;
+
 use mias_data::augment::Augment;
 use mias_data::preprocess::Preprocess;
+use mias_data::{Dataset, ImageId};
 use serde::Serialize;
 
 use crate::config::Pooling;
@@ -50,6 +52,10 @@ pub struct CacheKey {
     /// key's JSON when absent, so the paper method's keys are unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dense: Option<DenseKey>,
+    /// How a collection's files become working images ([`mias_data::Dataset::working_frame`]);
+    /// absent for Mini-MIAS, so its keys are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<String>,
 }
 
 /// What a dense-map entry holds besides the pooled features' key.
@@ -73,6 +79,9 @@ impl CacheKey {
 #[derive(Clone, Debug)]
 pub struct FeatureCache {
     root: PathBuf,
+    /// Entry names of a collection's images ([`mias_data::Dataset::cache_name`]); Mini-MIAS's
+    /// entries are named by the id (`mdb001`).
+    names: Option<Arc<BTreeMap<ImageId, String>>>,
 }
 
 /// Tensor name of the vector inside an entry.
@@ -103,7 +112,33 @@ pub struct Fetched {
 impl FeatureCache {
     /// A cache rooted at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        FeatureCache { root: root.into() }
+        FeatureCache {
+            root: root.into(),
+            names: None,
+        }
+    }
+
+    /// This cache with its entries named as `dataset` names its images (a collection's by
+    /// position and file; Mini-MIAS's by id, as [`FeatureCache::new`] does).
+    pub fn for_dataset(self, dataset: &Dataset) -> Self {
+        let names = (!dataset.is_mini_mias()).then(|| {
+            Arc::new(
+                dataset
+                    .records()
+                    .iter()
+                    .map(|r| (r.id, dataset.cache_name(r.id)))
+                    .collect(),
+            )
+        });
+        FeatureCache { names, ..self }
+    }
+
+    /// The name of `image`'s entries.
+    fn name(&self, image: ImageId) -> String {
+        self.names
+            .as_ref()
+            .and_then(|n| n.get(&image).cloned())
+            .unwrap_or_else(|| image.to_string())
     }
 
     /// The directory holding one key's entries.
@@ -113,7 +148,8 @@ impl FeatureCache {
 
     /// The file of one entry.
     pub fn entry_path(&self, key: &CacheKey, image: ImageId, view: u32) -> PathBuf {
-        self.dir(key).join(format!("{image}.v{view}.safetensors"))
+        self.dir(key)
+            .join(format!("{}.v{view}.safetensors", self.name(image)))
     }
 
     /// What the cache holds for one item. A file that cannot be read is an error naming it;
@@ -132,10 +168,12 @@ impl FeatureCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Entry::Absent),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        Ok(match decode(&bytes, &key.id(), image, view, dim) {
-            Ok(values) => Entry::Present(values),
-            Err(reason) => Entry::Damaged(reason),
-        })
+        Ok(
+            match decode(&bytes, &key.id(), &self.name(image), view, dim) {
+                Ok(values) => Entry::Present(values),
+                Err(reason) => Entry::Damaged(reason),
+            },
+        )
     }
 
     /// Stores one vector atomically.
@@ -159,7 +197,7 @@ impl FeatureCache {
         .context("building a cache entry")?;
         let metadata = BTreeMap::from([
             ("key".to_string(), key.id()),
-            ("image".to_string(), image.to_string()),
+            ("image".to_string(), self.name(image)),
             ("view".to_string(), view.to_string()),
         ]);
         let encoded = mias_core::safetensors::serialize([(TENSOR, view_t)], &metadata)
@@ -239,12 +277,13 @@ impl FeatureCache {
     }
 }
 
-/// The vector of an entry's bytes, or why they are not a whole entry of key `key_id`, `image`,
+/// The vector of an entry's bytes, or why they are not a whole entry of key `key_id`, image
+/// entry name `image`,
 /// `view` and length `dim`.
 fn decode(
     bytes: &[u8],
     key_id: &str,
-    image: ImageId,
+    image: &str,
     view: u32,
     dim: usize,
 ) -> Result<Vec<f32>, String> {
@@ -298,6 +337,7 @@ mod tests {
             seed,
             pooling: Pooling::Avg,
             dense: None,
+            frame: None,
         }
     }
 

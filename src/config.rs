@@ -72,10 +72,15 @@ pub enum Protocol {
     /// Grouped stratified cross-validation, augmentation on training folds only. Settings:
     /// [`HonestProtocol`].
     Honest,
+    /// A collection's own train/test split (a manifest's `split` column, CBIS-DDSM's case
+    /// files), training images augmented with [`HonestProtocol`]'s views; only for datasets
+    /// that have one.
+    Official,
 }
 
 impl Protocol {
-    /// Every protocol, from the leakiest to the leakage-free one.
+    /// The protocols every dataset has, from the leakiest to the leakage-free one
+    /// ([`Protocol::Official`] needs a collection's split).
     pub const ALL: [Protocol; 3] = [Protocol::Paper, Protocol::Image, Protocol::Honest];
 
     /// The protocol's name in outputs.
@@ -84,6 +89,7 @@ impl Protocol {
             Protocol::Paper => "paper",
             Protocol::Image => "image",
             Protocol::Honest => "honest",
+            Protocol::Official => "official",
         }
     }
 
@@ -93,6 +99,7 @@ impl Protocol {
             Protocol::Paper => "copies of the test image and the other breast",
             Protocol::Image => "the other breast only",
             Protocol::Honest => "nothing",
+            Protocol::Official => "whatever the collection's split shares (see its audit)",
         }
     }
 }

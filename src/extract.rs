@@ -24,12 +24,14 @@ pub fn preprocess_for(member: &Member) -> anyhow::Result<Preprocess> {
     Ok(Preprocess::new(side, spec.norm))
 }
 
-/// The cache key of `member`'s features under these augmentation settings, seed and pooling.
+/// The cache key of `member`'s features under these augmentation settings, seed and pooling,
+/// of the working images of `dataset`.
 pub fn cache_key(
     member: &Member,
     augment: &Augment,
     seed: u64,
     pooling: Pooling,
+    dataset: &Dataset,
 ) -> anyhow::Result<CacheKey> {
     Ok(CacheKey {
         backbone: member.kind,
@@ -40,6 +42,7 @@ pub fn cache_key(
         seed,
         pooling,
         dense: None,
+        frame: dataset.working_frame().map(str::to_string),
     })
 }
 
@@ -122,7 +125,7 @@ pub fn extract(
         device,
     } = *ex;
     let start = std::time::Instant::now();
-    let key = cache_key(member, augment, seed, pooling)?;
+    let key = cache_key(member, augment, seed, pooling, dataset)?;
     let prep = preprocess_for(member)?;
     let side = prep.side as usize;
     let dim = feature_len(member, pooling);
@@ -149,7 +152,7 @@ pub fn extract(
                 Some((l, img)) if l == id => img,
                 _ => dataset
                     .image(id)
-                    .with_context(|| format!("reading image {id}"))?,
+                    .with_context(|| format!("reading image {}", dataset.name(id)))?,
             };
             prep.extend_chw(&augment.view(&img, id, view, seed), &mut values);
             last = Some((id, img));

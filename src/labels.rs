@@ -67,13 +67,10 @@ impl Labels {
             .collect();
         let by_image = match source {
             LabelSource::Real => own,
-            LabelSource::Permuted { seed } => {
-                let ids: Vec<ImageId> = own.keys().copied().collect();
-                split::permute_over_women(&ids, seed)
-                    .into_iter()
-                    .map(|(target, from)| (target, own[&from]))
-                    .collect()
-            }
+            LabelSource::Permuted { seed } => split::permute_over_women(records, seed)
+                .into_iter()
+                .map(|(target, from)| (target, own[&from]))
+                .collect(),
         };
         Labels { source, by_image }
     }
@@ -110,10 +107,8 @@ mod tests {
     fn records() -> Vec<ImageRecord> {
         ImageId::all()
             .take(40)
-            .map(|id| ImageRecord {
-                id,
-                tissue: Tissue::Fatty,
-                lesions: if id.number() % 4 == 1 {
+            .map(|id| {
+                let lesions = if id.number() % 4 == 1 {
                     vec![Lesion {
                         class: AbnormalityClass::Calc,
                         severity: Severity::Malignant,
@@ -124,7 +119,8 @@ mod tests {
                     }]
                 } else {
                     vec![]
-                },
+                };
+                ImageRecord::numbered(id, Tissue::Fatty, lesions)
             })
             .collect()
     }

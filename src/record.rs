@@ -171,6 +171,17 @@ pub struct DataRecord {
     pub abnormal: usize,
     /// Whether it was checked against the official checksums.
     pub verified: bool,
+    /// `mini-mias`, `manifest` or `cbis-ddsm` (records written before collections were read
+    /// are Mini-MIAS).
+    #[serde(default = "mini_mias")]
+    pub kind: String,
+    /// Women (patients).
+    #[serde(default)]
+    pub patients: usize,
+}
+
+fn mini_mias() -> String {
+    "mini-mias".into()
 }
 
 /// One member of a run: its weights, input, features and final head.
@@ -270,6 +281,9 @@ pub struct Timings {
     pub image: Option<f64>,
     /// The honest protocol's heads (the control's included), when it ran.
     pub honest: Option<f64>,
+    /// The official protocol's heads (the control's included), when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub official: Option<f64>,
     /// The final heads.
     pub final_heads: f64,
     /// Metrics, tables, figures and files.
@@ -356,6 +370,8 @@ mod tests {
                 normal: 207,
                 abnormal: 115,
                 verified: true,
+                kind: "mini-mias".into(),
+                patients: 161,
             },
             members: vec![MemberRecord::new(
                 &member,

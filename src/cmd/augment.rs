@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use mias_data::ImageId;
 use mias_data::augment::{self, Augment};
 
 /// Options of `augment`.
@@ -12,9 +11,10 @@ pub struct Args {
     /// The dataset directory.
     #[arg(long, default_value = super::DEFAULT_DATA_DIR)]
     data: PathBuf,
-    /// The image, e.g. mdb001.
+    /// The image: `mdb001`, or in a manifest or CBIS-DDSM dataset its path as the manifest
+    /// writes it.
     #[arg(long)]
-    image: ImageId,
+    image: String,
     /// Seed of the draws: view v of an image under a seed is always the same picture.
     #[arg(long)]
     seed: u64,
@@ -31,7 +31,7 @@ pub struct Args {
     /// the paper preset when absent.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Do not circle the lesions of Info.txt on the views.
+    /// Do not circle the lesions (Info.txt's, or the manifest's) on the views.
     #[arg(long)]
     no_marks: bool,
 }
@@ -52,8 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--grid {}: between 1 and 64 views", args.grid);
     }
     let ds = super::open_dataset(&args.data)?;
-    let image = ds.image(args.image)?;
-    let record = ds.table().get(args.image)?;
+    let id = ds.find(&args.image)?;
+    let image = ds.image(id)?;
+    let record = ds.record(id)?;
     let lesions: Vec<(f64, f64, f64)> = record
         .lesions
         .iter()
@@ -64,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     let views: Vec<_> = (1..=args.grid)
         .map(|view| {
-            let mut rng = augment::view_rng(args.seed, args.image, view);
+            let mut rng = augment::view_rng(args.seed, id, view);
             let t = aug.draw(image.height(), image.width(), &mut rng);
             let map = t.affine(image.height(), image.width());
             let mut out = map.warp(&image, aug.fill_mode, aug.cval);

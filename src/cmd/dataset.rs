@@ -1,10 +1,9 @@
 //! `mias dataset`: counts of a dataset directory, as text or one JSON object. The directory is
-//! Mini-MIAS (`Info.txt`) or any collection described by a `manifest.csv`; both give the same
-//! keys (`images`, `normal`, `abnormal`, `benign`, `malignant`, `patients`, ...).
+//! Mini-MIAS (`Info.txt`), any collection described by a `manifest.csv`, CBIS-DDSM or
+//! VinDr-Mammo as downloaded; all give the same keys (`images`, `normal`, `abnormal`, `benign`,
+//! `malignant`, `patients`, ...), a collection with an official split its `subsets`.
 
 use std::path::PathBuf;
-
-use anyhow::Context;
 
 use mias_data::LabelVariant;
 
@@ -16,7 +15,7 @@ pub struct Args {
     #[arg(long, default_value = super::DEFAULT_DATA_DIR)]
     data: PathBuf,
     /// Label variant: `official` (207 normal / 115 abnormal) or `paper` (mdb212 and mdb214
-    /// read as normal: 209 / 113).
+    /// read as normal: 209 / 113), or `malignant` (malignant against the rest).
     #[arg(long, default_value = "official")]
     labels: LabelVariant,
     /// Print exactly one JSON object on standard output.
@@ -26,21 +25,20 @@ pub struct Args {
 
 /// Runs `dataset`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let has = |name: &str| args.data.join(name).is_file();
-    if !has(mias_data::dataset::INFO_FILE) {
-        if has(mias_data::manifest::MANIFEST_FILE) {
-            let m = mias_data::Manifest::open(&args.data)
-                .with_context(|| format!("opening the dataset {}", args.data.display()))?;
-            return manifest(&args, &m, "manifest", None);
-        }
-        if mias_data::cbis::is_cbis_ddsm(&args.data) {
-            let c = mias_data::cbis::open(&args.data).with_context(|| {
-                format!("opening the CBIS-DDSM dataset {}", args.data.display())
-            })?;
-            return manifest(&args, &c.manifest, "cbis-ddsm", Some(&c.subsets));
-        }
-    }
     let ds = super::open_dataset(&args.data)?;
+    if let Some(m) = ds.manifest() {
+        let subsets: std::collections::BTreeMap<PathBuf, mias_data::Subset> = m
+            .images()
+            .iter()
+            .filter_map(|i| Some((i.image.clone(), i.subset?)))
+            .collect();
+        return manifest(
+            &args,
+            m,
+            ds.kind(),
+            (!subsets.is_empty()).then_some(&subsets),
+        );
+    }
     let s = ds.summary(args.labels);
     if args.json {
         let mut value = serde_json::to_value(&s)?;
@@ -50,9 +48,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{} ({:?} images, verified)",
+        "{} ({} images, verified)",
         args.data.display(),
-        ds.format()
+        ds.format().map_or(ds.kind(), |f| f.extension())
     );
     println!("labels: {}", s.labels);
     println!("images: {} from {} women", s.images, s.patients);
@@ -83,7 +81,7 @@ fn manifest(
     args: &Args,
     m: &mias_data::Manifest,
     format: &str,
-    subsets: Option<&std::collections::BTreeMap<PathBuf, mias_data::cbis::Subset>>,
+    subsets: Option<&std::collections::BTreeMap<PathBuf, mias_data::Subset>>,
 ) -> anyhow::Result<()> {
     let s = m.summary();
     let mut per_subset = std::collections::BTreeMap::new();

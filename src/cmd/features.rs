@@ -1,7 +1,9 @@
 //! `mias features`: run one frozen backbone on a batch and write its pooled features.
 //!
 //! The input is either a safetensors file holding `pixel_values` (f32 `[N, 3, S, S]`, already
-//! normalised) or Mini-MIAS images given by id, preprocessed the backbone's own way (Pillow
+//! normalised) or a dataset's images given by name (Mini-MIAS's `mdbNNN`, or a manifest or
+//! CBIS-DDSM dataset's paths as its manifest writes them; a collection's images are its
+//! working images, see `mias_data::collection`), preprocessed the backbone's own way (Pillow
 //! bilinear resize to the native side, grey replicated to RGB, the flavor's normalisation). The
 //! output safetensors holds `features` (f32 `[N, D]`) and, in its metadata, the backbone, flavor,
 //! weight provenance and image ids. It is written atomically.
@@ -32,10 +34,12 @@ pub struct Args {
     /// A safetensors file holding `pixel_values`, f32 [N, 3, S, S], already normalised.
     #[arg(long, conflicts_with_all = ["data", "images"], required_unless_present = "data")]
     input: Option<PathBuf>,
-    /// A Mini-MIAS dataset directory; with --images, applies the backbone's own preprocessing.
+    /// A dataset directory (Mini-MIAS, a manifest.csv, or CBIS-DDSM); with --images, applies
+    /// the backbone's own preprocessing.
     #[arg(long, requires = "images")]
     data: Option<PathBuf>,
-    /// Comma-separated image ids, e.g. mdb001,mdb028 (with --data).
+    /// Comma-separated image names, e.g. mdb001,mdb028, or a manifest's image paths (with
+    /// --data).
     #[arg(long, value_delimiter = ',', requires = "data")]
     images: Vec<String>,
     /// Output safetensors file; receives `features`, f32 [N, D].
@@ -130,12 +134,12 @@ fn preprocess_images(
     let mut images = Vec::with_capacity(ids.len());
     let mut names = Vec::with_capacity(ids.len());
     for raw in ids {
-        let id: mias_data::ImageId = raw.trim().parse()?;
+        let id = ds.find(raw.trim())?;
         images.push(
             ds.image(id)
-                .with_context(|| format!("reading image {id}"))?,
+                .with_context(|| format!("reading image {}", ds.name(id)))?,
         );
-        names.push(id.to_string());
+        names.push(ds.name(id));
     }
     let values = prep.nchw(&images);
     let x = Tensor::from_vec(values, (images.len(), 3, spec.side, spec.side), device)?;

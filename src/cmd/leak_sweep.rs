@@ -109,7 +109,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let device = args.device.device()?;
     let dataset = open_data(&args.data, args.unofficial)?;
     let (members, not_run) = find_weights(args.weights_dir.as_deref(), &cfg.backbones)?;
-    let cache = FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache));
+    let cache =
+        FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache)).for_dataset(&dataset);
     let inputs = SweepInputs {
         dataset: &dataset,
         config: &cfg,

@@ -36,17 +36,27 @@ pub enum Which {
     Image,
     /// Grouped stratified cross-validation, augmentation on training folds only.
     Honest,
-    /// All three, with the leakage report side by side.
+    /// A collection's own train/test split (a manifest's `split` column, CBIS-DDSM).
+    Official,
+    /// All three, with the leakage report side by side, and the official split where the
+    /// dataset has one.
     All,
 }
 
 impl Which {
-    fn protocols(self) -> Vec<Protocol> {
+    fn protocols(self, dataset: &Dataset) -> Vec<Protocol> {
         match self {
             Which::Paper => vec![Protocol::Paper],
             Which::Image => vec![Protocol::Image],
             Which::Honest => vec![Protocol::Honest],
-            Which::All => Protocol::ALL.to_vec(),
+            Which::Official => vec![Protocol::Official],
+            Which::All => {
+                let mut all = Protocol::ALL.to_vec();
+                if dataset.has_official_split() {
+                    all.push(Protocol::Official);
+                }
+                all
+            }
         }
     }
 }
@@ -89,7 +99,9 @@ pub struct Args {
     /// Which protocols to run (each also with labels permuted over women: the control).
     #[arg(long, value_enum, default_value_t = Which::All)]
     pub protocol: Which,
-    /// Label variant: `official` (207/115) or `paper` (209/113).
+    /// Label variant: `official` (normal against abnormal: Mini-MIAS 207/115), `paper`
+    /// (209/113) or `malignant` (malignant against benign and normal: the target a collection
+    /// of lesions only, CBIS-DDSM, allows).
     #[arg(long)]
     pub labels: Option<LabelVariant>,
     /// Seed of every random draw (default: the config's).
@@ -267,34 +279,62 @@ fn prepare(args: &Args) -> anyhow::Result<Prepared> {
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let (cfg, config_source) = configure(args)?;
+    let (mut cfg, config_source) = configure(args)?;
     staging::check_out(&args.out, record::FILE)?;
     let device = args.device.device()?;
     let mut timings = Timings::default();
 
     let t = Instant::now();
     let dataset = open_data(&args.data, args.unofficial)?;
+    let labels = dataset.label_variant(cfg.labels);
+    if labels != cfg.labels {
+        eprintln!(
+            "note: labels = \"{}\" names two Mini-MIAS images; a {} dataset's labels are taken \
+             as written (labels = \"{labels}\", recorded in run.json)",
+            cfg.labels,
+            dataset.kind()
+        );
+        cfg.labels = labels;
+    }
     let summary = dataset.summary(cfg.labels);
     timings.data = t.elapsed().as_secs_f64();
+    let verified = dataset.is_mini_mias() && !args.unofficial;
     eprintln!(
-        "data: {} ({} images{}, labels {}: {} normal, {} abnormal)",
+        "data: {} ({}, {} images of {} women{}, labels {}: {} normal, {} abnormal)",
         args.data.display(),
+        dataset.kind(),
         summary.images,
-        if args.unofficial {
+        summary.patients,
+        if verified {
+            " verified"
+        } else if dataset.is_mini_mias() {
             ", NOT verified"
         } else {
-            " verified"
+            ", no published checksums"
         },
         cfg.labels,
         summary.normal,
         summary.abnormal
     );
+    if summary.normal == 0 || summary.abnormal == 0 {
+        bail!(
+            "labels {}: {} of the {} images are class 0 and {} class 1; a classifier needs both \
+             (CBIS-DDSM lists only images with lesions: use --labels malignant, malignant \
+             against benign)",
+            cfg.labels,
+            summary.normal,
+            summary.images,
+            summary.abnormal
+        );
+    }
     let data = DataRecord {
         dir: args.data.display().to_string(),
         images: summary.images,
         normal: summary.normal,
         abnormal: summary.abnormal,
-        verified: !args.unofficial,
+        verified,
+        kind: dataset.kind().to_string(),
+        patients: summary.patients,
     };
 
     let t = Instant::now();
@@ -378,7 +418,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .then(|| configure_lesion(&args))
         .transpose()?;
     let mut p = prepare(&args)?;
-    let cache = FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache));
+    let cache =
+        FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache)).for_dataset(&p.dataset);
     let mut bars = Bars::new();
     if let Some(shard) = args.shard {
         return run_shard(&args, &p, lesion_cfg.as_ref(), &cache, shard, &mut bars);
@@ -475,7 +516,7 @@ fn run_shard(
     let start = Instant::now();
     let (mut items, mut computed) = (0, 0);
     if args.methods.contains(&Method::Paper) {
-        let protocols = args.protocol.protocols();
+        let protocols = args.protocol.protocols(&p.dataset);
         let inputs = paper_inputs(args, p, &protocols, cache);
         for (kind, s) in paper::experiment::warm_cache(&inputs, shard, bars)? {
             eprintln!(
@@ -541,7 +582,7 @@ fn run_paper(
     cache: &FeatureCache,
     bars: &mut Bars,
 ) -> anyhow::Result<(Outcome, Vec<report::ProtocolEval>)> {
-    let protocols = args.protocol.protocols();
+    let protocols = args.protocol.protocols(&p.dataset);
     let inputs = paper_inputs(args, p, &protocols, cache);
     let outcome = paper::run(&inputs, bars)?;
     for (kind, s) in &outcome.extraction {
@@ -558,6 +599,7 @@ fn run_paper(
     p.timings.paper = outcome.seconds(Protocol::Paper);
     p.timings.image = outcome.seconds(Protocol::Image);
     p.timings.honest = outcome.seconds(Protocol::Honest);
+    p.timings.official = outcome.seconds(Protocol::Official);
     let eval_cfg = report::eval_config(p.cfg.threshold, p.cfg.seed);
     let evals = outcome
         .protocols
@@ -620,7 +662,7 @@ fn run_lesion(
         .iter()
         .map(|m| {
             Ok(cache
-                .dir(&lesion::maps::dense_key(m, cfg.side)?)
+                .dir(&lesion::maps::dense_key(m, cfg.side, &p.dataset)?)
                 .display()
                 .to_string())
         })
@@ -655,7 +697,13 @@ fn run_record(
     let mut members = Vec::new();
     let extraction = outcome.map_or(&[][..], |o| &o.extraction[..]);
     for (m, (_, stats)) in p.members.iter().zip(extraction) {
-        let feature_cache = cache.dir(&cache_key(m, &cfg.augment, cfg.seed, cfg.pooling)?);
+        let feature_cache = cache.dir(&cache_key(
+            m,
+            &cfg.augment,
+            cfg.seed,
+            cfg.pooling,
+            &p.dataset,
+        )?);
         let head = report::head_file(m.kind);
         members.push(MemberRecord::new(
             m,

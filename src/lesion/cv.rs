@@ -34,6 +34,8 @@ pub struct ImageCells {
     pub id: ImageId,
     /// The label the experiment uses (permuted under the negative control).
     pub abnormal: bool,
+    /// The other breast (same woman and view), which the bilateral score subtracts.
+    pub pair: Option<ImageId>,
     /// View 0 (the film) and, for training, view 1 (its horizontal mirror).
     pub views: Vec<ViewCells>,
 }
@@ -164,8 +166,9 @@ pub fn top_k_mean(logits: &[f32], k: usize) -> f64 {
 }
 
 /// `lesion` and `lesion+bilateral` scores of `images` from their view-0 logits. Both breasts of
-/// every woman must be among `images`.
+/// every woman must be among `images` (`data` says which film is whose other breast).
 pub fn scores(
+    data: &MemberCells,
     logits: &BTreeMap<ImageId, Vec<f32>>,
     images: &[ImageId],
     k: usize,
@@ -181,7 +184,12 @@ pub fn scores(
         .collect::<anyhow::Result<_>>()?;
     let mut bilateral = BTreeMap::new();
     for (&id, &s) in &lesion {
-        let other = id.contralateral();
+        let other = data.images.get(&id).and_then(|c| c.pair).with_context(|| {
+            format!(
+                "image {id} has no other breast in the dataset (one image of the same woman \
+                     and view, other side): the bilateral score needs both"
+            )
+        })?;
         let o = lesion
             .get(&other)
             .with_context(|| format!("image {id} is scored without its other breast {other}"))?;
@@ -279,7 +287,7 @@ pub fn run_fold(
     let mut best: Option<(f64, usize, usize)> = None; // (auc, c index, k)
     for (ci, logits) in per_c.iter().enumerate() {
         for &k in &recipe.top_k_grid {
-            let s = scores(logits, train, k)?;
+            let s = scores(data, logits, train, k)?;
             let Some(a) = auc_of(data, &s[&Variant::Bilateral]) else {
                 bail!("fold {fold}: the inner folds hold a single class");
             };
@@ -290,10 +298,10 @@ pub fn run_fold(
     }
     let (inner_auc, ci, k) = best.context("empty parameter grid")?;
     let c = recipe.c_grid[ci];
-    let inner_scores = scores(&per_c[ci], train, k)?;
+    let inner_scores = scores(data, &per_c[ci], train, k)?;
     let (model, train_cells) = fit(data, train, c, recipe)?;
     let test_logits = logits_of(&model, data, test)?;
-    let test_scores = scores(&test_logits, test, k)?;
+    let test_scores = scores(data, &test_logits, test, k)?;
     Ok(FoldResult {
         fold,
         c,

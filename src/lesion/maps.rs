@@ -34,8 +34,8 @@ pub fn grid_of(member: &Member, side: u32) -> usize {
     side as usize / member.kind.dense_stride(DenseLayer::Last)
 }
 
-/// The cache key of `member`'s dense maps at `side`.
-pub fn dense_key(member: &Member, side: u32) -> anyhow::Result<CacheKey> {
+/// The cache key of `member`'s dense maps at `side` of the working images of `dataset`.
+pub fn dense_key(member: &Member, side: u32, dataset: &Dataset) -> anyhow::Result<CacheKey> {
     let norm = member.kind.input(member.flavor).norm;
     Ok(CacheKey {
         backbone: member.kind,
@@ -49,6 +49,7 @@ pub fn dense_key(member: &Member, side: u32) -> anyhow::Result<CacheKey> {
             layer: DenseLayer::Last.name().to_string(),
             views: VIEWS_NAME.to_string(),
         }),
+        frame: dataset.working_frame().map(str::to_string),
     })
 }
 
@@ -145,7 +146,7 @@ pub fn member_cells(
     mut progress: impl FnMut(usize),
 ) -> anyhow::Result<(MemberCells, MapStats)> {
     let start = std::time::Instant::now();
-    let key = dense_key(member, ex.side)?;
+    let key = dense_key(member, ex.side, ex.dataset)?;
     let grid = grid_of(member, ex.side);
     let dim = member.kind.dense_channels(DenseLayer::Last);
     let len = dim * grid * grid;
@@ -209,6 +210,7 @@ pub fn member_cells(
             ImageCells {
                 id: film.id,
                 abnormal: film.abnormal,
+                pair: film.record.pair,
                 views,
             },
         );

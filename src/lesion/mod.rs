@@ -152,6 +152,8 @@ pub fn films(
             let mut record = effective(source);
             record.id = target.id;
             record.tissue = target.tissue;
+            record.patient = target.patient;
+            record.pair = target.pair;
             let film = Film {
                 id: target.id,
                 abnormal: !record.lesions.is_empty(),

@@ -18,7 +18,7 @@ use mias_eval::{
 };
 use serde::Serialize;
 
-use super::{ModelScores, Outcome, to_unit};
+use super::{Film, ModelScores, Outcome, to_unit};
 
 /// Settings of the evaluation.
 #[derive(Clone, Copy, Debug)]
@@ -61,9 +61,11 @@ pub struct Localisation {
     pub chance: f64,
 }
 
-/// Women of the films, for the bootstrap (woman k holds films 2k-1 and 2k).
-fn women(ids: &[ImageId]) -> Vec<u64> {
-    ids.iter().map(|id| u64::from(id.patient().0)).collect()
+/// The woman of each of `ids`, for the bootstrap.
+fn women(films: &BTreeMap<ImageId, Film>, ids: &[ImageId]) -> Vec<u64> {
+    ids.iter()
+        .map(|id| films.get(id).map_or(0, |f| u64::from(f.record.patient.0)))
+        .collect()
 }
 
 impl ReportConfig {
@@ -75,25 +77,26 @@ impl ReportConfig {
     }
 }
 
-/// The AUC of real-valued scores with a percentile bootstrap over women.
+/// The AUC of real-valued scores with a percentile bootstrap over women (`women[i]` is the
+/// woman of item `i`).
 pub fn auc_over_women(
-    ids: &[ImageId],
+    women: &[u64],
     y: &[bool],
     scores: &[f64],
     cfg: &ReportConfig,
 ) -> anyhow::Result<mias_eval::Estimate> {
-    mias_eval::auc_cluster_bootstrap(y, scores, &women(ids), 0.95, &cfg.bootstrap())
+    mias_eval::auc_cluster_bootstrap(y, scores, women, 0.95, &cfg.bootstrap())
         .context("AUC interval (bootstrap over women)")
 }
 
-/// Pooled figures of one model.
+/// Pooled figures of one model on `films` (their labels and women).
 pub fn evaluate(
     model: &ModelScores,
-    labels: &BTreeMap<ImageId, bool>,
+    films: &BTreeMap<ImageId, Film>,
     cfg: &ReportConfig,
 ) -> anyhow::Result<ModelEval> {
     let ids: Vec<ImageId> = model.scores.keys().copied().collect();
-    let y: Vec<bool> = ids.iter().map(|id| labels[id]).collect();
+    let y: Vec<bool> = ids.iter().map(|id| films[id].abnormal).collect();
     let s: Vec<f64> = ids.iter().map(|id| model.scores[id]).collect();
     let thresholds: Vec<f64> = ids.iter().map(|id| model.threshold_of[id]).collect();
     let eval_cfg = EvalConfig {
@@ -102,7 +105,7 @@ pub fn evaluate(
     };
     let metrics = Metrics::at_thresholds(&y, &s, &thresholds, &eval_cfg)
         .with_context(|| format!("figures of {}", model.name))?
-        .with_auc(auc_over_women(&ids, &y, &s, cfg)?);
+        .with_auc(auc_over_women(&women(films, &ids), &y, &s, cfg)?);
     Ok(ModelEval {
         name: model.name.clone(),
         metrics,
@@ -140,8 +143,15 @@ pub fn per_class(outcome: &Outcome, cfg: &ReportConfig) -> anyhow::Result<DataFr
             class.push(c.code().to_string());
             n_abn.push(pos as u64);
             n_norm.push(y.iter().filter(|&&v| !v).count() as u64);
-            let e = mias_eval::class_auc(&y, &in_class, &s, &women(&ids), 0.95, &cfg.bootstrap())
-                .with_context(|| format!("AUC of class {} for {}", c.code(), m.name))?;
+            let e = mias_eval::class_auc(
+                &y,
+                &in_class,
+                &s,
+                &women(&outcome.films, &ids),
+                0.95,
+                &cfg.bootstrap(),
+            )
+            .with_context(|| format!("AUC of class {} for {}", c.code(), m.name))?;
             match e {
                 Some(e) => {
                     auc.push(Some(e.value));
@@ -260,15 +270,10 @@ pub fn write(
     cfg: &ReportConfig,
 ) -> anyhow::Result<Vec<ModelEval>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let labels: BTreeMap<ImageId, bool> = outcome
-        .films
-        .iter()
-        .map(|(&id, f)| (id, f.abnormal))
-        .collect();
     let evals: Vec<ModelEval> = outcome
         .models
         .iter()
-        .map(|m| evaluate(m, &labels, cfg))
+        .map(|m| evaluate(m, &outcome.films, cfg))
         .collect::<anyhow::Result<_>>()?;
     let wrapped: Vec<(String, Evaluation)> = evals
         .iter()
@@ -304,7 +309,7 @@ pub fn write(
     )?;
     mias_core::fs::write_atomic(
         &dir.join("predictions.csv"),
-        predictions_csv(outcome).as_bytes(),
+        predictions_csv(outcome, dataset).as_bytes(),
     )?;
     roc(dir, outcome)?;
     heatmaps(&dir.join("heatmaps"), outcome, dataset, cfg)?;
@@ -313,7 +318,16 @@ pub fn write(
 
 /// One row per film: its woman, outer fold, label (and whose label it carries), every model's
 /// out-of-fold score and call, and each backbone's hottest breast cell (grid row and column).
-pub fn predictions_csv(outcome: &Outcome) -> String {
+/// Films and women are named as `dataset` names them (Mini-MIAS: `mdbNNN` and the woman's
+/// number; a collection: the manifest's path and patient).
+pub fn predictions_csv(outcome: &Outcome, dataset: &mias_data::Dataset) -> String {
+    let woman = |p: mias_data::PatientId| {
+        if dataset.is_mini_mias() {
+            p.0.to_string()
+        } else {
+            dataset.patient_name(p)
+        }
+    };
     let mut s = String::from("image,woman,fold,label,label_from");
     for m in &outcome.models {
         let key = m.name.replace(' ', "_").to_ascii_lowercase();
@@ -331,10 +345,11 @@ pub fn predictions_csv(outcome: &Outcome) -> String {
             .find(|f| f.test.contains(id))
             .map_or(String::new(), |f| f.index.to_string());
         s.push_str(&format!(
-            "{id},{},{fold},{},{}",
-            id.patient().0,
+            "{},{},{fold},{},{}",
+            dataset.name(*id),
+            woman(film.record.patient),
             u8::from(film.abnormal),
-            film.from
+            dataset.name(film.from)
         ));
         for m in &outcome.models {
             match (m.scores.get(id), m.predicted.get(id)) {
@@ -562,7 +577,7 @@ fn heatmaps(
     for (class, id) in chosen {
         let film = dataset
             .image(id)
-            .with_context(|| format!("reading image {id}"))?;
+            .with_context(|| format!("reading image {}", dataset.name(id)))?;
         let discs: Vec<(f64, f64, f64)> = outcome.films[&id]
             .record
             .lesions
@@ -592,7 +607,19 @@ fn heatmaps(
                     image::ImageFormat::Png,
                 )
                 .context("encoding a heatmap")?;
-            let name = format!("{class}_{id}_{}.png", m.member.kind.name());
+            // A collection's image name is a path: its separators become `_` in a file name.
+            let image: String = dataset
+                .name(id)
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let name = format!("{class}_{image}_{}.png", m.member.kind.name());
             mias_core::fs::write_atomic(&dir.join(name), &bytes)?;
         }
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use mias_data::split::Item;
-use mias_data::{ImageId, PatientId};
+use mias_data::{ImageId, ImageRecord, PatientId};
 use mias_eval::polars::prelude::DataFrame;
 use mias_eval::{Evaluation, Figure, Metric};
 
@@ -31,13 +31,20 @@ pub struct TestLeak {
     pub clean: usize,
 }
 
-/// Counts, item by item, how the test set of `part` leaks into its training data.
-pub fn test_leak(part: &Part) -> TestLeak {
+/// Counts, item by item, how the test set of `part` leaks into its training data; `records`
+/// say whose each image is (another image of the same woman counts as her other breast: in a
+/// collection with CC and MLO views, the same breast's other view counts too).
+pub fn test_leak(part: &Part, records: &[ImageRecord]) -> TestLeak {
+    let patient_of: BTreeMap<ImageId, PatientId> =
+        records.iter().map(|r| (r.id, r.patient)).collect();
+    let patient = |id: &ImageId| patient_of.get(id).copied();
     let seen: Vec<&Item> = part.train.iter().chain(&part.val).collect();
     let images: BTreeSet<ImageId> = seen.iter().map(|i| i.image).collect();
     let mut women: BTreeMap<PatientId, BTreeSet<ImageId>> = BTreeMap::new();
     for i in &seen {
-        women.entry(i.image.patient()).or_default().insert(i.image);
+        if let Some(p) = patient(&i.image) {
+            women.entry(p).or_default().insert(i.image);
+        }
     }
     let mut leak = TestLeak {
         test_items: part.test.len(),
@@ -45,8 +52,8 @@ pub fn test_leak(part: &Part) -> TestLeak {
     };
     for item in &part.test {
         let own = images.contains(&item.image);
-        let other = women
-            .get(&item.image.patient())
+        let other = patient(&item.image)
+            .and_then(|p| women.get(&p))
             .is_some_and(|ids| ids.iter().any(|&id| id != item.image));
         leak.own_image += usize::from(own);
         leak.other_breast += usize::from(other);
@@ -118,6 +125,12 @@ pub fn leakage_markdown(
          (split by image, training images augmented after the split); honest: nothing (split \
          by woman).\n\n",
     );
+    if outcome.main().any(|o| o.protocol == Protocol::Official) {
+        md.push_str(
+            "official: the collection's own train/test split; what it shares between its parts \
+             (a woman in both, say) is in its audit at the end.\n\n",
+        );
+    }
     md.push_str(&what_each_leak_adds(outcome, evals));
     md.push_str(&control_section(outcome, evals));
     md.push_str(&shared_section(outcome));
@@ -201,7 +214,7 @@ fn shared_section(outcome: &Outcome) -> String {
     let mut audits = String::new();
     for o in outcome.main() {
         for part in &o.parts {
-            let l = test_leak(part);
+            let l = test_leak(part, &outcome.records);
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} |",
@@ -213,7 +226,7 @@ fn shared_section(outcome: &Outcome) -> String {
                 l.both,
                 l.clean
             );
-            let a = part.audit();
+            let a = part.audit(&outcome.records);
             let _ = writeln!(
                 audits,
                 "- {} {}: {}; {} source image(s) and {} woman/women in more than one part{}",
@@ -262,8 +275,17 @@ mod tests {
             val: vec![item(6, 2)],
             test: vec![item(1, 1), item(4, 0), item(5, 0), item(7, 0)],
         };
+        let records: Vec<ImageRecord> = (1..=8)
+            .map(|n| {
+                ImageRecord::numbered(
+                    ImageId::new(n).unwrap(),
+                    mias_data::Tissue::Fatty,
+                    Vec::new(),
+                )
+            })
+            .collect();
         assert_eq!(
-            test_leak(&part),
+            test_leak(&part, &records),
             TestLeak {
                 test_items: 4,
                 own_image: 1,

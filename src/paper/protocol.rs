@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use mias_backbones::BackboneKind;
 use mias_data::split::{self, Audit, Item};
-use mias_data::{ImageId, ImageRecord};
+use mias_data::{ImageId, ImageRecord, Subset};
 use mias_train::{Head, LabelledFeatures, TrainConfig};
 use serde::Serialize;
 
@@ -38,13 +38,17 @@ pub struct Part {
 }
 
 impl Part {
-    /// What this part's train, validation and test sets share.
-    pub fn audit(&self) -> Audit {
-        split::audit(&[
-            ("train", &self.train),
-            ("val", &self.val),
-            ("test", &self.test),
-        ])
+    /// What this part's train, validation and test sets share (`records` say whose each
+    /// image is).
+    pub fn audit(&self, records: &[ImageRecord]) -> Audit {
+        split::audit(
+            records,
+            &[
+                ("train", &self.train),
+                ("val", &self.val),
+                ("test", &self.test),
+            ],
+        )
     }
 }
 
@@ -87,6 +91,28 @@ pub fn plan(
                 train: with_views(&s.train, image.views),
                 val: s.val,
                 test: s.test,
+            }])
+        }
+        Protocol::Official => {
+            if !mias_data::dataset::has_official_split(records) {
+                anyhow::bail!(
+                    "the official protocol needs a collection with its own split: every image \
+                     train or test, both present (a manifest's `split` column, or CBIS-DDSM's \
+                     case files)"
+                );
+            }
+            let part = |subset: Subset| -> Vec<Item> {
+                records
+                    .iter()
+                    .filter(|r| r.subset == Some(subset))
+                    .map(|r| Item::original(r.id))
+                    .collect()
+            };
+            Ok(vec![Part {
+                name: "official".into(),
+                train: with_views(&part(Subset::Train), cfg.honest.views),
+                val: Vec::new(),
+                test: part(Subset::Test),
             }])
         }
         Protocol::Honest => {
@@ -300,10 +326,8 @@ mod tests {
     fn records() -> Vec<ImageRecord> {
         ImageId::all()
             .take(120)
-            .map(|id| ImageRecord {
-                id,
-                tissue: Tissue::Fatty,
-                lesions: if id.patient().0.is_multiple_of(3) && id.number() % 2 == 1 {
+            .map(|id| {
+                let lesions = if id.patient().0.is_multiple_of(3) && id.number() % 2 == 1 {
                     vec![Lesion {
                         class: AbnormalityClass::Circ,
                         severity: Severity::Benign,
@@ -314,7 +338,8 @@ mod tests {
                     }]
                 } else {
                     vec![]
-                },
+                };
+                ImageRecord::numbered(id, Tissue::Fatty, lesions)
             })
             .collect()
     }
@@ -335,7 +360,7 @@ mod tests {
         let honest = plan(Protocol::Honest, &recs, &cfg).unwrap();
         assert_eq!(honest.len(), 5);
         for part in &honest {
-            assert!(part.audit().is_clean(), "{}", part.audit());
+            assert!(part.audit(&recs).is_clean(), "{}", part.audit(&recs));
             assert!(part.test.iter().all(|i| i.view == 0));
             assert!(part.train.iter().any(|i| i.view == 1));
         }
@@ -343,7 +368,7 @@ mod tests {
         assert_eq!(tested, 120);
         let paper = plan(Protocol::Paper, &recs, &cfg).unwrap();
         assert_eq!(paper.len(), 1);
-        assert!(!paper[0].audit().is_clean());
+        assert!(!paper[0].audit(&recs).is_clean());
         assert_eq!(
             paper[0].train.len() + paper[0].val.len() + paper[0].test.len(),
             360
@@ -400,7 +425,7 @@ mod tests {
         // Paper protocol with 10 views: every test item has one of its image's 9 other views
         // in training or validation (all 9 drawn to the 10% test set is a 1e-9 event).
         let paper = &plan(Protocol::Paper, &recs, &cfg).unwrap()[0];
-        let leak = test_leak(paper);
+        let leak = test_leak(paper, &recs);
         let seen: std::collections::BTreeSet<ImageId> = paper
             .train
             .iter()
@@ -416,7 +441,7 @@ mod tests {
         assert_eq!(leak.own_image, leak.test_items, "{leak:?}");
         // Image protocol: no copy crosses the split, some other breast does.
         let image = &plan(Protocol::Image, &recs, &cfg).unwrap()[0];
-        let leak = test_leak(image);
+        let leak = test_leak(image, &recs);
         assert_eq!(leak.test_items, 12);
         assert_eq!(leak.own_image, 0, "{leak:?}");
         assert!(leak.other_breast > 0, "{leak:?}");
@@ -424,7 +449,7 @@ mod tests {
         assert!(image.test.iter().chain(&image.val).all(|i| i.view == 0));
         // Honest: nothing.
         for part in plan(Protocol::Honest, &recs, &cfg).unwrap() {
-            let leak = test_leak(&part);
+            let leak = test_leak(&part, &recs);
             assert_eq!(leak.clean, leak.test_items, "{}: {leak:?}", part.name);
         }
     }

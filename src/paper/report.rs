@@ -98,7 +98,7 @@ fn evaluate_model(
         .collect::<anyhow::Result<_>>()?;
     let evaluate = |cfg: &EvalConfig| -> mias_eval::Result<Evaluation> {
         Ok(match outcome.protocol {
-            Protocol::Paper | Protocol::Image => {
+            Protocol::Paper | Protocol::Image | Protocol::Official => {
                 Evaluation::Single(Metrics::from_scores(&y, &p, cfg)?)
             }
             Protocol::Honest => {
@@ -385,6 +385,9 @@ fn protocol_title(protocol: Protocol, outcome: &Outcome) -> String {
             "honest protocol: {parts}-fold cross-validation grouped by woman, mean over folds \
              [Student t interval]"
         ),
+        Protocol::Official => "official protocol: the collection's own train/test split, \
+                               training images augmented"
+            .to_string(),
     }
 }
 
@@ -403,7 +406,10 @@ pub fn predictions_csv(outcome: &Outcome) -> String {
                 o.protocol.name(),
                 o.labels.name(),
                 r.part,
-                r.image,
+                outcome
+                    .names
+                    .get(&r.image)
+                    .map_or_else(|| r.image.to_string(), Clone::clone),
                 r.view,
                 r.label
             );

@@ -228,17 +228,37 @@ fn bad_input_exits_non_zero_with_a_message() {
     let out = mias(&["dataset", "--data", &empty, "--labels", "mine"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("expected `official` or `paper`"),
+        stderr(&out).contains("expected `official`, `paper` or `malignant`"),
         "{}",
         stderr(&out)
     );
 
+    // An image a dataset does not hold is named, with what the dataset calls its images.
+    let collection = tmp.path().join("collection");
+    std::fs::create_dir_all(&collection).unwrap();
+    image::GrayImage::from_pixel(32, 32, image::Luma([90]))
+        .save(collection.join("a.png"))
+        .unwrap();
+    std::fs::write(
+        collection.join("manifest.csv"),
+        "image,patient,laterality,view,label\na.png,P1,L,CC,normal\n",
+    )
+    .unwrap();
+    let collection = collection.display().to_string();
     let out = mias(&[
-        "augment", "--data", &empty, "--image", "mdb1", "--seed", "1", "--out", "x.png",
+        "augment",
+        "--data",
+        &collection,
+        "--image",
+        "mdb001",
+        "--seed",
+        "1",
+        "--out",
+        "x.png",
     ]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("expected mdb followed by three digits"),
+        stderr(&out).contains("mdb001") && stderr(&out).contains("as the manifest writes it"),
         "{}",
         stderr(&out)
     );

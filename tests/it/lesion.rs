@@ -122,7 +122,12 @@ fn mias(args: &[&str], cache: &Path) -> Output {
 }
 
 fn run_lesion(root: &Path, weights: &Path, out: &str, extra: &[&str]) -> PathBuf {
-    let data = root.join("data");
+    run_lesion_on(root, "data", weights, out, extra)
+}
+
+/// `reproduce --methods lesion` on the dataset `root/data`.
+fn run_lesion_on(root: &Path, data: &str, weights: &Path, out: &str, extra: &[&str]) -> PathBuf {
+    let data = root.join(data);
     let out = root.join(out);
     let mut args: Vec<String> = [
         "reproduce",
@@ -274,4 +279,66 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
     assert!(record.contains("\"permute_labels\": 11"), "{record}");
     let metrics = std::fs::read_to_string(out.join("lesion/metrics.csv")).unwrap();
     assert!(metrics.lines().skip(1).all(|l| l.ends_with(",permuted")));
+}
+
+/// The same films as a manifest collection: `films/fNN.png`, woman `k` named `k` (as
+/// predictions.csv numbers Mini-MIAS's women), right breast odd, view MLO, each planted lesion
+/// `benign` at its (column, row) with its radius, top-left origin.
+fn make_manifest_dataset(dir: &Path) {
+    std::fs::create_dir_all(dir.join("films")).unwrap();
+    let mut csv = String::from("image,patient,laterality,view,label,x,y,radius\n");
+    for n in 1..=40u16 {
+        let side = if n % 2 == 1 { "R" } else { "L" };
+        let lesion = match planted(n) {
+            Some((row, col, r)) => format!("benign,{},{},{}", col as u32, row as u32, r as u32),
+            None => "normal,,,".to_string(),
+        };
+        csv.push_str(&format!(
+            "films/f{n:02}.png,{},{side},MLO,{lesion}\n",
+            n.div_ceil(2)
+        ));
+        film(n)
+            .save(dir.join(format!("films/f{n:02}.png")))
+            .unwrap();
+    }
+    std::fs::write(dir.join("manifest.csv"), csv).unwrap();
+}
+
+#[test]
+fn a_manifest_of_the_same_films_gives_the_same_lesion_scores() {
+    let Some(weights) = shared_weights("a_manifest_of_the_same_films_gives_the_same_lesion_scores")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    make_dataset(&root.join("data"));
+    make_manifest_dataset(&root.join("collection"));
+    std::fs::write(root.join("lesion.toml"), CONFIG).unwrap();
+    let a = run_lesion(root, &weights, "mias", &[]).join("lesion");
+    let b = run_lesion_on(root, "collection", &weights, "manifest", &[]).join("lesion");
+    // Films named by the manifest's path; everything else the same, to the last digit.
+    let rename = |text: String| -> String {
+        text.lines()
+            .map(|l| {
+                l.split(',')
+                    .map(
+                        |f| match f.strip_prefix("mdb").and_then(|d| d.parse::<u16>().ok()) {
+                            Some(n) => format!("films/f{n:02}.png"),
+                            None => f.to_string(),
+                        },
+                    )
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap();
+    let expected = rename(read(a.join("predictions.csv")));
+    assert_eq!(expected.lines().count(), 41);
+    assert_eq!(rename(read(b.join("predictions.csv"))), expected);
+    for file in ["metrics.csv", "localisation.csv"] {
+        assert_eq!(read(b.join(file)), read(a.join(file)), "{file}");
+    }
 }

@@ -743,3 +743,278 @@ fn shards_fill_caches_that_merge_into_the_unsharded_run() {
         stderr(&o)
     );
 }
+
+/// The fixture's films as a manifest collection: image `n` as `wKK/R.png` (odd `n`) or
+/// `wKK/L.png` (even), woman `wKK` = `n.div_ceil(2)`, view MLO, the abnormal ones `benign`
+/// without coordinates; women 1-15 in the official `train` split, 16-20 in `test`.
+fn make_manifest_dataset(dir: &Path) -> Vec<(u16, String)> {
+    let mut csv = String::from("image,patient,laterality,view,label,split\n");
+    let mut names = Vec::new();
+    for n in 1..=40u16 {
+        let woman = n.div_ceil(2);
+        let side = if n % 2 == 1 { "R" } else { "L" };
+        let name = format!("w{woman:02}/{side}.png");
+        let path = dir.join(&name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        picture(n).save(&path).unwrap();
+        let label = if abnormal(n) { "benign" } else { "normal" };
+        let split = if woman <= 15 { "train" } else { "test" };
+        csv.push_str(&format!("{name},w{woman:02},{side},MLO,{label},{split}\n"));
+        names.push((n, name));
+    }
+    std::fs::write(dir.join("manifest.csv"), csv).unwrap();
+    names
+}
+
+/// Lines of a CSV whose first field is one of `protocols`, with `mdbNNN` renamed by `names`.
+fn rows_of(path: &Path, protocols: &[&str], names: &[(u16, String)]) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| protocols.iter().any(|p| l.starts_with(&format!("{p},"))))
+        .map(|l| {
+            l.split(',')
+                .map(
+                    |f| match f.strip_prefix("mdb").and_then(|d| d.parse::<u16>().ok()) {
+                        Some(n) => names[usize::from(n) - 1].1.clone(),
+                        None => f.to_string(),
+                    },
+                )
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
+#[test]
+fn a_manifest_collection_gives_the_figures_of_the_same_films_in_the_mini_mias_layout() {
+    let Some(weights) = shared_weights(
+        "a_manifest_collection_gives_the_figures_of_the_same_films_in_the_mini_mias_layout",
+    ) else {
+        return;
+    };
+    let f = fixture(weights);
+    let collection = f.root.join("collection");
+    let names = make_manifest_dataset(&collection);
+    let o = f.reproduce("mias", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let collection = collection.display().to_string();
+    let out = f.root.join("manifest").display().to_string();
+    let o = mias(
+        &[
+            "reproduce",
+            "--data",
+            &collection,
+            "--config",
+            &f.config,
+            "--weights-dir",
+            &f.weights,
+            "--out",
+            &out,
+            "--methods",
+            "paper",
+        ],
+        &f.cache,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("manifest, 40 images of 20 women"),
+        "{}",
+        stderr(&o)
+    );
+    let (a, b) = (f.root.join("mias"), f.root.join("manifest"));
+
+    // Same films, same women, same pairs: every protocol gives the same predictions, image by
+    // image (named by the manifest's path), and the same metrics.
+    let three = ["paper", "image", "honest"];
+    let expected = rows_of(&a.join("predictions.csv"), &three, &names);
+    assert!(expected.iter().all(|l| !l.contains("mdb")));
+    assert!(expected.len() > 100, "{}", expected.len());
+    assert_eq!(
+        rows_of(&b.join("predictions.csv"), &three, &names),
+        expected
+    );
+    assert_eq!(
+        rows_of(&b.join("metrics.csv"), &three, &names),
+        rows_of(&a.join("metrics.csv"), &three, &names)
+    );
+
+    // The collection's own split is a fourth protocol: train on women 1-15 (augmented), test
+    // on the 10 films of women 16-20, each with its generated label.
+    let official: Vec<(String, u32)> = std::fs::read_to_string(b.join("predictions.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[0] == "official" && f[1] == "real")
+        .map(|f| (f[3].to_string(), f[5].parse().unwrap()))
+        .collect();
+    let test: Vec<(String, u32)> = names
+        .iter()
+        .filter(|(n, _)| n.div_ceil(2) > 15)
+        .map(|(n, name)| (name.clone(), u32::from(abnormal(*n))))
+        .collect();
+    assert_eq!(official, test);
+    assert!(
+        !std::fs::read_to_string(a.join("metrics.csv"))
+            .unwrap()
+            .contains("official")
+    );
+    let leakage = std::fs::read_to_string(b.join("leakage.md")).unwrap();
+    assert!(leakage.contains("official"), "{leakage}");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("run.json")).unwrap()).unwrap();
+    assert_eq!(record["data"]["kind"], "manifest");
+    assert_eq!(record["data"]["patients"], 20);
+    assert!(
+        record["timings_s"]["official"].as_f64().is_some(),
+        "{}",
+        record["timings_s"]
+    );
+}
+
+#[test]
+fn the_real_mammograms_in_the_cbis_ddsm_layout_run_end_to_end() {
+    let test = "the_real_mammograms_in_the_cbis_ddsm_layout_run_end_to_end";
+    let Some(weights) = shared_weights(test) else {
+        return;
+    };
+    let Some(files) = real_dicoms(test) else {
+        return;
+    };
+    assert_eq!(files.len(), 8);
+    let f = fixture(weights);
+    let dir = f.root.join("cbis");
+    // The TCIA tree and the official CSV header. Pathologies invented for the test: each
+    // woman's left breast malignant, her right benign; P_00173 in the training set, P_00820 in
+    // the test set.
+    let header = "patient_id,breast_density,left or right breast,image view,abnormality id,\
+                  abnormality type,mass shape,mass margins,assessment,pathology,subtlety,\
+                  image file path,cropped image file path,ROI mask file path\n";
+    let (mut train, mut test_csv) = (String::from(header), String::from(header));
+    let mut paths = Vec::new();
+    for (k, file) in files.iter().enumerate() {
+        let patient = if k < 4 { "P_00173" } else { "P_00820" };
+        let (side, view) = [
+            ("LEFT", "CC"),
+            ("LEFT", "MLO"),
+            ("RIGHT", "CC"),
+            ("RIGHT", "MLO"),
+        ][k % 4];
+        let pathology = if side == "LEFT" {
+            "MALIGNANT"
+        } else {
+            "BENIGN"
+        };
+        let subset = if k < 4 { "Training" } else { "Test" };
+        let folder = format!("Mass-{subset}_{patient}_{side}_{view}");
+        let rel = format!("CBIS-DDSM/{folder}/1.{k}/2.{k}/1-1.dcm");
+        let target = dir.join(&rel);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(file, &target).unwrap();
+        let row = format!(
+            "{patient},2,{side},{view},1,mass,OVAL,CIRCUMSCRIBED,4,{pathology},3,\
+             {folder}/1.{k}/2.{k}/000000.dcm,{folder}_1/a/b/000000.dcm,{folder}_1/a/b/000001.dcm\n"
+        );
+        if k < 4 {
+            train.push_str(&row);
+        } else {
+            test_csv.push_str(&row);
+        }
+        paths.push((rel, u32::from(side == "LEFT"), k >= 4));
+    }
+    std::fs::write(dir.join("mass_case_description_train_set.csv"), train).unwrap();
+    std::fs::write(dir.join("mass_case_description_test_set.csv"), test_csv).unwrap();
+    let data = dir.display().to_string();
+    let run = |out: &str, extra: &[&str]| {
+        let out = f.root.join(out).display().to_string();
+        let mut args = vec![
+            "reproduce",
+            "--data",
+            &data,
+            "--config",
+            &f.config,
+            "--weights-dir",
+            &f.weights,
+            "--out",
+            &out,
+            "--methods",
+            "paper",
+        ];
+        args.extend_from_slice(extra);
+        mias(&args, &f.cache)
+    };
+
+    // Every image has a lesion: normal against abnormal cannot be learnt, and the run says so.
+    let o = run("refused", &["--protocol", "official"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--labels malignant"), "{}", stderr(&o));
+    assert!(!f.root.join("refused").exists());
+
+    // Malignant against benign on the collection's own split.
+    let o = run("out", &["--protocol", "official", "--labels", "malignant"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = f.root.join("out");
+    let official: Vec<(String, u32)> = std::fs::read_to_string(out.join("predictions.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[0] == "official" && r[1] == "real")
+        .map(|r| (r[3].to_string(), r[5].parse().unwrap()))
+        .collect();
+    let expected: Vec<(String, u32)> = paths
+        .iter()
+        .filter(|p| p.2)
+        .map(|p| (p.0.clone(), p.1))
+        .collect();
+    assert_eq!(official, expected);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(record["data"]["kind"], "cbis-ddsm");
+    assert_eq!(record["label_variant"], "malignant");
+
+    // `features` and `augment` take the image by its path in the collection: the working image
+    // (1024 px, the film centred) through the backbone, and its augmented views.
+    let name = &paths[0].0;
+    let features = f.root.join("features.safetensors").display().to_string();
+    let o = mias(
+        &[
+            "features",
+            "--backbone",
+            "mobilenetv2",
+            "--flavor",
+            "keras",
+            "--weights",
+            &format!("{}/mobilenetv2.coral.safetensors", f.weights),
+            "--data",
+            &data,
+            "--images",
+            name,
+            "--out",
+            &features,
+        ],
+        &f.cache,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 x 1280 features"), "{}", stderr(&o));
+    let views = f.root.join("views.png");
+    let o = mias(
+        &[
+            "augment",
+            "--data",
+            &data,
+            "--image",
+            name,
+            "--seed",
+            "3",
+            "--out",
+            &views.display().to_string(),
+        ],
+        &f.cache,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        image::image_dimensions(&views).unwrap(),
+        (1024, 1024),
+        "one full-size view of the working image"
+    );
+}

@@ -21,17 +21,22 @@
 //!   alike, and unused columns are ignored;
 //! - quoted paths may end in a newline; fields are trimmed.
 //!
-//! Lesion positions: CBIS-DDSM gives them as ROI mask images, not as centres and radii; they
-//! are not read here (every lesion has no position), which leaves the lesion method's cell
-//! labels to a later reader of the masks.
+//! Lesion positions: CBIS-DDSM gives them as ROI mask images. When a row's `ROI mask file path`
+//! folder (its first component, e.g. `Mass-Training_P_00001_LEFT_CC_1`) is present under
+//! `DIR/CBIS-DDSM/` or `DIR/`, the lesion gets the mask's centroid (mean row and column of its
+//! non-zero pixels) and the radius of the circle about it that encloses every such pixel centre
+//! (rounded, at least 1), in pixels of the full mammogram, as Info.txt gives its lesions. The
+//! folder holds the mask and the cropped lesion under names that do not say which is which (the
+//! CSV's `000000.dcm` / `000001.dcm` and the download's `1-1.dcm` / `1-2.dcm` disagree between
+//! cases): the mask is the one file of the full mammogram's size, read from the headers. A
+//! folder without such a file, or with two, or an empty mask, is an error naming the line; an
+//! absent folder (full mammograms downloaded alone) leaves the lesion without a position.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::error::{Error, Result};
-use crate::info::{Severity, Side};
+use crate::info::{Pixel, Severity, Side};
 use crate::manifest::{Manifest, ManifestImage, ManifestLesion, View};
 
 /// The four case-description files and the official subset each belongs to.
@@ -42,15 +47,8 @@ pub const CASE_FILES: [(&str, Subset); 4] = [
     ("calc_case_description_test_set.csv", Subset::Test),
 ];
 
-/// CBIS-DDSM's official split.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Subset {
-    /// The training set.
-    Train,
-    /// The test set.
-    Test,
-}
+/// CBIS-DDSM's official split (the manifest's `split` column).
+pub use crate::manifest::Subset;
 
 /// A CBIS-DDSM directory read: the manifest of its full mammograms and each image's subset.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,10 +84,21 @@ pub fn open(dir: impl AsRef<Path>) -> Result<CbisDdsm> {
                 column: Some("image file path".into()),
                 reason,
             })?;
+            let position = match &row.roi_folder {
+                Some(folder) => {
+                    mask_position(dir, &image, folder).map_err(|reason| Error::Manifest {
+                        path: path.clone(),
+                        line: row.line,
+                        column: Some("ROI mask file path".into()),
+                        reason,
+                    })?
+                }
+                None => None,
+            };
             let lesion = ManifestLesion {
                 severity: row.severity,
-                centre: None,
-                radius: None,
+                centre: position.map(|p| p.0),
+                radius: position.map(|p| p.1),
                 line: row.line,
             };
             match index.get(&image) {
@@ -104,6 +113,7 @@ pub fn open(dir: impl AsRef<Path>) -> Result<CbisDdsm> {
                         view: row.view,
                         lesions: vec![lesion],
                         line: row.line,
+                        subset: Some(subset),
                     });
                 }
             }
@@ -135,6 +145,8 @@ struct CaseRow {
     severity: Severity,
     /// The first component of `image file path`: the image's folder.
     folder: String,
+    /// The first component of `ROI mask file path`, where the column is there and not empty.
+    roi_folder: Option<String>,
 }
 
 /// `breast density`, `breast_density` and `Breast Density` alike.
@@ -171,6 +183,9 @@ fn read_case_file(path: &Path) -> Result<Vec<CaseRow>> {
         let position = header.iter().position(|h| *h == normalise(name));
         at.push(position.ok_or_else(|| fail(1, Some(name), "missing column".into()))?);
     }
+    let roi_at = header
+        .iter()
+        .position(|h| *h == normalise("ROI mask file path"));
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
@@ -208,12 +223,19 @@ fn read_case_file(path: &Path) -> Result<Vec<CaseRow>> {
         if patient.is_empty() {
             return Err(fail(line, Some(wanted[0]), "empty".into()));
         }
-        let folder = field(4)
-            .split(['/', '\\'])
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string();
+        let first_component = |value: &str| {
+            value
+                .split(['/', '\\'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        let folder = first_component(field(4));
+        let roi_folder = roi_at
+            .and_then(|k| record.get(k))
+            .map(first_component)
+            .filter(|f| !f.is_empty());
         if folder.is_empty() {
             return Err(fail(line, Some(wanted[4]), "empty".into()));
         }
@@ -224,23 +246,23 @@ fn read_case_file(path: &Path) -> Result<Vec<CaseRow>> {
             view,
             severity,
             folder,
+            roi_folder,
         });
     }
     Ok(rows)
 }
 
-/// The one DICOM file under `folder` (in `dir/CBIS-DDSM/` or `dir/`), relative to `dir`.
-fn find_dicom(dir: &Path, folder: &str) -> std::result::Result<PathBuf, String> {
-    let candidates = [Path::new("CBIS-DDSM").join(folder), PathBuf::from(folder)];
-    let Some(base) = candidates.iter().find(|c| dir.join(c).is_dir()) else {
-        return Err(format!(
-            "no folder {folder} under {} or {}",
-            dir.join("CBIS-DDSM").display(),
-            dir.display()
-        ));
-    };
+/// The folder `folder` under `dir/CBIS-DDSM/` or `dir/`, relative to `dir`, if present.
+fn locate(dir: &Path, folder: &str) -> Option<PathBuf> {
+    [Path::new("CBIS-DDSM").join(folder), PathBuf::from(folder)]
+        .into_iter()
+        .find(|c| dir.join(c).is_dir())
+}
+
+/// Every `.dcm` file under `base` (relative to `dir`), relative to `dir`, sorted.
+fn dicoms_under(dir: &Path, base: &Path) -> std::result::Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
-    let mut stack = vec![base.clone()];
+    let mut stack = vec![base.to_path_buf()];
     while let Some(rel) = stack.pop() {
         let entries = std::fs::read_dir(dir.join(&rel))
             .map_err(|e| format!("cannot list {}: {e}", dir.join(&rel).display()))?;
@@ -257,6 +279,101 @@ fn find_dicom(dir: &Path, folder: &str) -> std::result::Result<PathBuf, String> 
             }
         }
     }
+    found.sort();
+    Ok(found)
+}
+
+/// The lesion position a ROI mask folder gives for the full mammogram `image` (both relative
+/// to `dir`): `None` when the folder is absent; the error says why a present one gives none.
+fn mask_position(
+    dir: &Path,
+    image: &Path,
+    folder: &str,
+) -> std::result::Result<Option<(Pixel, u32)>, String> {
+    let Some(base) = locate(dir, folder) else {
+        return Ok(None);
+    };
+    let size = crate::dicom::dimensions(&dir.join(image)).map_err(|e| e.to_string())?;
+    let mut masks = Vec::new();
+    let mut seen = Vec::new();
+    for file in dicoms_under(dir, &base)? {
+        let dims = crate::dicom::dimensions(&dir.join(&file)).map_err(|e| e.to_string())?;
+        if dims == size {
+            masks.push(file);
+        } else {
+            seen.push(format!("{} {}x{}", file.display(), dims.0, dims.1));
+        }
+    }
+    let mask = match masks.as_slice() {
+        [one] => one,
+        [] => {
+            return Err(format!(
+                "no ROI mask of the full mammogram's size {}x{} under {} (found: {})",
+                size.0,
+                size.1,
+                dir.join(&base).display(),
+                if seen.is_empty() {
+                    "no .dcm file".to_string()
+                } else {
+                    seen.join(", ")
+                }
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "{} files of the full mammogram's size under {}: which is the mask?",
+                masks.len(),
+                dir.join(&base).display()
+            ));
+        }
+    };
+    let decoded = crate::dicom::read(&dir.join(mask)).map_err(|e| e.to_string())?;
+    mask_circle(&decoded)
+        .map(Some)
+        .ok_or_else(|| format!("the ROI mask {} is empty", dir.join(mask).display()))
+}
+
+/// The centroid of a mask's non-zero pixels and the radius enclosing every such pixel centre
+/// (rounded, at least 1); `None` for an empty mask.
+fn mask_circle(mask: &crate::dicom::DicomImage) -> Option<(Pixel, u32)> {
+    let (w, h) = mask.dimensions();
+    let mut on = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            if mask.stored(x, y).is_some_and(|v| v != 0) {
+                on.push((f64::from(y), f64::from(x)));
+            }
+        }
+    }
+    if on.is_empty() {
+        return None;
+    }
+    let n = on.len() as f64;
+    let row = on.iter().map(|p| p.0).sum::<f64>() / n;
+    let col = on.iter().map(|p| p.1).sum::<f64>() / n;
+    let reach = on
+        .iter()
+        .map(|p| ((p.0 - row).powi(2) + (p.1 - col).powi(2)).sqrt())
+        .fold(0.0, f64::max);
+    Some((
+        Pixel {
+            row: row.round() as u32,
+            col: col.round() as u32,
+        },
+        (reach.round() as u32).max(1),
+    ))
+}
+
+/// The one DICOM file under `folder` (in `dir/CBIS-DDSM/` or `dir/`), relative to `dir`.
+fn find_dicom(dir: &Path, folder: &str) -> std::result::Result<PathBuf, String> {
+    let Some(base) = locate(dir, folder) else {
+        return Err(format!(
+            "no folder {folder} under {} or {}",
+            dir.join("CBIS-DDSM").display(),
+            dir.display()
+        ));
+    };
+    let mut found = dicoms_under(dir, &base)?;
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(format!("no .dcm file under {}", dir.join(base).display())),

@@ -1,8 +1,13 @@
-//! A Mini-MIAS directory on disk: the label table, the 322 images, and their verification.
+//! A dataset directory on disk: Mini-MIAS (the label table, the 322 images, and their
+//! verification), or any collection described by a `manifest.csv` or laid out as CBIS-DDSM.
 //!
-//! Two layouts are recognised: the official one (`Info.txt` beside `mdbNNN.pgm`) and the
+//! Mini-MIAS comes in two layouts: the official one (`Info.txt` beside `mdbNNN.pgm`) and the
 //! staged lossless copy (`Info.txt` with `png/mdbNNN.png`; `mdbNNN.png` beside `Info.txt`
-//! works too). Images are decoded lazily, one call to [`Dataset::image`] at a time.
+//! works too). A directory without `Info.txt` is opened from its `manifest.csv`, else from
+//! CBIS-DDSM's case-description files (see [`crate::collection`] for how such images become
+//! working images; VinDr-Mammo's tables are read too). Either way the pipeline sees the same [`ImageRecord`]s (woman and other
+//! breast included) and 8-bit working images. Images are decoded lazily, one call to
+//! [`Dataset::image`] at a time.
 
 use std::fs::File;
 use std::io::Read;
@@ -11,8 +16,11 @@ use std::path::{Path, PathBuf};
 use image::GrayImage;
 use sha2::{Digest, Sha256};
 
+use crate::cbis;
+use crate::collection::{Collection, CollectionKind};
 use crate::error::{Error, Result};
-use crate::info::{IMAGE_SIDE, ImageId, ImageRecord, InfoTable, LabelVariant, Summary};
+use crate::info::{IMAGE_SIDE, ImageId, ImageRecord, InfoTable, LabelVariant, PatientId, Summary};
+use crate::manifest::{MANIFEST_FILE, Manifest, Subset};
 use crate::pgm;
 
 /// The name of the label table in a dataset directory.
@@ -56,7 +64,8 @@ impl ImageFormat {
     }
 }
 
-/// How much [`Dataset::open_with`] checks before it returns.
+/// How much [`Dataset::open_with`] checks before it returns (Mini-MIAS; a collection's
+/// images are checked as they are decoded).
 #[derive(Clone, Debug)]
 pub struct OpenOptions {
     /// Require exactly mdb001..mdb322 and verify every image and `Info.txt` against the
@@ -79,10 +88,18 @@ impl Default for OpenOptions {
 #[derive(Clone, Debug)]
 pub struct Dataset {
     dir: PathBuf,
-    image_dir: PathBuf,
-    format: ImageFormat,
-    table: InfoTable,
-    side: Option<u32>,
+    source: Source,
+}
+
+#[derive(Clone, Debug)]
+enum Source {
+    MiniMias {
+        image_dir: PathBuf,
+        format: ImageFormat,
+        table: InfoTable,
+        side: Option<u32>,
+    },
+    Collection(Box<Collection>),
 }
 
 impl Dataset {
@@ -106,6 +123,30 @@ impl Dataset {
         }
         let info = dir.join(INFO_FILE);
         if !info.is_file() {
+            if dir.join(MANIFEST_FILE).is_file() {
+                let manifest = Manifest::open(&dir)?;
+                let collection = Collection::new(CollectionKind::Manifest, manifest)?;
+                return Ok(Dataset {
+                    dir,
+                    source: Source::Collection(Box::new(collection)),
+                });
+            }
+            if cbis::is_cbis_ddsm(&dir) {
+                let cbis = cbis::open(&dir)?;
+                let collection = Collection::new(CollectionKind::CbisDdsm, cbis.manifest)?;
+                return Ok(Dataset {
+                    dir,
+                    source: Source::Collection(Box::new(collection)),
+                });
+            }
+            if crate::vindr::is_vindr(&dir) {
+                let manifest = crate::vindr::open(&dir)?;
+                let collection = Collection::new(CollectionKind::VinDr, manifest)?;
+                return Ok(Dataset {
+                    dir,
+                    source: Source::Collection(Box::new(collection)),
+                });
+            }
             let empty = std::fs::read_dir(&dir)
                 .map(|mut d| d.next().is_none())
                 .unwrap_or(false);
@@ -116,7 +157,11 @@ impl Dataset {
                      (offline: `--from ../shared/data/mini-mias`)"
                         .into()
                 } else {
-                    format!("no {INFO_FILE} (the Mini-MIAS label table) in this directory")
+                    format!(
+                        "no {INFO_FILE} (the Mini-MIAS label table), {MANIFEST_FILE}, \
+                         CBIS-DDSM case-description file or VinDr-Mammo {} in this directory",
+                        crate::vindr::BREAST_FILE
+                    )
                 },
             });
         }
@@ -127,15 +172,17 @@ impl Dataset {
         let (image_dir, format) = locate_images(&dir, &table)?;
         let dataset = Dataset {
             dir,
-            image_dir,
-            format,
-            table,
-            side: options.side,
+            source: Source::MiniMias {
+                image_dir,
+                format,
+                table,
+                side: options.side,
+            },
         };
         let missing: Vec<String> = dataset
-            .table
-            .ids()
-            .map(|id| dataset.image_path(id))
+            .records()
+            .iter()
+            .map(|r| dataset.image_path(r.id))
             .filter(|p| !p.is_file())
             .map(|p| p.display().to_string())
             .collect();
@@ -162,38 +209,179 @@ impl Dataset {
         &self.dir
     }
 
-    /// How the images are stored.
-    pub fn format(&self) -> ImageFormat {
-        self.format
+    /// `mini-mias`, `manifest`, `cbis-ddsm` or `vindr-mammo`.
+    pub fn kind(&self) -> &'static str {
+        match &self.source {
+            Source::MiniMias { .. } => "mini-mias",
+            Source::Collection(c) => c.kind.name(),
+        }
     }
 
-    /// The label table.
-    pub fn table(&self) -> &InfoTable {
-        &self.table
+    /// True for Mini-MIAS (its label variants, tissue and classes apply).
+    pub fn is_mini_mias(&self) -> bool {
+        matches!(self.source, Source::MiniMias { .. })
+    }
+
+    /// How Mini-MIAS's images are stored (`None` for a collection, whose files may mix
+    /// formats).
+    pub fn format(&self) -> Option<ImageFormat> {
+        match &self.source {
+            Source::MiniMias { format, .. } => Some(*format),
+            Source::Collection(_) => None,
+        }
+    }
+
+    /// Mini-MIAS's label table (`None` for a collection).
+    pub fn table(&self) -> Option<&InfoTable> {
+        match &self.source {
+            Source::MiniMias { table, .. } => Some(table),
+            Source::Collection(_) => None,
+        }
+    }
+
+    /// A collection's manifest (`None` for Mini-MIAS).
+    pub fn manifest(&self) -> Option<&Manifest> {
+        match &self.source {
+            Source::MiniMias { .. } => None,
+            Source::Collection(c) => Some(&c.manifest),
+        }
     }
 
     /// All image records, ordered by id.
     pub fn records(&self) -> &[ImageRecord] {
-        self.table.records()
+        match &self.source {
+            Source::MiniMias { table, .. } => table.records(),
+            Source::Collection(c) => &c.records,
+        }
+    }
+
+    /// The record of one image; an id the dataset does not hold is an error naming it.
+    pub fn record(&self, id: ImageId) -> Result<&ImageRecord> {
+        match &self.source {
+            Source::MiniMias { table, .. } => table.get(id),
+            Source::Collection(c) => {
+                c.image_file(id)?;
+                Ok(&c.records[usize::from(id.number()) - 1])
+            }
+        }
+    }
+
+    /// The image's name in outputs: `mdbNNN`, or the collection's path as its manifest
+    /// writes it.
+    pub fn name(&self, id: ImageId) -> String {
+        match &self.source {
+            Source::MiniMias { .. } => id.to_string(),
+            Source::Collection(c) => c.name(id).unwrap_or_else(|_| format!("#{}", id.number())),
+        }
+    }
+
+    /// The image a name given on a command line means: `mdbNNN`, or a collection's path as its
+    /// manifest writes it. The error names what was looked for and where.
+    pub fn find(&self, name: &str) -> Result<ImageId> {
+        let found = match &self.source {
+            Source::MiniMias { table, .. } => {
+                let id: ImageId = name.parse()?;
+                table.get(id)?;
+                Some(id)
+            }
+            Source::Collection(c) => c.find(name),
+        };
+        found.ok_or_else(|| Error::UnknownImage {
+            id: name.to_string(),
+            reason: format!(
+                "not an image of {} (give the `image` path as the manifest writes it)",
+                self.dir.display()
+            ),
+        })
+    }
+
+    /// A woman's name in outputs: `womanNNN`, or the collection's `patient`.
+    pub fn patient_name(&self, patient: PatientId) -> String {
+        match &self.source {
+            Source::MiniMias { .. } => patient.to_string(),
+            Source::Collection(c) => c
+                .patient_name(patient)
+                .map_or_else(|| patient.to_string(), str::to_string),
+        }
+    }
+
+    /// The name of an image's entries in the feature cache: `mdbNNN` for Mini-MIAS (verified
+    /// images, so the name is the content), a hash of path and byte length for a collection.
+    pub fn cache_name(&self, id: ImageId) -> String {
+        match &self.source {
+            Source::MiniMias { .. } => id.to_string(),
+            Source::Collection(c) => c
+                .cache_name(id)
+                .map_or_else(|_| id.to_string(), str::to_string),
+        }
+    }
+
+    /// What the working images depend on besides their files, for the feature cache's key:
+    /// `None` for Mini-MIAS (its files are the working images),
+    /// [`crate::collection::WORKING_FRAME`] for a collection.
+    pub fn working_frame(&self) -> Option<&'static str> {
+        match &self.source {
+            Source::MiniMias { .. } => None,
+            Source::Collection(_) => Some(crate::collection::WORKING_FRAME),
+        }
+    }
+
+    /// The official subset of an image (a manifest's `split`, CBIS-DDSM's case files), where
+    /// the collection has one.
+    pub fn subset(&self, id: ImageId) -> Option<Subset> {
+        self.record(id).ok().and_then(|r| r.subset)
+    }
+
+    /// True when every image has an official subset and both subsets have images.
+    pub fn has_official_split(&self) -> bool {
+        has_official_split(self.records())
+    }
+
+    /// The label variant that applies: `variant`, except `paper` on a collection, whose images
+    /// the variant's two Mini-MIAS ids do not name: [`LabelVariant::Official`] (the labels as
+    /// written) there.
+    pub fn label_variant(&self, variant: LabelVariant) -> LabelVariant {
+        if variant == LabelVariant::Paper && !self.is_mini_mias() {
+            LabelVariant::Official
+        } else {
+            variant
+        }
     }
 
     /// Counts under a label variant.
     pub fn summary(&self, variant: LabelVariant) -> Summary {
-        self.table.summary(variant)
+        match &self.source {
+            Source::MiniMias { table, .. } => table.summary(variant),
+            Source::Collection(c) => {
+                crate::info::summarise(&c.records, self.label_variant(variant))
+            }
+        }
     }
 
     /// The file of one image (which need not exist for an id outside the table).
     pub fn image_path(&self, id: ImageId) -> PathBuf {
-        self.image_dir
-            .join(format!("{id}.{}", self.format.extension()))
+        match &self.source {
+            Source::MiniMias {
+                image_dir, format, ..
+            } => image_dir.join(format!("{id}.{}", format.extension())),
+            Source::Collection(c) => match c.image_file(id) {
+                Ok(m) => c.manifest.path(m),
+                Err(_) => self.dir.join(format!("#{}", id.number())),
+            },
+        }
     }
 
-    /// Decodes one image as 8-bit greyscale, checking its size.
+    /// Decodes one image as 8-bit greyscale: Mini-MIAS's file, its size checked; a
+    /// collection's working image (see [`crate::collection`]).
     pub fn image(&self, id: ImageId) -> Result<GrayImage> {
-        self.table.get(id)?;
+        let (table, side) = match &self.source {
+            Source::MiniMias { table, side, .. } => (table, *side),
+            Source::Collection(c) => return c.image(id),
+        };
+        table.get(id)?;
         let path = self.image_path(id);
         let image = load_image(&path)?;
-        if let Some(side) = self.side
+        if let Some(side) = side
             && image.dimensions() != (side, side)
         {
             return Err(Error::Image {
@@ -209,12 +397,16 @@ impl Dataset {
     }
 
     /// Verifies `Info.txt` and every image against the committed SHA-256 manifests.
+    /// Nothing to verify for a collection (it has no published checksums).
     pub fn verify_checksums(&self) -> Result<()> {
+        let Source::MiniMias { table, format, .. } = &self.source else {
+            return Ok(());
+        };
         verify_file(&self.dir.join(INFO_FILE), INFO_SHA256)?;
-        let manifest = self.format.manifest();
-        for id in self.table.ids() {
+        let manifest = format.manifest();
+        for id in table.ids() {
             let path = self.image_path(id);
-            let name = format!("{id}.{}", self.format.extension());
+            let name = format!("{id}.{}", format.extension());
             let expected = manifest
                 .iter()
                 .find(|(n, _)| *n == name)
@@ -227,6 +419,13 @@ impl Dataset {
         }
         Ok(())
     }
+}
+
+/// True when every record has an official subset and both subsets have records.
+pub fn has_official_split(records: &[ImageRecord]) -> bool {
+    records.iter().all(|r| r.subset.is_some())
+        && records.iter().any(|r| r.subset == Some(Subset::Train))
+        && records.iter().any(|r| r.subset == Some(Subset::Test))
 }
 
 /// Decodes a PGM or PNG file (chosen by extension, else by content) as 8-bit greyscale.

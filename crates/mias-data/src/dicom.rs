@@ -240,6 +240,22 @@ pub fn read(path: &Path) -> Result<DicomImage> {
     decode(&bytes).map_err(|e| e.with_path(path))
 }
 
+/// `(width, height)` of a DICOM file from its header alone (the pixel data is not read):
+/// Columns and Rows.
+pub fn dimensions(path: &Path) -> Result<(u32, u32)> {
+    let obj = OpenFileOptions::new()
+        .read_until(tags::PIXEL_DATA.tag)
+        .open_file(path)
+        .map_err(|e| parse_error(&e).with_path(path))?;
+    let rows = uint(&obj, tags::ROWS)
+        .and_then(|v| v.ok_or_else(|| missing(tags::ROWS)))
+        .map_err(|e| e.with_path(path))?;
+    let columns = uint(&obj, tags::COLUMNS)
+        .and_then(|v| v.ok_or_else(|| missing(tags::COLUMNS)))
+        .map_err(|e| e.with_path(path))?;
+    Ok((u32::from(columns), u32::from(rows)))
+}
+
 /// Decodes a DICOM file held in memory (with or without the 128-byte preamble).
 pub fn decode(bytes: &[u8]) -> Result<DicomImage, DicomError> {
     check_lengths(bytes)?;

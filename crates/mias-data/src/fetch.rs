@@ -50,11 +50,12 @@ pub struct Fetched {
 pub fn fetch(dest: &Path, source: &Source, progress: bool) -> Result<Fetched> {
     if dest.join(INFO_FILE).is_file()
         && let Ok(ds) = Dataset::open(dest)
+        && let Some(format) = ds.format()
     {
         return Ok(Fetched {
             dir: dest.to_path_buf(),
             already_present: true,
-            format: ds.format(),
+            format,
         });
     }
     let name = dest
@@ -70,7 +71,13 @@ pub fn fetch(dest: &Path, source: &Source, progress: bool) -> Result<Fetched> {
     let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
     let result = assemble(&staging, source, progress).and_then(|()| {
         let ds = Dataset::open(&staging)?;
-        Ok(ds.format())
+        ds.format().ok_or_else(|| {
+            Error::Fetch(format!(
+                "{}: assembled a {} dataset, not Mini-MIAS",
+                staging.display(),
+                ds.kind()
+            ))
+        })
     });
     let format = match result {
         Ok(format) => format,

@@ -142,6 +142,33 @@ pub fn load_image(path: &Path) -> Result<GrayImage> {
     Ok(load_mammogram(path, &LoadOptions::default(), None)?.image)
 }
 
+/// `(width, height)` of any supported image file, reading as little as the format allows
+/// (DICOM and raster headers; a PGM is decoded whole).
+pub fn dimensions(path: &Path) -> Result<(u32, u32)> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(132);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(132).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, e))?;
+    let bad = |reason: String| Error::Image {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match FileFormat::detect(&head) {
+        Some(FileFormat::Dicom) => dicom::dimensions(path),
+        Some(FileFormat::Pgm) => Ok(load_image(path)?.dimensions()),
+        Some(_) => image::ImageReader::open(path)
+            .map_err(|e| Error::io(path, e))?
+            .with_guessed_format()
+            .map_err(|e| Error::io(path, e))?
+            .into_dimensions()
+            .map_err(|e| bad(e.to_string())),
+        None => Err(bad(
+            "not a recognised image: neither PGM (P5), PNG, JPEG, TIFF nor DICOM".into(),
+        )),
+    }
+}
+
 /// Decodes any supported file and applies `options`. `laterality` is what the caller knows
 /// (a manifest row); it must agree with the DICOM header when both say something.
 pub fn load_mammogram(

@@ -75,6 +75,19 @@ impl ImageId {
         }
     }
 
+    /// The image at 0-based `index` of a collection that is not Mini-MIAS (a manifest's
+    /// images in the order of their first row): `ImageId(index + 1)`. Its number is a
+    /// position, not an `mdbNNN` name: such a dataset names its images through
+    /// [`crate::Dataset::name`].
+    pub fn position(index: usize) -> Result<Self> {
+        u16::try_from(index + 1)
+            .map(ImageId)
+            .map_err(|_| Error::UnknownImage {
+                id: (index + 1).to_string(),
+                reason: format!("a dataset holds at most {} images", u16::MAX),
+            })
+    }
+
     /// Every image id of the complete database, in order.
     pub fn all() -> impl Iterator<Item = ImageId> {
         (1..=IMAGE_COUNT).map(ImageId)
@@ -138,7 +151,7 @@ impl fmt::Display for PatientId {
 }
 
 /// Which breast an image shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Side {
     /// Odd image numbers.
     Right,
@@ -190,6 +203,9 @@ pub enum AbnormalityClass {
     Arch,
     /// `ASYM`: asymmetry.
     Asym,
+    /// A lesion of a collection that gives no Mini-MIAS class (a manifest row); never read
+    /// from Info.txt.
+    Unspecified,
 }
 
 impl AbnormalityClass {
@@ -202,10 +218,11 @@ impl AbnormalityClass {
             AbnormalityClass::Misc => "MISC",
             AbnormalityClass::Arch => "ARCH",
             AbnormalityClass::Asym => "ASYM",
+            AbnormalityClass::Unspecified => "UNSPECIFIED",
         }
     }
 
-    /// All classes, in Info.txt's order.
+    /// All classes of Info.txt, in its order (not [`AbnormalityClass::Unspecified`]).
     pub const ALL: [AbnormalityClass; 6] = [
         AbnormalityClass::Calc,
         AbnormalityClass::Circ,
@@ -252,17 +269,42 @@ pub struct Lesion {
 }
 
 /// Everything the table says about one image.
+///
+/// The woman and the other breast are fields, not arithmetic on the id: Mini-MIAS's records
+/// get them from the numbering (woman k = `mdb(2k-1)`, `mdb(2k)`), a manifest's from its
+/// `patient`, `laterality` and `view` columns. Code that groups or pairs images reads them
+/// here, and so serves every dataset.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRecord {
     /// The image.
     pub id: ImageId,
-    /// Background tissue.
-    pub tissue: Tissue,
+    /// Background tissue (Mini-MIAS; `None` for a collection that does not give it).
+    pub tissue: Option<Tissue>,
     /// The lesions; empty for a normal (`NORM`) image.
     pub lesions: Vec<Lesion>,
+    /// The woman.
+    pub patient: PatientId,
+    /// Her other breast in the same view, when the dataset has exactly one.
+    pub pair: Option<ImageId>,
+    /// The collection's official subset (train or test), where it has one; never for
+    /// Mini-MIAS.
+    pub subset: Option<crate::manifest::Subset>,
 }
 
 impl ImageRecord {
+    /// A Mini-MIAS record whose woman and other breast follow from the numbering (the other
+    /// breast taken as listed); for generated tables.
+    pub fn numbered(id: ImageId, tissue: Tissue, lesions: Vec<Lesion>) -> Self {
+        ImageRecord {
+            id,
+            tissue: Some(tissue),
+            lesions,
+            patient: id.patient(),
+            pair: Some(id.contralateral()),
+            subset: None,
+        }
+    }
+
     /// True for a `NORM` row.
     pub fn is_normal(&self) -> bool {
         self.lesions.is_empty()
@@ -281,12 +323,17 @@ impl ImageRecord {
         classes
     }
 
-    /// The binary label under a label variant.
+    /// The binary label under a label variant ([`LabelVariant::Malignant`]: `Abnormal` means
+    /// malignant, benign and normal images are both `Normal`).
     pub fn label(&self, variant: LabelVariant) -> Label {
-        if self.is_normal() || variant.relabelled_normal().contains(&self.id) {
-            Label::Normal
-        } else {
+        let positive = match variant {
+            LabelVariant::Malignant => self.severity() == Some(Severity::Malignant),
+            _ => !self.is_normal() && !variant.relabelled_normal().contains(&self.id),
+        };
+        if positive {
             Label::Abnormal
+        } else {
+            Label::Normal
         }
     }
 }
@@ -320,13 +367,16 @@ pub enum LabelVariant {
     /// The counts the paper reports (209 normal, 113 abnormal): exactly what results when
     /// mdb212 and mdb214, two tiny benign calcification clusters, are read as normal.
     Paper,
+    /// Malignant against everything else (benign and normal): the target a collection that
+    /// lists only images with lesions (CBIS-DDSM) allows. Class 1 is then "malignant".
+    Malignant,
 }
 
 impl LabelVariant {
     /// Images that this variant reads as normal although the table lists a lesion.
     pub fn relabelled_normal(self) -> &'static [ImageId] {
         match self {
-            LabelVariant::Official => &[],
+            LabelVariant::Official | LabelVariant::Malignant => &[],
             LabelVariant::Paper => &[ImageId(212), ImageId(214)],
         }
     }
@@ -336,6 +386,7 @@ impl LabelVariant {
         match self {
             LabelVariant::Official => "official",
             LabelVariant::Paper => "paper",
+            LabelVariant::Malignant => "malignant",
         }
     }
 }
@@ -352,10 +403,11 @@ impl FromStr for LabelVariant {
         match s {
             "official" => Ok(LabelVariant::Official),
             "paper" => Ok(LabelVariant::Paper),
+            "malignant" => Ok(LabelVariant::Malignant),
             _ => Err(Error::parameter(
                 "label variant",
                 s,
-                "expected `official` or `paper`",
+                "expected `official`, `paper` or `malignant`",
             )),
         }
     }
@@ -431,12 +483,19 @@ impl InfoTable {
                 reason: "no image rows (lines of the form `mdbNNN TISSUE CLASS ...`)".into(),
             });
         }
+        let listed: Vec<ImageId> = rows.keys().copied().collect();
         let records = rows
             .into_iter()
             .map(|(id, (_, tissue, lesions, _))| ImageRecord {
                 id,
-                tissue,
+                tissue: Some(tissue),
                 lesions,
+                patient: id.patient(),
+                pair: listed
+                    .binary_search(&id.contralateral())
+                    .is_ok()
+                    .then(|| id.contralateral()),
+                subset: None,
             })
             .collect();
         Ok(InfoTable {
@@ -503,51 +562,60 @@ impl InfoTable {
 
     /// Counts of images by label, severity, class, tissue and of women, under a label variant.
     pub fn summary(&self, variant: LabelVariant) -> Summary {
-        let mut s = Summary {
-            labels: variant,
-            images: self.records.len(),
-            normal: 0,
-            abnormal: 0,
-            benign: 0,
-            malignant: 0,
-            patients: 0,
-            lesions: 0,
-            by_class: BTreeMap::new(),
-            by_tissue: BTreeMap::new(),
-            without_coordinates: Vec::new(),
-        };
-        for c in AbnormalityClass::ALL {
-            s.by_class.insert(c.code().to_string(), 0);
-        }
-        s.by_class.insert("NORM".to_string(), 0);
-        for t in Tissue::ALL {
-            s.by_tissue.insert(t.code().to_string(), 0);
-        }
-        let mut patients: Vec<PatientId> = self.ids().map(ImageId::patient).collect();
-        patients.dedup();
-        s.patients = patients.len();
-        for r in &self.records {
-            *s.by_tissue.entry(r.tissue.code().to_string()).or_default() += 1;
-            if r.label(variant) == Label::Normal {
-                s.normal += 1;
-                *s.by_class.entry("NORM".to_string()).or_default() += 1;
-                continue;
-            }
-            s.abnormal += 1;
-            s.lesions += r.lesions.len();
-            match r.severity() {
-                Some(Severity::Malignant) => s.malignant += 1,
-                _ => s.benign += 1,
-            }
-            for c in r.classes() {
-                *s.by_class.entry(c.code().to_string()).or_default() += 1;
-            }
-            if r.lesions.iter().any(|l| l.centre.is_none()) {
-                s.without_coordinates.push(r.id);
-            }
-        }
-        s
+        summarise(&self.records, variant)
     }
+}
+
+/// Counts of images by label, severity, class, tissue and of women, under a label variant
+/// (classes and tissues where the records give them).
+pub(crate) fn summarise(records: &[ImageRecord], variant: LabelVariant) -> Summary {
+    let mut s = Summary {
+        labels: variant,
+        images: records.len(),
+        normal: 0,
+        abnormal: 0,
+        benign: 0,
+        malignant: 0,
+        patients: 0,
+        lesions: 0,
+        by_class: BTreeMap::new(),
+        by_tissue: BTreeMap::new(),
+        without_coordinates: Vec::new(),
+    };
+    for c in AbnormalityClass::ALL {
+        s.by_class.insert(c.code().to_string(), 0);
+    }
+    s.by_class.insert("NORM".to_string(), 0);
+    for t in Tissue::ALL {
+        s.by_tissue.insert(t.code().to_string(), 0);
+    }
+    let mut patients: Vec<PatientId> = records.iter().map(|r| r.patient).collect();
+    patients.sort_unstable();
+    patients.dedup();
+    s.patients = patients.len();
+    for r in records {
+        if let Some(tissue) = r.tissue {
+            *s.by_tissue.entry(tissue.code().to_string()).or_default() += 1;
+        }
+        if r.label(variant) == Label::Normal {
+            s.normal += 1;
+            *s.by_class.entry("NORM".to_string()).or_default() += 1;
+            continue;
+        }
+        s.abnormal += 1;
+        s.lesions += r.lesions.len();
+        match r.severity() {
+            Some(Severity::Malignant) => s.malignant += 1,
+            _ => s.benign += 1,
+        }
+        for c in r.classes() {
+            *s.by_class.entry(c.code().to_string()).or_default() += 1;
+        }
+        if r.lesions.iter().any(|l| l.centre.is_none()) {
+            s.without_coordinates.push(r.id);
+        }
+    }
+    s
 }
 
 /// Counts over the table under one label variant.
@@ -755,7 +823,7 @@ mdb216 D CALC M *NOTE 3* \n\
         );
         let r5 = t.get("mdb005".parse().unwrap()).unwrap();
         assert_eq!(r5.lesions.len(), 2);
-        assert_eq!(r5.tissue, Tissue::Fatty);
+        assert_eq!(r5.tissue, Some(Tissue::Fatty));
         // Bottom-left origin: y = 133 is row 1023 - 133 = 890.
         assert_eq!(r5.lesions[0].centre, Some(Pixel { row: 890, col: 477 }));
         assert_eq!(r5.lesions[1].radius, Some(26));

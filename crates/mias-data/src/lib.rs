@@ -3,7 +3,8 @@
 //! preprocessing each ImageNet backbone expects; for the lesion method, breast masks
 //! ([`mask`]) and the cell grid with Info.txt's lesion discs rasterised on it ([`cells`]).
 //! Beyond Mini-MIAS: any collection described by a [`Manifest`] (`manifest.csv`), CBIS-DDSM's
-//! case-description CSVs and DICOM tree read into one ([`cbis`]), and DICOM,
+//! case-description CSVs and DICOM tree ([`cbis`]) or VinDr-Mammo's tables ([`vindr`]) read
+//! into one, opened for the pipeline by [`Dataset::open`] ([`collection`]), and DICOM,
 //! JPEG, TIFF, PNG and PGM files through one [`load_image`] / [`load_mammogram`] entry (see
 //! [`image_file`], [`dicom`], [`window`]).
 //!
@@ -29,14 +30,14 @@
 //! let ds = Dataset::open_with(&dir, &options)?;
 //! let summary = ds.summary(LabelVariant::Official);
 //! assert_eq!((summary.images, summary.normal, summary.abnormal), (4, 3, 1));
-//! let lesion = &ds.table().get(ImageId::new(3)?)?.lesions[0];
+//! let lesion = &ds.record(ImageId::new(3)?)?.lesions[0];
 //! assert_eq!(lesion.centre.map(|p| (p.row, p.col)), Some((1023 - 40, 30))); // top-left origin
 //! assert_eq!(ds.image(ImageId::new(1)?)?.dimensions(), (64, 64));
 //!
 //! // Two folds grouped by woman: both breasts of a woman always on the same side.
 //! let folds = split::patient_folds(ds.records(), LabelVariant::Official, 2, 42)?;
 //! let (train, test) = folds[0].items();
-//! assert!(split::audit(&[("train", &train), ("test", &test)]).is_clean());
+//! assert!(split::audit(ds.records(), &[("train", &train), ("test", &test)]).is_clean());
 //! # std::fs::remove_dir_all(&dir)?;
 //! # Ok(()) }
 //! ```
@@ -55,6 +56,7 @@
 pub mod augment;
 pub mod cbis;
 pub mod cells;
+pub mod collection;
 pub mod dataset;
 pub mod dicom;
 pub mod error;
@@ -67,9 +69,11 @@ pub mod mask;
 pub mod pgm;
 pub mod preprocess;
 pub mod split;
+pub mod vindr;
 pub mod window;
 
 pub use cells::{CellGrid, CellLabel, CellMap, Disc, cell_labels, lesion_discs};
+pub use collection::CollectionKind;
 pub use dataset::{Dataset, ImageFormat, OpenOptions};
 pub use error::{Error, Result};
 pub use image_file::{FileFormat, LoadOptions, Mammogram, load_image, load_mammogram};
@@ -77,7 +81,7 @@ pub use info::{
     AbnormalityClass, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Lesion, PatientId,
     Pixel, Severity, Side, Summary, Tissue,
 };
-pub use manifest::{Manifest, ManifestImage, ManifestSummary, View};
+pub use manifest::{Manifest, ManifestImage, ManifestSummary, Subset, View};
 pub use mask::{BreastMask, MaskParams};
 /// The seed convention of every random draw (re-exported from `mias-core`): ChaCha8 streams
 /// keyed by `(seed, tag, indices)`, with draws that stay the same across `rand` releases.

@@ -14,7 +14,9 @@
 //! - `label`: `normal`, `benign` or `malignant`;
 //! - `x`, `y`, `radius` (optional columns, optional values): a lesion's centre and radius in
 //!   pixels of the image file, origin at the top-left corner (Mini-MIAS's Info.txt counts `y`
-//!   from the bottom; a manifest does not).
+//!   from the bottom; a manifest does not);
+//! - `split` (optional): the collection's official subset, `train` or `test`; when every image
+//!   has one, `reproduce` runs the `official` protocol on it.
 //!
 //! An abnormal image has one row per lesion (its label is malignant when any lesion is); a
 //! normal image has exactly one row and no lesion values. Rows of one image must agree on
@@ -69,7 +71,27 @@ pub const MANIFEST_FILE: &str = "manifest.csv";
 pub const REQUIRED_COLUMNS: [&str; 5] = ["image", "patient", "laterality", "view", "label"];
 
 /// The columns a manifest may have.
-pub const OPTIONAL_COLUMNS: [&str; 3] = ["x", "y", "radius"];
+pub const OPTIONAL_COLUMNS: [&str; 4] = ["x", "y", "radius", "split"];
+
+/// A collection's official split (`split` column: `train` or `test`; CBIS-DDSM's case files).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subset {
+    /// The training set.
+    Train,
+    /// The test set.
+    Test,
+}
+
+impl Subset {
+    /// `train` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subset::Train => "train",
+            Subset::Test => "test",
+        }
+    }
+}
 
 /// A mammographic view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -146,6 +168,9 @@ pub struct ManifestImage {
     pub lesions: Vec<ManifestLesion>,
     /// The line of the image's first row (0 when made from another table).
     pub line: usize,
+    /// The collection's official subset, where it has one.
+    #[serde(default)]
+    pub subset: Option<Subset>,
 }
 
 impl ManifestImage {
@@ -359,6 +384,18 @@ impl Manifest {
                     )
                 })
             };
+            let subset = match field("split").to_ascii_lowercase().as_str() {
+                "" => None,
+                "train" | "training" => Some(Subset::Train),
+                "test" => Some(Subset::Test),
+                other => {
+                    return Err(fail(
+                        line,
+                        Some("split"),
+                        format!("{other:?} is not train or test"),
+                    ));
+                }
+            };
             let (x, y, radius) = (number("x")?, number("y")?, number("radius")?);
             let centre = match (x, y) {
                 (Some(x), Some(y)) => Some(Pixel { row: y, col: x }),
@@ -400,6 +437,7 @@ impl Manifest {
                         view,
                         lesions: lesion.into_iter().collect(),
                         line,
+                        subset,
                     });
                 }
                 Some(&i) => {
@@ -426,6 +464,10 @@ impl Manifest {
                     }
                     if first.view != view {
                         return Err(clash("view", first.view.to_string(), view.to_string()));
+                    }
+                    if first.subset != subset {
+                        let name = |s: Option<Subset>| s.map_or("(none)", Subset::name).to_string();
+                        return Err(clash("split", name(first.subset), name(subset)));
                     }
                     match lesion {
                         Some(lesion) if !first.lesions.is_empty() => first.lesions.push(lesion),
@@ -483,16 +525,20 @@ impl Manifest {
                 };
                 ManifestImage {
                     image,
-                    patient: r.id.patient().to_string(),
+                    patient: ds.patient_name(r.patient),
                     laterality: r.id.side(),
                     view: View::Mlo,
                     lesions,
                     line: 0,
+                    subset: None,
                 }
             })
             .collect();
         Manifest {
-            source: ds.table().source().to_path_buf(),
+            source: ds.table().map_or_else(
+                || ds.dir().join(MANIFEST_FILE),
+                |t| t.source().to_path_buf(),
+            ),
             dir: ds.dir().to_path_buf(),
             images,
         }

@@ -236,10 +236,10 @@ pub fn image_split(
 /// Permuting women rather than images keeps what a woman's pair of films looks like (one
 /// abnormal breast, two, or none) and moves it, whole, to another woman: whatever a model
 /// learns about the real labels cannot survive it, while a leak between copies can.
-pub fn permute_over_women(images: &[ImageId], seed: u64) -> BTreeMap<ImageId, ImageId> {
+pub fn permute_over_women(records: &[ImageRecord], seed: u64) -> BTreeMap<ImageId, ImageId> {
     let mut women: BTreeMap<PatientId, Vec<ImageId>> = BTreeMap::new();
-    for &id in images {
-        women.entry(id.patient()).or_default().push(id);
+    for r in records {
+        women.entry(r.patient).or_default().push(r.id);
     }
     let mut by_size: BTreeMap<usize, Vec<Vec<ImageId>>> = BTreeMap::new();
     for (_, mut ids) in women {
@@ -271,7 +271,7 @@ fn shuffled_strata(
 ) -> Vec<Vec<(PatientId, Vec<ImageId>)>> {
     let mut women: BTreeMap<PatientId, (usize, Vec<ImageId>)> = BTreeMap::new();
     for r in records {
-        let entry = women.entry(r.id.patient()).or_default();
+        let entry = women.entry(r.patient).or_default();
         entry.0 += usize::from(r.label(variant) == Label::Abnormal);
         entry.1.push(r.id);
     }
@@ -442,8 +442,12 @@ impl fmt::Display for Audit {
     }
 }
 
-/// Lists every source image and every woman that appears in two or more of the named parts.
-pub fn audit(parts: &[(&str, &[Item])]) -> Audit {
+/// Lists every source image and every woman that appears in two or more of the named parts;
+/// `records` say whose each image is (an item whose image they do not list counts under no
+/// woman).
+pub fn audit(records: &[ImageRecord], parts: &[(&str, &[Item])]) -> Audit {
+    let patient_of: BTreeMap<ImageId, PatientId> =
+        records.iter().map(|r| (r.id, r.patient)).collect();
     let mut images: BTreeMap<ImageId, BTreeMap<usize, Vec<u32>>> = BTreeMap::new();
     let mut women: BTreeMap<PatientId, BTreeMap<usize, Vec<ImageId>>> = BTreeMap::new();
     for (p, (_, items)) in parts.iter().enumerate() {
@@ -454,11 +458,10 @@ pub fn audit(parts: &[(&str, &[Item])]) -> Audit {
                 .entry(p)
                 .or_default()
                 .push(item.view);
-            let in_part = women
-                .entry(item.image.patient())
-                .or_default()
-                .entry(p)
-                .or_default();
+            let Some(&patient) = patient_of.get(&item.image) else {
+                continue;
+            };
+            let in_part = women.entry(patient).or_default().entry(p).or_default();
             if !in_part.contains(&item.image) {
                 in_part.push(item.image);
             }
@@ -513,10 +516,10 @@ mod tests {
             .map(|id| {
                 let k = id.patient().0;
                 let abnormal = k % 7 == 0 || (k % 3 == 0 && id.number() % 2 == 1);
-                ImageRecord {
+                ImageRecord::numbered(
                     id,
-                    tissue: Tissue::Fatty,
-                    lesions: if abnormal {
+                    Tissue::Fatty,
+                    if abnormal {
                         vec![Lesion {
                             class: AbnormalityClass::Circ,
                             severity: Severity::Benign,
@@ -528,7 +531,7 @@ mod tests {
                     } else {
                         vec![]
                     },
-                }
+                )
             })
             .collect()
     }
@@ -569,7 +572,7 @@ mod tests {
             assert_eq!(fold.test.len(), 16);
             assert_eq!(fold.train.len() + fold.test.len(), 80);
             let (train, test) = fold.items();
-            let a = audit(&[("train", &train), ("test", &test)]);
+            let a = audit(&recs, &[("train", &train), ("test", &test)]);
             assert!(a.is_clean(), "fold {} leaks:\n{a}", fold.index);
             // Women with two abnormal images (k = 7, 14, 21, 28, 35) spread one per fold.
             let both: usize = fold
@@ -604,7 +607,7 @@ mod tests {
             (split.train.len(), split.val.len(), split.test.len()),
             (320, 40, 40)
         );
-        let a = audit(&split.parts());
+        let a = audit(&records(), &split.parts());
         assert!(!a.is_clean());
         // With 5 views of each of 80 images, almost every test item has a sibling in train.
         assert!(a.leaked_items("test") > 30, "{a}");
@@ -621,7 +624,7 @@ mod tests {
         let split = patient_split(&records(), LabelVariant::Official, f, 3).unwrap();
         let total = split.train.len() + split.val.len() + split.test.len();
         assert_eq!(total, 80);
-        assert!(audit(&split.parts()).is_clean());
+        assert!(audit(&records(), &split.parts()).is_clean());
         assert!(split.test.len() >= 10 && split.val.len() >= 10);
     }
 
@@ -636,7 +639,7 @@ mod tests {
             Item::original(ImageId::new(4).unwrap()),
         ];
         let c = [Item::original(ImageId::new(3).unwrap())];
-        let report = audit(&[("train", &a), ("test", &b), ("val", &c)]);
+        let report = audit(&records(), &[("train", &a), ("test", &b), ("val", &c)]);
         assert_eq!(report.shared_images.len(), 1);
         assert_eq!(
             report.shared_images[0].parts[1],
@@ -664,6 +667,7 @@ mod tests {
                 // mdb005 is abnormal in `records`; 23 cycles of 14 with 5 abnormal each.
                 let mut r = records()[4].clone();
                 r.id = id;
+                r.patient = id.patient();
                 if id.number() % 14 >= 5 {
                     r.lesions.clear();
                 }
@@ -703,7 +707,7 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 322);
-        let report = audit(&s.parts());
+        let report = audit(&records, &s.parts());
         assert!(report.shared_images.is_empty(), "{report}");
         // With 33 test images drawn at random from 161 women, some test woman's other breast
         // is in training (the chance that none is, is below 1e-6).
@@ -724,7 +728,11 @@ mod tests {
     fn the_permutation_over_women_moves_pairs_whole_and_is_seeded() {
         // 30 women with two images and the single image mdb061 (woman 31).
         let ids: Vec<ImageId> = ImageId::all().take(61).collect();
-        let p = permute_over_women(&ids, 5);
+        let recs: Vec<ImageRecord> = ids
+            .iter()
+            .map(|&id| ImageRecord::numbered(id, Tissue::Fatty, Vec::new()))
+            .collect();
+        let p = permute_over_women(&recs, 5);
         assert_eq!(p.len(), 61);
         let mut sources: Vec<ImageId> = p.values().copied().collect();
         sources.sort();
@@ -747,7 +755,7 @@ mod tests {
         assert_eq!(p[&ImageId::new(61).unwrap()], ImageId::new(61).unwrap());
         let moved = p.iter().filter(|(t, s)| t != s).count();
         assert!(moved >= 50, "only {moved} of 61 images moved");
-        assert_eq!(permute_over_women(&ids, 5), p);
-        assert_ne!(permute_over_women(&ids, 6), p);
+        assert_eq!(permute_over_women(&recs, 5), p);
+        assert_ne!(permute_over_women(&recs, 6), p);
     }
 }

@@ -3,6 +3,7 @@
 
 mod augment_keras;
 mod bad_input;
+mod collection;
 mod common;
 mod dicom;
 mod fetch;
