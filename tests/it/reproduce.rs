@@ -172,25 +172,39 @@ impl Fixture {
         self.reproduce_with_cache(out, extra, &self.cache)
     }
 
+    /// `mias reproduce` of the dataset `data` (any directory, checked as Mini-MIAS only when it
+    /// is one) into `out` below the fixture's root, with the fixture's config, weights and cache;
+    /// the paper's method.
+    pub(crate) fn reproduce_on(&self, data: &str, out: &str, extra: &[&str]) -> Output {
+        let out = self.root.join(out).display().to_string();
+        mias(&self.args(data, &out, extra), &self.cache)
+    }
+
     /// As [`Fixture::reproduce_command`], with the caches under `cache` (another machine's).
     pub(crate) fn reproduce_with_cache(&self, out: &str, extra: &[&str], cache: &Path) -> Command {
         let out = self.root.join(out).display().to_string();
+        let mut args = self.args(&self.data, &out, extra);
+        args.insert(1, "--unofficial");
+        command(&args, cache)
+    }
+
+    /// `reproduce`'s arguments for `data` into the directory `out`, then `extra`.
+    fn args<'a>(&'a self, data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         let mut args = vec![
             "reproduce",
-            "--unofficial",
             "--data",
-            &self.data,
+            data,
             "--config",
             &self.config,
             "--weights-dir",
             &self.weights,
             "--out",
-            &out,
+            out,
             "--methods",
             "paper",
         ];
         args.extend_from_slice(extra);
-        command(&args, cache)
+        args
     }
 }
 
@@ -766,6 +780,17 @@ fn make_manifest_dataset(dir: &Path) -> Vec<(u16, String)> {
     names
 }
 
+/// (image, label) of the official protocol's test items with real labels, from predictions.csv.
+fn official_rows(path: &Path) -> Vec<(String, u32)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[0] == "official" && r[1] == "real")
+        .map(|r| (r[3].to_string(), r[5].parse().unwrap()))
+        .collect()
+}
+
 /// Lines of a CSV whose first field is one of `protocols`, with `mdbNNN` renamed by `names`.
 fn rows_of(path: &Path, protocols: &[&str], names: &[(u16, String)]) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -799,23 +824,7 @@ fn a_manifest_collection_gives_the_figures_of_the_same_films_in_the_mini_mias_la
     let o = f.reproduce("mias", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let collection = collection.display().to_string();
-    let out = f.root.join("manifest").display().to_string();
-    let o = mias(
-        &[
-            "reproduce",
-            "--data",
-            &collection,
-            "--config",
-            &f.config,
-            "--weights-dir",
-            &f.weights,
-            "--out",
-            &out,
-            "--methods",
-            "paper",
-        ],
-        &f.cache,
-    );
+    let o = f.reproduce_on(&collection, "manifest", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("manifest, 40 images of 20 women"),
@@ -841,13 +850,7 @@ fn a_manifest_collection_gives_the_figures_of_the_same_films_in_the_mini_mias_la
 
     // The collection's own split is a fourth protocol: train on women 1-15 (augmented), test
     // on the 10 films of women 16-20, each with its generated label.
-    let official: Vec<(String, u32)> = std::fs::read_to_string(b.join("predictions.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f[0] == "official" && f[1] == "real")
-        .map(|f| (f[3].to_string(), f[5].parse().unwrap()))
-        .collect();
+    let official = official_rows(&b.join("predictions.csv"));
     let test: Vec<(String, u32)> = names
         .iter()
         .filter(|(n, _)| n.div_ceil(2) > 15)
@@ -925,24 +928,7 @@ fn the_real_mammograms_in_the_cbis_ddsm_layout_run_end_to_end() {
     std::fs::write(dir.join("mass_case_description_train_set.csv"), train).unwrap();
     std::fs::write(dir.join("mass_case_description_test_set.csv"), test_csv).unwrap();
     let data = dir.display().to_string();
-    let run = |out: &str, extra: &[&str]| {
-        let out = f.root.join(out).display().to_string();
-        let mut args = vec![
-            "reproduce",
-            "--data",
-            &data,
-            "--config",
-            &f.config,
-            "--weights-dir",
-            &f.weights,
-            "--out",
-            &out,
-            "--methods",
-            "paper",
-        ];
-        args.extend_from_slice(extra);
-        mias(&args, &f.cache)
-    };
+    let run = |out: &str, extra: &[&str]| f.reproduce_on(&data, out, extra);
 
     // Every image has a lesion: normal against abnormal cannot be learnt, and the run says so.
     let o = run("refused", &["--protocol", "official"]);
@@ -954,13 +940,7 @@ fn the_real_mammograms_in_the_cbis_ddsm_layout_run_end_to_end() {
     let o = run("out", &["--protocol", "official", "--labels", "malignant"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = f.root.join("out");
-    let official: Vec<(String, u32)> = std::fs::read_to_string(out.join("predictions.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|r| r[0] == "official" && r[1] == "real")
-        .map(|r| (r[3].to_string(), r[5].parse().unwrap()))
-        .collect();
+    let official = official_rows(&out.join("predictions.csv"));
     let expected: Vec<(String, u32)> = paths
         .iter()
         .filter(|p| p.2)

@@ -19,8 +19,10 @@ use sha2::{Digest, Sha256};
 use crate::cbis;
 use crate::collection::{Collection, CollectionKind};
 use crate::error::{Error, Result};
-use crate::info::{IMAGE_SIDE, ImageId, ImageRecord, InfoTable, LabelVariant, PatientId, Summary};
-use crate::manifest::{MANIFEST_FILE, Manifest, Subset};
+use crate::info::{
+    IMAGE_SIDE, ImageId, ImageRecord, InfoTable, Label, LabelVariant, PatientId, Subset, Summary,
+};
+use crate::manifest::{MANIFEST_FILE, Manifest, ManifestImage, ManifestLesion, View};
 use crate::pgm;
 
 /// The name of the label table in a dataset directory.
@@ -418,6 +420,55 @@ impl Dataset {
             verify_file(&path, expected)?;
         }
         Ok(())
+    }
+}
+
+impl Manifest {
+    /// Mini-MIAS as a manifest: every image of the dataset (paths relative to its directory),
+    /// patients `woman001`..., sides from the ids, view MLO, labels under `variant` (images
+    /// relabelled normal lose their lesions), lesion centres in the top-left origin.
+    pub fn from_dataset(ds: &Dataset, variant: LabelVariant) -> Self {
+        let images = ds
+            .records()
+            .iter()
+            .map(|r| {
+                let path = ds.image_path(r.id);
+                let image = path
+                    .strip_prefix(ds.dir())
+                    .map(Path::to_path_buf)
+                    .unwrap_or(path);
+                let lesions = if r.label(variant) == Label::Normal {
+                    Vec::new()
+                } else {
+                    r.lesions
+                        .iter()
+                        .map(|l| ManifestLesion {
+                            severity: l.severity,
+                            centre: l.centre,
+                            radius: l.radius,
+                            line: l.line,
+                        })
+                        .collect()
+                };
+                ManifestImage {
+                    image,
+                    patient: ds.patient_name(r.patient),
+                    laterality: r.id.side(),
+                    view: View::Mlo,
+                    lesions,
+                    line: 0,
+                    subset: None,
+                }
+            })
+            .collect();
+        Manifest::from_images(
+            ds.table().map_or_else(
+                || ds.dir().join(MANIFEST_FILE),
+                |t| t.source().to_path_buf(),
+            ),
+            ds.dir().to_path_buf(),
+            images,
+        )
     }
 }
 

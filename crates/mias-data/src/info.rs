@@ -288,7 +288,7 @@ pub struct ImageRecord {
     pub pair: Option<ImageId>,
     /// The collection's official subset (train or test), where it has one; never for
     /// Mini-MIAS.
-    pub subset: Option<crate::manifest::Subset>,
+    pub subset: Option<Subset>,
 }
 
 impl ImageRecord {
@@ -334,6 +334,27 @@ impl ImageRecord {
             Label::Abnormal
         } else {
             Label::Normal
+        }
+    }
+}
+
+/// A collection's official split (a manifest's `split` column: `train` or `test`; CBIS-DDSM's and
+/// VinDr-Mammo's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subset {
+    /// The training set.
+    Train,
+    /// The test set.
+    Test,
+}
+
+impl Subset {
+    /// `train` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subset::Train => "train",
+            Subset::Test => "test",
         }
     }
 }

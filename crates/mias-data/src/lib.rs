@@ -79,9 +79,9 @@ pub use error::{Error, Result};
 pub use image_file::{FileFormat, LoadOptions, Mammogram, load_image, load_mammogram};
 pub use info::{
     AbnormalityClass, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Lesion, PatientId,
-    Pixel, Severity, Side, Summary, Tissue,
+    Pixel, Severity, Side, Subset, Summary, Tissue,
 };
-pub use manifest::{Manifest, ManifestImage, ManifestSummary, Subset, View};
+pub use manifest::{Manifest, ManifestImage, ManifestSummary, View};
 pub use mask::{BreastMask, MaskParams};
 /// The seed convention of every random draw (re-exported from `mias-core`): ChaCha8 streams
 /// keyed by `(seed, tag, indices)`, with draws that stay the same across `rand` releases.

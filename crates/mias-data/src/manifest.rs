@@ -43,15 +43,14 @@
 //!
 //! # One view of Mini-MIAS and of any manifest
 //!
-//! [`Manifest::from_dataset`] turns an opened Mini-MIAS [`Dataset`] into the same types (image
-//! paths, patients `woman001`..., sides from the ids, view MLO, lesion centres already flipped
-//! to the top-left origin), and [`Manifest::summary`] gives the keys of
-//! [`crate::Summary`]. Code that consumes a `Manifest` (its [`ManifestImage`]s, patients and
-//! pairs, images loaded with [`crate::image_file::load_mammogram`]) therefore serves both. The
-//! intended connection: `Dataset::open` detects `Info.txt` or `manifest.csv`, and protocols,
-//! splits and the feature cache key on `ManifestImage::image` (a path) and `patient` (a string)
-//! rather than on `ImageId`; Mini-MIAS-only facts (tissue, abnormality class, the paper's
-//! relabelling) stay in [`crate::info`].
+//! [`Manifest::from_dataset`] turns an opened Mini-MIAS [`crate::Dataset`] into the same
+//! types (image paths, patients `woman001`..., sides from the ids, view MLO, lesion centres
+//! already flipped to the top-left origin), and [`Manifest::summary`] gives the keys of
+//! [`crate::Summary`]. The other way round, [`crate::Dataset::open`] opens a directory with a
+//! `manifest.csv` for the pipeline: the manifest's images become [`crate::ImageRecord`]s (woman,
+//! other breast and split as fields) and working images ([`crate::collection`]), which is all
+//! protocols, splits, the feature cache and both methods read. Mini-MIAS-only facts (tissue,
+//! abnormality class, the paper's relabelling) stay in [`crate::info`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -60,9 +59,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::info::{Label, LabelVariant, Pixel, Severity, Side};
+use crate::info::{Label, Pixel, Severity, Side};
 
 /// The name of the manifest in a dataset directory.
 pub const MANIFEST_FILE: &str = "manifest.csv";
@@ -73,25 +71,7 @@ pub const REQUIRED_COLUMNS: [&str; 5] = ["image", "patient", "laterality", "view
 /// The columns a manifest may have.
 pub const OPTIONAL_COLUMNS: [&str; 4] = ["x", "y", "radius", "split"];
 
-/// A collection's official split (`split` column: `train` or `test`; CBIS-DDSM's case files).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Subset {
-    /// The training set.
-    Train,
-    /// The test set.
-    Test,
-}
-
-impl Subset {
-    /// `train` or `test`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Subset::Train => "train",
-            Subset::Test => "test",
-        }
-    }
-}
+pub use crate::info::Subset;
 
 /// A mammographic view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -495,53 +475,6 @@ impl Manifest {
             dir: source.parent().map(Path::to_path_buf).unwrap_or_default(),
             images,
         })
-    }
-
-    /// Mini-MIAS as a manifest: every image of the dataset (paths relative to its directory),
-    /// patients `woman001`..., sides from the ids, view MLO, labels under `variant` (images
-    /// relabelled normal lose their lesions), lesion centres in the top-left origin.
-    pub fn from_dataset(ds: &Dataset, variant: LabelVariant) -> Self {
-        let images = ds
-            .records()
-            .iter()
-            .map(|r| {
-                let path = ds.image_path(r.id);
-                let image = path
-                    .strip_prefix(ds.dir())
-                    .map(Path::to_path_buf)
-                    .unwrap_or(path);
-                let lesions = if r.label(variant) == Label::Normal {
-                    Vec::new()
-                } else {
-                    r.lesions
-                        .iter()
-                        .map(|l| ManifestLesion {
-                            severity: l.severity,
-                            centre: l.centre,
-                            radius: l.radius,
-                            line: l.line,
-                        })
-                        .collect()
-                };
-                ManifestImage {
-                    image,
-                    patient: ds.patient_name(r.patient),
-                    laterality: r.id.side(),
-                    view: View::Mlo,
-                    lesions,
-                    line: 0,
-                    subset: None,
-                }
-            })
-            .collect();
-        Manifest {
-            source: ds.table().map_or_else(
-                || ds.dir().join(MANIFEST_FILE),
-                |t| t.source().to_path_buf(),
-            ),
-            dir: ds.dir().to_path_buf(),
-            images,
-        }
     }
 
     /// A manifest of `images` (paths relative to `dir`) made from another table, `source`.
