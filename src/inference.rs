@@ -17,10 +17,12 @@ use crate::members::{KNOWN_FILES, Member, Model};
 use crate::record::MemberRecord;
 
 /// Reads a mammogram in any format mias-data reads (DICOM, PNG, JPEG, TIFF, PGM) as 8-bit
-/// grey at full resolution; DICOM through its VOI window, or a percentile window when the
-/// header gives none (`mias_data::image_file`).
+/// grey in the working frame the training films were in (`mias_data::collection::working_image`:
+/// DICOM through its VOI window, or a percentile window when the header gives none; the longer
+/// side at most 1024 px; centred on a black square). A Mini-MIAS film comes back as it is.
 pub fn read_image(path: &Path) -> anyhow::Result<GrayImage> {
-    mias_data::load_image(path).with_context(|| format!("reading the image {}", path.display()))
+    mias_data::collection::working_image(path, None)
+        .with_context(|| format!("reading the image {}", path.display()))
 }
 
 /// Where the weights a run used are now: the recorded path, else a known file of

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use mias::members::Model;
 use mias::record::RunRecord;
 use serde::Serialize;
@@ -17,8 +18,9 @@ pub struct Args {
     /// A directory written by `reproduce` (holds run.json and heads/).
     #[arg(long)]
     pub run: PathBuf,
-    /// The mammogram: a binary PGM or a PNG, 8-bit grey (1024x1024 like Mini-MIAS; other
-    /// sizes are resized to each backbone's side).
+    /// The mammogram, in any format mias reads (DICOM, PNG, JPEG, TIFF, PGM). A Mini-MIAS film
+    /// is taken as it is; any other is brought into the working frame the training films were
+    /// in (windowed, its longer side at most 1024 px, centred on a black square).
     #[arg(long)]
     pub image: PathBuf,
     /// Where to look for the weights if they moved since the run (matched by SHA-256).
@@ -66,11 +68,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.run.display()
         );
     }
+    let (w, h) = mias_data::image_file::dimensions(&args.image)
+        .with_context(|| format!("reading the image {}", args.image.display()))?;
     let image = mias::inference::read_image(&args.image)?;
-    if image.width() != image.height() {
+    if (w, h) != image.dimensions() {
         eprintln!(
-            "note: {} is {}x{}; it is resized to each backbone's square input as the training \
-             images were",
+            "note: {} is {w}x{h}; it is brought into the training films' working frame ({}x{}: \
+             resized to a long side of at most 1024 px, centred on a black square), then resized \
+             to each backbone's input",
             args.image.display(),
             image.width(),
             image.height()

@@ -185,15 +185,7 @@ impl Collection {
     /// The working image (see the module's documentation).
     pub(crate) fn image(&self, id: ImageId) -> Result<GrayImage> {
         let m = self.image_file(id)?;
-        let path = self.manifest.path(m);
-        let options = LoadOptions {
-            window: WindowRule::Header,
-            canonical_side: None,
-            long_side: Some(WORKING_SIDE),
-            filter: Interpolation::Bilinear,
-        };
-        let loaded = load_mammogram(&path, &options, Some(m.laterality))?;
-        Ok(pad_square(&loaded.image))
+        working_image(&self.manifest.path(m), Some(m.laterality))
     }
 
     pub(crate) fn find(&self, name: &str) -> Option<ImageId> {
@@ -203,6 +195,22 @@ impl Collection {
             .position(|m| m.image == Path::new(name))
             .and_then(|i| ImageId::position(i).ok())
     }
+}
+
+/// Any image file in the working frame of a collection's films: windowed (header, else
+/// percentile), its longer side brought to [`WORKING_SIDE`] with the antialiased bilinear filter
+/// (never enlarged), centred on a black square. A Mini-MIAS film (1024 x 1024) comes back as it
+/// is. `laterality`, when given, must agree with a DICOM header that states one.
+pub fn working_image(path: &Path, laterality: Option<crate::Side>) -> Result<GrayImage> {
+    let options = LoadOptions {
+        window: WindowRule::Header,
+        canonical_side: None,
+        long_side: Some(WORKING_SIDE),
+        filter: Interpolation::Bilinear,
+    };
+    Ok(pad_square(
+        &load_mammogram(path, &options, laterality)?.image,
+    ))
 }
 
 /// The entry name of an image in the feature cache: its position (augmented views are drawn
