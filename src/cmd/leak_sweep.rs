@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use mias::cache::FeatureCache;
-use mias::config::{ExperimentConfig, Pooling, Protocol};
+use mias::config::{ExperimentConfig, Protocol};
 use mias::labels::{self, LabelSource};
 use mias::members::Model;
 use mias::paper::sweep::{self, SweepInputs, SweepRow};
@@ -26,12 +26,9 @@ const RECORD: &str = "sweep.json";
 /// Options of `leak-sweep`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The Mini-MIAS directory (offline: `--data ../shared/data/mini-mias`).
-    #[arg(long, default_value = super::DEFAULT_DATA_DIR)]
-    pub data: PathBuf,
-    /// A directory of weight files, as for `reproduce`.
-    #[arg(long)]
-    pub weights_dir: Option<PathBuf>,
+    /// Data, weights, configuration, seed, cache, device.
+    #[command(flatten)]
+    pub common: super::ExperimentFlags,
     /// Comma-separated backbones.
     #[arg(long, value_delimiter = ',', default_values_t = [BackboneKind::Vgg16, BackboneKind::MobileNetV2])]
     pub backbones: Vec<BackboneKind>,
@@ -41,30 +38,9 @@ pub struct Args {
     /// Comma-separated augmentation strengths: 0 = exact copies, 1 = the config's ranges.
     #[arg(long, value_delimiter = ',', default_values_t = [0.0f64, 0.5, 1.0])]
     pub strength: Vec<f64>,
-    /// Seed of every random draw (default: the config's).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// `avg` or `flatten` (default: the config's).
-    #[arg(long)]
-    pub pooling: Option<Pooling>,
-    /// Configuration file (default: the committed data/configs/paper.toml).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// Where the sweep goes; a previous sweep there is replaced once the new one is complete.
     #[arg(long, default_value = "results/sweep")]
     pub out: PathBuf,
-    /// The feature cache (default: as for `reproduce`).
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
-    /// Images per backbone forward pass.
-    #[arg(long, default_value_t = 8)]
-    pub batch: usize,
-    /// Where backbones and heads run.
-    #[arg(long, value_enum, default_value_t = super::DeviceArg::Cpu)]
-    pub device: super::DeviceArg,
-    /// Accept a dataset in the Mini-MIAS layout that is not the official one (not verified).
-    #[arg(long)]
-    pub unofficial: bool,
 }
 
 /// What `sweep.json` records.
@@ -89,28 +65,28 @@ struct SweepRecord<'a> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
     sweep::check_axes(&args.views, &args.strength)?;
-    if args.batch == 0 {
+    if args.common.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let mut cfg = match &args.config {
+    let mut cfg = match &args.common.config {
         Some(path) => ExperimentConfig::read(path)?,
         None => ExperimentConfig::paper()?,
     };
     cfg.backbones = args.backbones.clone();
-    if let Some(seed) = args.seed {
+    if let Some(seed) = args.common.seed {
         cfg.seed = seed;
     }
-    if let Some(pooling) = args.pooling {
+    if let Some(pooling) = args.common.pooling {
         cfg.pooling = pooling;
     }
     cfg.validate()
         .context("after applying the command-line flags")?;
     staging::check_out(&args.out, RECORD)?;
-    let device = args.device.device()?;
-    let dataset = open_data(&args.data, args.unofficial)?;
-    let (members, not_run) = find_weights(args.weights_dir.as_deref(), &cfg.backbones)?;
-    let cache =
-        FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache)).for_dataset(&dataset);
+    let device = args.common.device.device()?;
+    let dataset = open_data(&args.common.data, args.common.unofficial)?;
+    let (members, not_run) = find_weights(args.common.weights_dir.as_deref(), &cfg.backbones)?;
+    let cache = FeatureCache::new(args.common.cache.clone().unwrap_or_else(default_cache))
+        .for_dataset(&dataset);
     let inputs = SweepInputs {
         dataset: &dataset,
         config: &cfg,
@@ -118,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         views: &args.views,
         strengths: &args.strength,
         cache: &cache,
-        batch: args.batch,
+        batch: args.common.batch,
         device: &device,
     };
     let rows = sweep::run(&inputs, &mut Bars::new())?;

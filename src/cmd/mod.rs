@@ -62,3 +62,42 @@ impl DeviceArg {
         }
     }
 }
+
+/// The flags every experiment command shares (`reproduce`, `leak-sweep`): the data, the
+/// weights, the configuration and seed, the cache, and where the backbones run.
+#[derive(clap::Args, Debug)]
+pub struct ExperimentFlags {
+    /// The dataset directory: Mini-MIAS (`Info.txt`; fetched from the official site when the
+    /// default place is empty; offline: `--data ../shared/data/mini-mias`), or a collection
+    /// (`manifest.csv`, CBIS-DDSM or VinDr-Mammo as downloaded).
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
+    pub data: std::path::PathBuf,
+    /// A directory of weight files (vgg16.keras.safetensors, mobilenetv2.coral.safetensors,
+    /// xception.keras.safetensors, <backbone>.timm.safetensors); without one, `data/weights`
+    /// when it exists, then the pinned public sources through the local caches.
+    #[arg(long)]
+    pub weights_dir: Option<std::path::PathBuf>,
+    /// Seed of every random draw (default: the config's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How each backbone's last feature map becomes the head's input: `avg` or `flatten`
+    /// (default: the config's).
+    #[arg(long)]
+    pub pooling: Option<mias::config::Pooling>,
+    /// Configuration file (default: the committed data/configs/paper.toml).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// The feature cache (default: $MIAS_CACHE_DIR/features, else ~/.cache/mias/features).
+    #[arg(long)]
+    pub cache: Option<std::path::PathBuf>,
+    /// Images per backbone forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Where backbones and heads run.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// Accept a dataset in the Mini-MIAS layout that is not the official one (a subset, other
+    /// images or sizes): skips the checksum verification, says so, and records it.
+    #[arg(long)]
+    pub unofficial: bool,
+}

@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use candle_core::Device;
 use mias::cache::FeatureCache;
-use mias::config::{ExperimentConfig, Pooling, Protocol};
+use mias::config::{ExperimentConfig, Protocol};
 use mias::extract::cache_key;
 use mias::labels::LabelSource;
 use mias::lesion::{self, LesionConfig};
@@ -83,15 +83,9 @@ impl Method {
 /// Options of `reproduce`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The Mini-MIAS directory; fetched from the official site when missing (offline:
-    /// `--data ../shared/data/mini-mias`).
-    #[arg(long, default_value = super::DEFAULT_DATA_DIR)]
-    pub data: PathBuf,
-    /// A directory of weight files (vgg16.keras.safetensors, mobilenetv2.coral.safetensors,
-    /// xception.keras.safetensors, <backbone>.timm.safetensors); without one, `data/weights`
-    /// when it exists, then the pinned public sources through the local caches.
-    #[arg(long)]
-    pub weights_dir: Option<PathBuf>,
+    /// Data, weights, configuration, seed, cache, device.
+    #[command(flatten)]
+    pub common: super::ExperimentFlags,
     /// Comma-separated backbones: vgg16, xception, mobilenetv2, nasnetlarge (default: the
     /// config's, all four).
     #[arg(long, value_delimiter = ',')]
@@ -104,32 +98,9 @@ pub struct Args {
     /// of lesions only, CBIS-DDSM, allows).
     #[arg(long)]
     pub labels: Option<LabelVariant>,
-    /// Seed of every random draw (default: the config's).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// How each backbone's last feature map becomes the head's input: `avg` or `flatten`
-    /// (default: the config's).
-    #[arg(long)]
-    pub pooling: Option<Pooling>,
-    /// Configuration file (default: the committed data/configs/paper.toml).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// Where the results go; a previous run there is replaced once the new one is complete.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
-    /// The feature cache (default: $MIAS_CACHE_DIR/features, else ~/.cache/mias/features).
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
-    /// Images per backbone forward pass.
-    #[arg(long, default_value_t = 8)]
-    pub batch: usize,
-    /// Where backbones and heads run.
-    #[arg(long, value_enum, default_value_t = super::DeviceArg::Cpu)]
-    pub device: super::DeviceArg,
-    /// Accept a dataset in the Mini-MIAS layout that is not the official one (a subset, other
-    /// images or sizes): skips the checksum verification, says so, and records it in run.json.
-    #[arg(long)]
-    pub unofficial: bool,
     /// Comma-separated methods: paper, lesion.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Method::Paper, Method::Lesion])]
     pub methods: Vec<Method>,
@@ -198,7 +169,7 @@ pub(super) fn default_cache() -> PathBuf {
 
 /// Reads the config and applies the flags; errors name the flag or the key.
 fn configure(args: &Args) -> anyhow::Result<(ExperimentConfig, String)> {
-    let (mut cfg, source) = match &args.config {
+    let (mut cfg, source) = match &args.common.config {
         Some(path) => (ExperimentConfig::read(path)?, path.display().to_string()),
         None => (
             ExperimentConfig::paper()?,
@@ -208,10 +179,10 @@ fn configure(args: &Args) -> anyhow::Result<(ExperimentConfig, String)> {
     if !args.backbones.is_empty() {
         cfg.backbones = args.backbones.clone();
     }
-    if let Some(seed) = args.seed {
+    if let Some(seed) = args.common.seed {
         cfg.seed = seed;
     }
-    if let Some(pooling) = args.pooling {
+    if let Some(pooling) = args.common.pooling {
         cfg.pooling = pooling;
     }
     if let Some(labels) = args.labels {
@@ -219,7 +190,7 @@ fn configure(args: &Args) -> anyhow::Result<(ExperimentConfig, String)> {
     }
     cfg.validate()
         .context("after applying the command-line flags")?;
-    if args.batch == 0 {
+    if args.common.batch == 0 {
         bail!("--batch must be at least 1");
     }
     Ok((cfg, source))
@@ -281,11 +252,11 @@ fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         .map_or(0, |d| d.as_secs());
     let (mut cfg, config_source) = configure(args)?;
     staging::check_out(&args.out, record::FILE)?;
-    let device = args.device.device()?;
+    let device = args.common.device.device()?;
     let mut timings = Timings::default();
 
     let t = Instant::now();
-    let dataset = open_data(&args.data, args.unofficial)?;
+    let dataset = open_data(&args.common.data, args.common.unofficial)?;
     let labels = dataset.label_variant(cfg.labels);
     if labels != cfg.labels {
         eprintln!(
@@ -298,10 +269,10 @@ fn prepare(args: &Args) -> anyhow::Result<Prepared> {
     }
     let summary = dataset.summary(cfg.labels);
     timings.data = t.elapsed().as_secs_f64();
-    let verified = dataset.is_mini_mias() && !args.unofficial;
+    let verified = dataset.is_mini_mias() && !args.common.unofficial;
     eprintln!(
         "data: {} ({}, {} images of {} women{}, labels {}: {} normal, {} abnormal)",
-        args.data.display(),
+        args.common.data.display(),
         dataset.kind(),
         summary.images,
         summary.patients,
@@ -328,7 +299,7 @@ fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         );
     }
     let data = DataRecord {
-        dir: args.data.display().to_string(),
+        dir: args.common.data.display().to_string(),
         images: summary.images,
         normal: summary.normal,
         abnormal: summary.abnormal,
@@ -362,7 +333,7 @@ fn resolve_members(
     args: &Args,
     backbones: &[BackboneKind],
 ) -> anyhow::Result<(Vec<Member>, Vec<NotRun>)> {
-    find_weights(args.weights_dir.as_deref(), backbones)
+    find_weights(args.common.weights_dir.as_deref(), backbones)
 }
 
 /// Finds each backbone's weights in `weights_dir` (else `data/weights`, else the pinned public
@@ -418,8 +389,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .then(|| configure_lesion(&args))
         .transpose()?;
     let mut p = prepare(&args)?;
-    let cache =
-        FeatureCache::new(args.cache.clone().unwrap_or_else(default_cache)).for_dataset(&p.dataset);
+    let cache = FeatureCache::new(args.common.cache.clone().unwrap_or_else(default_cache))
+        .for_dataset(&p.dataset);
     let mut bars = Bars::new();
     if let Some(shard) = args.shard {
         return run_shard(&args, &p, lesion_cfg.as_ref(), &cache, shard, &mut bars);
@@ -570,7 +541,7 @@ fn paper_inputs<'a>(
         },
         members: &p.members,
         cache,
-        batch: args.batch,
+        batch: args.common.batch,
         device: &p.device,
     }
 }
@@ -618,7 +589,7 @@ fn configure_lesion(args: &Args) -> anyhow::Result<(LesionConfig, String)> {
             "data/configs/lesion.toml (committed)".to_string(),
         ),
     };
-    if let Some(seed) = args.seed {
+    if let Some(seed) = args.common.seed {
         cfg.seed = seed;
     }
     if let Some(labels) = args.labels {
@@ -735,7 +706,7 @@ fn run_record(
         heads: outcome.map_or(Vec::new(), Outcome::head_records),
         timings_s: p.timings.clone(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        device: args.device.name().into(),
+        device: args.common.device.name().into(),
         methods: args.methods.iter().map(|m| m.name().to_string()).collect(),
         lesion: None,
     })
