@@ -53,6 +53,15 @@ pub struct ClassifierConfig {
     pub tol: f64,
     /// Most L-BFGS iterations.
     pub max_iter: usize,
+    /// Score each film against the woman's other breast too (`lesion+bilateral`, which then
+    /// also chooses C and k); `false` scores films alone (`lesion`), for collections whose films
+    /// lack the other breast (CBIS-DDSM lists only breasts with lesions).
+    #[serde(default = "yes")]
+    pub bilateral: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Outer cross-validation and reporting.

@@ -36,6 +36,8 @@ pub struct ImageCells {
     pub abnormal: bool,
     /// The other breast (same woman and view), which the bilateral score subtracts.
     pub pair: Option<ImageId>,
+    /// The film's name in messages (`mdbNNN`, or a collection's path).
+    pub name: String,
     /// View 0 (the film) and, for training, view 1 (its horizontal mirror).
     pub views: Vec<ViewCells>,
 }
@@ -88,6 +90,29 @@ pub struct Recipe {
     pub solver: (f64, usize),
     /// Seed of the inner folds and the negative draws.
     pub seed: u64,
+    /// Whether films are scored against the other breast too (`lesion+bilateral`).
+    pub bilateral: bool,
+}
+
+impl Recipe {
+    /// The scores computed: `lesion`, and `lesion+bilateral` when bilateral.
+    pub fn variants(&self) -> &'static [Variant] {
+        if self.bilateral {
+            &Variant::ALL
+        } else {
+            &[Variant::Lesion]
+        }
+    }
+
+    /// The score whose inner AUC chooses C and k: `lesion+bilateral` when bilateral, else
+    /// `lesion`.
+    pub fn selection(&self) -> Variant {
+        if self.bilateral {
+            Variant::Bilateral
+        } else {
+            Variant::Lesion
+        }
+    }
 }
 
 /// What one outer fold gave for one backbone.
@@ -99,7 +124,8 @@ pub struct FoldResult {
     pub c: f64,
     /// The chosen k.
     pub k: usize,
-    /// Inner out-of-fold AUC of `lesion+bilateral` at the chosen pair.
+    /// Inner out-of-fold AUC of the selection score (`lesion+bilateral`, or `lesion` when not
+    /// bilateral) at the chosen pair.
     pub inner_auc: f64,
     /// Inner out-of-fold scores of the training images, per variant (the chosen pair).
     pub inner_scores: BTreeMap<Variant, BTreeMap<ImageId, f64>>,
@@ -165,13 +191,15 @@ pub fn top_k_mean(logits: &[f32], k: usize) -> f64 {
     v[..k].iter().map(|&x| f64::from(x)).sum::<f64>() / k as f64
 }
 
-/// `lesion` and `lesion+bilateral` scores of `images` from their view-0 logits. Both breasts of
-/// every woman must be among `images` (`data` says which film is whose other breast).
+/// `lesion` and (when `bilateral`) `lesion+bilateral` scores of `images` from their view-0
+/// logits. For the bilateral score both breasts of every woman must be among `images` (`data`
+/// says which film is whose other breast).
 pub fn scores(
     data: &MemberCells,
     logits: &BTreeMap<ImageId, Vec<f32>>,
     images: &[ImageId],
     k: usize,
+    bilateral: bool,
 ) -> anyhow::Result<BTreeMap<Variant, BTreeMap<ImageId, f64>>> {
     let lesion: BTreeMap<ImageId, f64> = images
         .iter()
@@ -182,17 +210,31 @@ pub fn scores(
             Ok((id, top_k_mean(l, k)))
         })
         .collect::<anyhow::Result<_>>()?;
+    if !bilateral {
+        return Ok(BTreeMap::from([(Variant::Lesion, lesion)]));
+    }
     let mut bilateral = BTreeMap::new();
     for (&id, &s) in &lesion {
+        let name = |id: ImageId| {
+            data.images
+                .get(&id)
+                .map_or_else(|| id.to_string(), |c| c.name.clone())
+        };
         let other = data.images.get(&id).and_then(|c| c.pair).with_context(|| {
             format!(
-                "image {id} has no other breast in the dataset (one image of the same woman \
-                     and view, other side): the bilateral score needs both"
+                "image {} has no other breast in the dataset (one image of the same woman and \
+                 view, other side): the bilateral score needs both (set \
+                 `classifier.bilateral = false` in the lesion config to score films alone)",
+                name(id)
             )
         })?;
-        let o = lesion
-            .get(&other)
-            .with_context(|| format!("image {id} is scored without its other breast {other}"))?;
+        let o = lesion.get(&other).with_context(|| {
+            format!(
+                "image {} is scored without its other breast {}",
+                name(id),
+                name(other)
+            )
+        })?;
         bilateral.insert(id, s - o);
     }
     Ok(BTreeMap::from([
@@ -273,7 +315,7 @@ fn inner_logits(
 }
 
 /// One outer fold for one backbone: inner selection of (C, k) by the inner out-of-fold AUC of
-/// `lesion+bilateral` (ties keep the earlier pair in grid order: smaller C, then smaller k, as
+/// the recipe's selection score (`lesion+bilateral`, or `lesion` alone; ties keep the earlier pair in grid order: smaller C, then smaller k, as
 /// the grids are listed), then a model of the chosen C on every training image.
 pub fn run_fold(
     data: &MemberCells,
@@ -287,8 +329,8 @@ pub fn run_fold(
     let mut best: Option<(f64, usize, usize)> = None; // (auc, c index, k)
     for (ci, logits) in per_c.iter().enumerate() {
         for &k in &recipe.top_k_grid {
-            let s = scores(data, logits, train, k)?;
-            let Some(a) = auc_of(data, &s[&Variant::Bilateral]) else {
+            let s = scores(data, logits, train, k, recipe.bilateral)?;
+            let Some(a) = auc_of(data, &s[&recipe.selection()]) else {
                 bail!("fold {fold}: the inner folds hold a single class");
             };
             if best.is_none_or(|(b, _, _)| a > b) {
@@ -298,10 +340,10 @@ pub fn run_fold(
     }
     let (inner_auc, ci, k) = best.context("empty parameter grid")?;
     let c = recipe.c_grid[ci];
-    let inner_scores = scores(data, &per_c[ci], train, k)?;
+    let inner_scores = scores(data, &per_c[ci], train, k, recipe.bilateral)?;
     let (model, train_cells) = fit(data, train, c, recipe)?;
     let test_logits = logits_of(&model, data, test)?;
-    let test_scores = scores(data, &test_logits, test, k)?;
+    let test_scores = scores(data, &test_logits, test, k, recipe.bilateral)?;
     Ok(FoldResult {
         fold,
         c,

@@ -211,6 +211,7 @@ pub fn member_cells(
                 id: film.id,
                 abnormal: film.abnormal,
                 pair: film.record.pair,
+                name: ex.dataset.name(film.id),
                 views,
             },
         );

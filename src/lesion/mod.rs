@@ -296,6 +296,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         negatives_per_view: cfg.cells.negatives_per_view,
         solver: (cfg.classifier.tol, cfg.classifier.max_iter),
         seed,
+        bilateral: cfg.classifier.bilateral,
     };
     let labelled: Vec<Labelled<'_>> = films.values().map(Film::labelled).collect();
     let ex = inputs.extraction();
@@ -355,11 +356,11 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     let labels: BTreeMap<ImageId, bool> = films.iter().map(|(&id, f)| (id, f.abnormal)).collect();
     let mut models = Vec::new();
     for m in &members {
-        for variant in Variant::ALL {
+        for &variant in recipe.variants() {
             models.push(member_scores(m, variant, &labels)?);
         }
     }
-    for variant in Variant::ALL {
+    for &variant in recipe.variants() {
         models.push(ensemble_scores(&members, variant, &labels)?);
     }
     let final_ensemble = model::FinalEnsemble::from_members(&members)?;

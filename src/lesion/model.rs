@@ -107,7 +107,8 @@ pub struct FinalMember {
     pub c: f64,
     /// The chosen k.
     pub k: usize,
-    /// Cross-validated AUC of `lesion+bilateral` at the chosen pair (over every film).
+    /// Cross-validated AUC of the selection score (`lesion+bilateral`, or `lesion`) at the
+    /// chosen pair (over every film).
     pub cv_auc: f64,
     /// The cell classifier, trained on every film.
     pub classifier: CellModel,
@@ -134,7 +135,7 @@ impl FinalMember {
             .context("choosing the final model's C and k")?;
         let (classifier, train_cells) = cv::fit(data, all, sel.c, recipe)?;
         let mut calibration = BTreeMap::new();
-        for variant in Variant::ALL {
+        for &variant in recipe.variants() {
             let scores = &sel.inner_scores[&variant];
             let (s, y): (Vec<f64>, Vec<bool>) = scores
                 .iter()
@@ -173,7 +174,9 @@ impl FinalEnsemble {
     /// Calibrates the ensemble of the members' final models on their out-of-fold scores.
     pub fn from_members(members: &[MemberOutcome]) -> anyhow::Result<Self> {
         let mut platt = BTreeMap::new();
-        for variant in Variant::ALL {
+        let first = members.first().context("no members")?;
+        let variants: Vec<Variant> = first.final_model.calibration.keys().copied().collect();
+        for variant in variants {
             let mut sum: BTreeMap<ImageId, f64> = BTreeMap::new();
             for m in members {
                 let cal = m.final_model.calibration[&variant];
@@ -181,7 +184,7 @@ impl FinalEnsemble {
                     *sum.entry(id).or_default() += (s - cal.mean) / cal.sd / members.len() as f64;
                 }
             }
-            let labels = &members.first().context("no members")?.final_model.labels;
+            let labels = &first.final_model.labels;
             let (s, y): (Vec<f64>, Vec<bool>) = sum.iter().map(|(id, &s)| (s, labels[id])).unzip();
             platt.insert(variant.name().to_string(), Platt::fit(&s, &y)?);
         }

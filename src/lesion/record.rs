@@ -42,7 +42,8 @@ pub struct FoldChoice {
     pub c: f64,
     /// k.
     pub k: usize,
-    /// Inner out-of-fold AUC of `lesion+bilateral` at the chosen pair.
+    /// Inner out-of-fold AUC of the selection score (`lesion+bilateral`, or `lesion` when the
+    /// run is not bilateral) at the chosen pair.
     pub inner_auc: f64,
     /// Positive training cells.
     pub positive_cells: usize,

@@ -18,7 +18,7 @@ use mias_eval::{
 };
 use serde::Serialize;
 
-use super::{Film, ModelScores, Outcome, to_unit};
+use super::{Film, ModelScores, Outcome, Variant, to_unit};
 
 /// Settings of the evaluation.
 #[derive(Clone, Copy, Debug)]
@@ -416,7 +416,21 @@ pub fn markdown(outcome: &Outcome, evals: &[ModelEval], loc: &[Localisation]) ->
             pct(Some(&m.accuracy))
         ));
     }
-    s.push_str("\n## Chosen in each fold by the inner cross-validation\n\n| Backbone | fold | C | k | inner AUC (lesion+bilateral) | training cells (pos / neg) |\n|---|---|---|---|---|---|\n");
+    // The score that chose C and k: the bilateral one when the run computed it.
+    let bilateral = outcome
+        .members
+        .iter()
+        .any(|m| m.final_model.calibration.contains_key(&Variant::Bilateral));
+    let selection = if bilateral {
+        Variant::Bilateral
+    } else {
+        Variant::Lesion
+    };
+    s.push_str(&format!(
+        "\n## Chosen in each fold by the inner cross-validation\n\n| Backbone | fold | C | k | \
+         inner AUC ({}) | training cells (pos / neg) |\n|---|---|---|---|---|---|\n",
+        selection.name()
+    ));
     for m in &outcome.members {
         for f in &m.folds {
             s.push_str(&format!(

@@ -239,10 +239,14 @@ pub fn predict(
             let (_, ol) = member_logits(dir, m, o, lookup, device)?;
             score -= top_k_mean(&ol, m.k);
         }
-        let cal = m
-            .calibration
-            .get(variant.name())
-            .with_context(|| format!("{}: no calibration of {}", m.backbone, variant.name()))?;
+        let cal = m.calibration.get(variant.name()).with_context(|| {
+            format!(
+                "{}: the run's lesion models have no `{}` score (a run with \
+                 `classifier.bilateral = false` scores films alone: give no --other)",
+                m.backbone,
+                variant.name()
+            )
+        })?;
         z += (score - cal.mean) / cal.sd / saved.members.len() as f64;
         members.push(MemberVerdict {
             backbone: m.backbone.clone(),

@@ -285,6 +285,11 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
 /// predictions.csv numbers Mini-MIAS's women), right breast odd, view MLO, each planted lesion
 /// `benign` at its (column, row) with its radius, top-left origin.
 fn make_manifest_dataset(dir: &Path) {
+    make_manifest_dataset_with(dir, |n| n.div_ceil(2));
+}
+
+/// As [`make_manifest_dataset`], film `n` belonging to woman `woman(n)`.
+fn make_manifest_dataset_with(dir: &Path, woman: impl Fn(u16) -> u16) {
     std::fs::create_dir_all(dir.join("films")).unwrap();
     let mut csv = String::from("image,patient,laterality,view,label,x,y,radius\n");
     for n in 1..=40u16 {
@@ -295,7 +300,7 @@ fn make_manifest_dataset(dir: &Path) {
         };
         csv.push_str(&format!(
             "films/f{n:02}.png,{},{side},MLO,{lesion}\n",
-            n.div_ceil(2)
+            woman(n)
         ));
         film(n)
             .save(dir.join(format!("films/f{n:02}.png")))
@@ -341,4 +346,86 @@ fn a_manifest_of_the_same_films_gives_the_same_lesion_scores() {
     for file in ["metrics.csv", "localisation.csv"] {
         assert_eq!(read(b.join(file)), read(a.join(file)), "{file}");
     }
+}
+
+#[test]
+fn films_without_the_other_breast_are_scored_alone_when_the_config_says_so() {
+    let Some(weights) =
+        shared_weights("films_without_the_other_breast_are_scored_alone_when_the_config_says_so")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    // Every film its own woman: no film has an other breast.
+    make_manifest_dataset_with(&root.join("collection"), |n| n);
+    std::fs::write(root.join("lesion.toml"), CONFIG).unwrap();
+    let args = |out: &str| -> Vec<String> {
+        [
+            "reproduce",
+            "--methods",
+            "lesion",
+            "--data",
+            &root.join("collection").display().to_string(),
+            "--lesion-config",
+            &root.join("lesion.toml").display().to_string(),
+            "--weights-dir",
+            &weights.display().to_string(),
+            "--out",
+            &root.join(out).display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    // The committed default scores against the other breast: the run stops and says why.
+    let a = args("bilateral");
+    let o = mias(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &root.join("cache"),
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("has no other breast") && err.contains("classifier.bilateral = false"),
+        "{err}"
+    );
+    assert!(!root.join("bilateral").exists());
+    // Films alone: the planted films still rank first, and no bilateral score is written.
+    std::fs::write(
+        root.join("lesion.toml"),
+        CONFIG.replacen("max_iter = 300", "max_iter = 300\nbilateral = false", 1),
+    )
+    .unwrap();
+    let a = args("alone");
+    let o = mias(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &root.join("cache"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let preds = rows(&root.join("alone/lesion/predictions.csv"));
+    assert_eq!(preds.len(), 40);
+    assert!(
+        preds[0].keys().all(|k| !k.contains("bilateral")),
+        "{:?}",
+        preds[0].keys()
+    );
+    let (mut pos, mut neg) = (vec![], vec![]);
+    for r in &preds {
+        let n: u16 = r["image"]
+            .trim_start_matches("films/f")
+            .trim_end_matches(".png")
+            .parse()
+            .unwrap();
+        let s: f64 = r["score_mobilenetv2_lesion"].parse().unwrap();
+        if planted(n).is_some() {
+            pos.push(s)
+        } else {
+            neg.push(s)
+        }
+    }
+    let a = auc(&pos, &neg);
+    assert!(a >= 0.9, "planted films should rank first: AUC {a}");
+    let table = std::fs::read_to_string(root.join("alone/lesion/table.md")).unwrap();
+    assert!(table.contains("inner AUC (lesion)"), "{table}");
 }
