@@ -409,7 +409,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     staging::remove_on_signal()?;
     let staged = Staging::begin(&args.out)?;
     if let Some((outcome, evals)) = &paper {
-        report::write_results(staged.path(), outcome, evals, &p.not_run)?;
+        report::write_results(staged.path(), outcome, &p.dataset, evals, &p.not_run)?;
     }
     let mut lesion_evals = Vec::new();
     let mut lesion_record = None;
@@ -499,14 +499,7 @@ fn run_shard(
     }
     if let Some((cfg, _)) = lesion_cfg {
         let (members, _) = resolve_members(args, &cfg.kinds()?)?;
-        let inputs = lesion::Inputs {
-            dataset: &p.dataset,
-            members: &members,
-            config: cfg,
-            permute_labels: args.permute_labels,
-            cache,
-            device: &p.device,
-        };
+        let inputs = lesion_inputs(args, p, cfg, &members, cache);
         for (kind, s) in lesion::warm_cache(&inputs, shard, bars)? {
             eprintln!(
                 "shard {shard}: {kind}: {} maps, {} computed",
@@ -542,6 +535,24 @@ fn paper_inputs<'a>(
         members: &p.members,
         cache,
         batch: args.common.batch,
+        device: &p.device,
+    }
+}
+
+/// What the lesion method runs on under the flags (`--permute-labels` moves films' labels).
+fn lesion_inputs<'a>(
+    args: &Args,
+    p: &'a Prepared,
+    cfg: &'a LesionConfig,
+    members: &'a [Member],
+    cache: &'a FeatureCache,
+) -> lesion::Inputs<'a> {
+    lesion::Inputs {
+        dataset: &p.dataset,
+        members,
+        config: cfg,
+        permute_labels: args.permute_labels,
+        cache,
         device: &p.device,
     }
 }
@@ -620,14 +631,7 @@ fn run_lesion(
     let t = Instant::now();
     eprintln!("lesion method: {source}");
     let (members, not_run) = resolve_members(args, &cfg.kinds()?)?;
-    let inputs = lesion::Inputs {
-        dataset: &p.dataset,
-        members: &members,
-        config: cfg,
-        permute_labels: args.permute_labels,
-        cache,
-        device: &p.device,
-    };
+    let inputs = lesion_inputs(args, p, cfg, &members, cache);
     let outcome = lesion::run(&inputs, bars)?;
     let map_caches = members
         .iter()

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use mias_backbones::BackboneKind;
 use mias_data::split::Item;
-use mias_data::{Dataset, ImageId, ImageRecord};
+use mias_data::{Dataset, ImageId};
 use mias_train::Head;
 
 use super::protocol::{self, HeadJob, HeadSetup, Part, RunOutput};
@@ -88,10 +88,6 @@ pub struct Outcome {
     pub pooling: Pooling,
     /// Seconds spent training the final heads.
     pub final_seconds: f64,
-    /// The dataset's records (whose each image is, for the leakage report).
-    pub records: Vec<ImageRecord>,
-    /// Each image's name in outputs ([`mias_data::Dataset::name`]).
-    pub names: BTreeMap<ImageId, String>,
 }
 
 impl Outcome {
@@ -195,11 +191,6 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         extraction,
         pooling: cfg.pooling,
         final_seconds: start.elapsed().as_secs_f64(),
-        records: records.to_vec(),
-        names: records
-            .iter()
-            .map(|r| (r.id, inputs.dataset.name(r.id)))
-            .collect(),
     })
 }
 

@@ -106,9 +106,10 @@ fn ensemble_auc(evals: &[Evaluated<'_>], protocol: Protocol, labels: LabelSource
 
 /// The leakage report (leakage.md): the protocols side by side on `main` (the metrics of the
 /// run's own labels), what each leak adds, the permutation control, what training shared
-/// with each part's test set, and each part's audit.
+/// with each part's test set, and each part's audit (`records` say whose each image is).
 pub fn leakage_markdown(
     outcome: &Outcome,
+    records: &[ImageRecord],
     evals: &[Evaluated<'_>],
     main: &DataFrame,
 ) -> anyhow::Result<String> {
@@ -133,7 +134,7 @@ pub fn leakage_markdown(
     }
     md.push_str(&what_each_leak_adds(outcome, evals));
     md.push_str(&control_section(outcome, evals));
-    md.push_str(&shared_section(outcome));
+    md.push_str(&shared_section(outcome, records));
     Ok(md)
 }
 
@@ -205,7 +206,7 @@ fn control_section(outcome: &Outcome, evals: &[Evaluated<'_>]) -> String {
 }
 
 /// Per protocol and part, what training shared with the test items; then each part's audit.
-fn shared_section(outcome: &Outcome) -> String {
+fn shared_section(outcome: &Outcome, records: &[ImageRecord]) -> String {
     let mut md = String::from(
         "## What training shared with the test set\n\n| protocol | part | test items | a copy \
          of its own image in training | its other breast in training | both | neither \
@@ -214,7 +215,7 @@ fn shared_section(outcome: &Outcome) -> String {
     let mut audits = String::new();
     for o in outcome.main() {
         for part in &o.parts {
-            let l = test_leak(part, &outcome.records);
+            let l = test_leak(part, records);
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} |",
@@ -226,7 +227,7 @@ fn shared_section(outcome: &Outcome) -> String {
                 l.both,
                 l.clean
             );
-            let a = part.audit(&outcome.records);
+            let a = part.audit(records);
             let _ = writeln!(
                 audits,
                 "- {} {}: {}; {} source image(s) and {} woman/women in more than one part{}",

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use mias_backbones::BackboneKind;
+use mias_data::Dataset;
 use mias_eval::polars::prelude::DataFrame;
 use mias_eval::{
     AucInterval, ConfusionPanel, CvSummary, EvalConfig, Evaluation, Figure, FoldPredictions,
@@ -164,6 +165,7 @@ pub fn metrics_frame(evals: &[&ProtocolEval]) -> anyhow::Result<DataFrame> {
 pub fn write_results(
     dir: &Path,
     outcome: &Outcome,
+    dataset: &Dataset,
     evals: &[ProtocolEval],
     not_run: &[NotRun],
 ) -> anyhow::Result<()> {
@@ -198,10 +200,14 @@ pub fn write_results(
             })
         })
         .collect();
-    let leakage = super::leakage::leakage_markdown(outcome, &evaluated, &main_frame)?;
+    let leakage =
+        super::leakage::leakage_markdown(outcome, dataset.records(), &evaluated, &main_frame)?;
     output("leakage.md", leakage.as_bytes())?;
     write_figures(dir, &main)?;
-    output("predictions.csv", predictions_csv(outcome).as_bytes())?;
+    output(
+        "predictions.csv",
+        predictions_csv(outcome, dataset).as_bytes(),
+    )?;
     write_heads(dir, outcome)
 }
 
@@ -391,8 +397,9 @@ fn protocol_title(protocol: Protocol, outcome: &Outcome) -> String {
     }
 }
 
-/// Every test item's label and probabilities, one row per protocol, labels, part and item.
-pub fn predictions_csv(outcome: &Outcome) -> String {
+/// Every test item's label and probabilities, one row per protocol, labels, part and item;
+/// images named as `dataset` names them (`mdbNNN`, or a collection's path).
+pub fn predictions_csv(outcome: &Outcome, dataset: &Dataset) -> String {
     let mut out = String::from("protocol,labels,part,image,view,label");
     for &m in &outcome.members {
         let _ = write!(out, ",p_{}", Model::Backbone(m).name());
@@ -406,10 +413,7 @@ pub fn predictions_csv(outcome: &Outcome) -> String {
                 o.protocol.name(),
                 o.labels.name(),
                 r.part,
-                outcome
-                    .names
-                    .get(&r.image)
-                    .map_or_else(|| r.image.to_string(), Clone::clone),
+                dataset.name(r.image),
                 r.view,
                 r.label
             );
