@@ -35,6 +35,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::csv_table::{Table, fail, normalise};
 use crate::error::{Error, Result};
 use crate::info::{Pixel, Severity, Side};
 use crate::manifest::{Manifest, ManifestImage, ManifestLesion, View};
@@ -50,26 +51,17 @@ pub const CASE_FILES: [(&str, Subset); 4] = [
 /// CBIS-DDSM's official split (the manifest's `split` column).
 pub use crate::manifest::Subset;
 
-/// A CBIS-DDSM directory read: the manifest of its full mammograms and each image's subset.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CbisDdsm {
-    /// Every full mammogram with its lesions.
-    pub manifest: Manifest,
-    /// The official subset of each image (by the manifest's image path).
-    pub subsets: BTreeMap<PathBuf, Subset>,
-}
-
 /// True when `dir` holds at least one of the case-description files.
 pub fn is_cbis_ddsm(dir: &Path) -> bool {
     CASE_FILES.iter().any(|(f, _)| dir.join(f).is_file())
 }
 
-/// Reads the case-description files present in `dir` and finds every image's DICOM file.
-pub fn open(dir: impl AsRef<Path>) -> Result<CbisDdsm> {
+/// Reads the case-description files present in `dir` and finds every image's DICOM file: the
+/// manifest of the full mammograms, each image with its official subset.
+pub fn open(dir: impl AsRef<Path>) -> Result<Manifest> {
     let dir = dir.as_ref();
     let mut images: Vec<ManifestImage> = Vec::new();
     let mut index: BTreeMap<PathBuf, usize> = BTreeMap::new();
-    let mut subsets = BTreeMap::new();
     let mut read_any = false;
     for (name, subset) in CASE_FILES {
         let path = dir.join(name);
@@ -105,7 +97,6 @@ pub fn open(dir: impl AsRef<Path>) -> Result<CbisDdsm> {
                 Some(&i) => images[i].lesions.push(lesion),
                 None => {
                     index.insert(image.clone(), images.len());
-                    subsets.insert(image.clone(), subset);
                     images.push(ManifestImage {
                         image,
                         patient: row.patient,
@@ -130,10 +121,11 @@ pub fn open(dir: impl AsRef<Path>) -> Result<CbisDdsm> {
             ),
         });
     }
-    Ok(CbisDdsm {
-        manifest: Manifest::from_images(dir.join(CASE_FILES[0].0), dir.to_path_buf(), images),
-        subsets,
-    })
+    Ok(Manifest::from_images(
+        dir.join(CASE_FILES[0].0),
+        dir.to_path_buf(),
+        images,
+    ))
 }
 
 /// One lesion row of a case-description file.
@@ -149,28 +141,9 @@ struct CaseRow {
     roi_folder: Option<String>,
 }
 
-/// `breast density`, `breast_density` and `Breast Density` alike.
-fn normalise(header: &str) -> String {
-    header.trim().to_ascii_lowercase().replace(['_', ' '], "")
-}
-
 fn read_case_file(path: &Path) -> Result<Vec<CaseRow>> {
-    let fail = |line: usize, column: Option<&str>, reason: String| Error::Manifest {
-        path: path.to_path_buf(),
-        line,
-        column: column.map(str::to_string),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| fail(1, None, format!("cannot read the header row: {e}")))?
-        .iter()
-        .map(normalise)
-        .collect();
+    let fail = |line: usize, column: Option<&str>, reason: String| fail(path, line, column, reason);
+    let table = Table::read(path, normalise)?;
     let wanted = [
         "patient_id",
         "left or right breast",
@@ -178,21 +151,14 @@ fn read_case_file(path: &Path) -> Result<Vec<CaseRow>> {
         "pathology",
         "image file path",
     ];
-    let mut at = Vec::with_capacity(wanted.len());
-    for name in wanted {
-        let position = header.iter().position(|h| *h == normalise(name));
-        at.push(position.ok_or_else(|| fail(1, Some(name), "missing column".into()))?);
-    }
-    let roi_at = header
+    let at = wanted
         .iter()
-        .position(|h| *h == normalise("ROI mask file path"));
+        .map(|name| table.column(name))
+        .collect::<Result<Vec<usize>>>()?;
+    let roi_at = table.find("ROI mask file path");
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line() as usize);
-            fail(line, None, format!("unreadable row: {e}"))
-        })?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
+    for (line, record) in &table.rows {
+        let line = *line;
         let field = |k: usize| record.get(at[k]).unwrap_or("").trim();
         let side = match field(1).to_ascii_uppercase().as_str() {
             "LEFT" => Side::Left,
@@ -429,18 +395,18 @@ mod tests {
         std::fs::write(dir.path().join("mass_case_description_test_set.csv"), test).unwrap();
         assert!(is_cbis_ddsm(dir.path()));
         let c = open(dir.path()).unwrap();
-        let s = c.manifest.summary();
+        let s = c.summary();
         // Hand count: two images of two patients; the first with two lesions, one malignant.
         assert_eq!((s.images, s.normal, s.abnormal), (2, 0, 2));
         assert_eq!((s.benign, s.malignant, s.lesions, s.patients), (1, 1, 3, 2));
-        let first = &c.manifest.images()[0];
+        let first = &c.images()[0];
         assert_eq!(
             first.image,
             Path::new("CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/1.2.3/4.5.6/1-1.dcm")
         );
         assert_eq!((first.laterality, first.view), (Side::Left, View::Cc));
-        assert_eq!(c.subsets[&first.image], Subset::Train);
-        assert_eq!(c.subsets[&c.manifest.images()[1].image], Subset::Test);
+        assert_eq!(first.subset, Some(Subset::Train));
+        assert_eq!(c.images()[1].subset, Some(Subset::Test));
     }
 
     #[test]
@@ -454,7 +420,7 @@ mod tests {
                     P_00005,3,RIGHT,CC,1,calcification,AMORPHOUS,CLUSTERED,3,MALIGNANT,3,\
                     Calc-Training_P_00005_RIGHT_CC/1/2/000000.dcm,x,y\n";
         std::fs::write(&path, good).unwrap();
-        assert_eq!(open(dir.path()).unwrap().manifest.images().len(), 1);
+        assert_eq!(open(dir.path()).unwrap().images().len(), 1);
         for (from, to, expect) in [
             ("MALIGNANT", "UNKNOWN", ":2: column \"pathology\""),
             (",RIGHT,", ",MIDDLE,", "column \"left or right breast\""),

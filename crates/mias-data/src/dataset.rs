@@ -134,8 +134,8 @@ impl Dataset {
                 });
             }
             if cbis::is_cbis_ddsm(&dir) {
-                let cbis = cbis::open(&dir)?;
-                let collection = Collection::new(CollectionKind::CbisDdsm, cbis.manifest)?;
+                let manifest = cbis::open(&dir)?;
+                let collection = Collection::new(CollectionKind::CbisDdsm, manifest)?;
                 return Ok(Dataset {
                     dir,
                     source: Source::Collection(Box::new(collection)),

@@ -57,6 +57,7 @@ pub mod augment;
 pub mod cbis;
 pub mod cells;
 pub mod collection;
+mod csv_table;
 pub mod dataset;
 pub mod dicom;
 pub mod error;

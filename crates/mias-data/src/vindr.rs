@@ -21,13 +21,14 @@
 //!   the lesion method's cells see it; an abnormal image without such a finding has one lesion
 //!   without a position.
 //!
-//! Columns are found by name (unused ones ignored); errors name the file, the line and the
-//! column.
+//! Columns are found by name, case aside (unused ones ignored); errors name the file, the line
+//! and the column.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::csv_table::{Table, fail, lowercase};
+use crate::error::Result;
 use crate::info::{Pixel, Severity, Side};
 use crate::manifest::{Manifest, ManifestImage, ManifestLesion, Subset, View};
 
@@ -42,62 +43,10 @@ pub fn is_vindr(dir: &Path) -> bool {
     dir.join(BREAST_FILE).is_file()
 }
 
-/// A CSV read with its columns found by name.
-struct Table {
-    path: PathBuf,
-    header: Vec<String>,
-    rows: Vec<(usize, csv::StringRecord)>,
-}
-
-impl Table {
-    fn read(path: &Path) -> Result<Table> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let header = reader
-            .headers()
-            .map_err(|e| fail(path, 1, None, format!("cannot read the header row: {e}")))?
-            .iter()
-            .map(|h| h.trim().to_ascii_lowercase())
-            .collect();
-        let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                fail(path, line, None, format!("unreadable row: {e}"))
-            })?;
-            let line = record.position().map_or(0, |p| p.line() as usize);
-            rows.push((line, record));
-        }
-        Ok(Table {
-            path: path.to_path_buf(),
-            header,
-            rows,
-        })
-    }
-
-    fn column(&self, name: &str) -> Result<usize> {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| fail(&self.path, 1, Some(name), "missing column".into()))
-    }
-}
-
-fn fail(path: &Path, line: usize, column: Option<&str>, reason: String) -> Error {
-    Error::Manifest {
-        path: path.to_path_buf(),
-        line,
-        column: column.map(str::to_string),
-        reason,
-    }
-}
-
 /// Reads both tables of `dir` (the finding table is optional) and finds every image's file.
 pub fn open(dir: impl AsRef<Path>) -> Result<Manifest> {
     let dir = dir.as_ref();
-    let breast = Table::read(&dir.join(BREAST_FILE))?;
+    let breast = Table::read(&dir.join(BREAST_FILE), lowercase)?;
     let (study, image) = (breast.column("study_id")?, breast.column("image_id")?);
     let (side, view) = (
         breast.column("laterality")?,
@@ -176,7 +125,7 @@ pub fn open(dir: impl AsRef<Path>) -> Result<Manifest> {
     }
     let findings = dir.join(FINDING_FILE);
     if findings.is_file() {
-        add_findings(&Table::read(&findings)?, &by_id, &mut images)?;
+        add_findings(&Table::read(&findings, lowercase)?, &by_id, &mut images)?;
     }
     Ok(Manifest::from_images(
         breast.path.clone(),

@@ -340,7 +340,7 @@ fn cbis_ddsm_roi_masks_give_the_lesions_centres_and_radii() {
     )
     .unwrap();
     let c = mias_data::cbis::open(tmp.path()).unwrap();
-    let lesions: Vec<(u32, u32, u32)> = c.manifest.images()[0]
+    let lesions: Vec<(u32, u32, u32)> = c.images()[0]
         .lesions
         .iter()
         .map(|l| {
@@ -369,10 +369,5 @@ fn cbis_ddsm_roi_masks_give_the_lesions_centres_and_radii() {
     std::fs::remove_dir_all(root.join(format!("{folder}_1"))).unwrap();
     std::fs::remove_dir_all(root.join(format!("{folder}_2"))).unwrap();
     let c = mias_data::cbis::open(tmp.path()).unwrap();
-    assert!(
-        c.manifest.images()[0]
-            .lesions
-            .iter()
-            .all(|l| l.centre.is_none())
-    );
+    assert!(c.images()[0].lesions.iter().all(|l| l.centre.is_none()));
 }

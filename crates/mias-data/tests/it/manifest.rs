@@ -243,23 +243,22 @@ fn cbis_ddsm_layout_of_the_real_mammograms() {
     )
     .unwrap();
     let c = mias_data::cbis::open(dir.path()).unwrap();
-    let s = c.manifest.summary();
+    let s = c.summary();
     // Hand count: 8 abnormal images of 2 women; malignant only P_00820's left breast.
     assert_eq!((s.images, s.normal, s.abnormal), (8, 0, 8));
     assert_eq!((s.benign, s.malignant, s.patients, s.pairs), (6, 2, 2, 4));
     assert!(
-        c.subsets
-            .values()
-            .all(|v| *v == mias_data::cbis::Subset::Train)
+        c.images()
+            .iter()
+            .all(|i| i.subset == Some(mias_data::cbis::Subset::Train))
     );
     // Every image is the real file, and its header agrees with the CSV's side and view.
     let options = LoadOptions {
         long_side: Some(128),
         ..LoadOptions::default()
     };
-    for image in c.manifest.images() {
-        let loaded =
-            load_mammogram(&c.manifest.path(image), &options, Some(image.laterality)).unwrap();
+    for image in c.images() {
+        let loaded = load_mammogram(&c.path(image), &options, Some(image.laterality)).unwrap();
         assert_eq!(loaded.view.map(|v| v.0), Some(image.view));
     }
 }
