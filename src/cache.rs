@@ -24,10 +24,16 @@ use mias_data::preprocess::Preprocess;
 use mias_data::{Dataset, ImageId};
 use serde::Serialize;
 
-use crate::config::Pooling;
+use crate::runner::Pooling;
 use sha2::{Digest, Sha256};
 
-/// Everything a cached feature vector depends on, besides the image and the view.
+/// The version of the code that computes cached values (the kernels of mias-backbones, the
+/// preprocessing, the working frame): part of every key, so that values an older build
+/// computed are never read as this build's. Bump it with any change that alters a cached bit.
+/// Keys written before the number existed are version 1.
+pub const CODE_VERSION: u32 = 2;
+
+/// Everything a cached vector depends on, besides the image and the view.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CacheKey {
     /// The backbone (written by name, e.g. `vgg16`).
@@ -38,40 +44,50 @@ pub struct CacheKey {
     /// Forward configuration (written by name, `timm` or `keras`).
     #[serde(with = "crate::by_name")]
     pub flavor: Flavor,
-    /// Resize and normalisation.
-    pub preprocess: Preprocess,
-    /// Augmentation ranges (views > 0 depend on them).
-    pub augment: Augment,
-    /// Seed of the augmentation draws.
-    pub seed: u64,
-    /// Pooling of the last feature map (left out of the key's JSON when `avg`, so keys made
-    /// before the option existed still match).
-    #[serde(skip_serializing_if = "Pooling::is_avg")]
-    pub pooling: Pooling,
-    /// For dense maps (the lesion method): the layer and what the views are. Left out of the
-    /// key's JSON when absent, so the paper method's keys are unchanged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dense: Option<DenseKey>,
+    /// [`CODE_VERSION`] of the build that computed the values.
+    pub code: u32,
     /// How a collection's files become working images ([`mias_data::Dataset::working_frame`]);
-    /// absent for Mini-MIAS, so its keys are unchanged.
+    /// absent for Mini-MIAS, whose files are the working images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame: Option<String>,
+    /// What the values are.
+    pub content: Content,
 }
 
-/// What a dense-map entry holds besides the pooled features' key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DenseKey {
-    /// The backbone layer whose whole map is stored (`last`, ...).
-    pub layer: String,
-    /// What each view number means.
-    pub views: String,
+/// What a key's entries hold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Content {
+    /// The paper method's features of a view of a film: the view drawn from `augment` and
+    /// `seed` (view 0 is the film), resized and normalised by `preprocess`, the last map
+    /// pooled by `pooling`.
+    Features {
+        /// Resize and normalisation.
+        preprocess: Preprocess,
+        /// Augmentation ranges (views > 0 depend on them).
+        augment: Augment,
+        /// Seed of the augmentation draws.
+        seed: u64,
+        /// Pooling of the last feature map.
+        pooling: Pooling,
+    },
+    /// A whole dense map `[C, g, g]` of a film at one layer, the film resized and normalised
+    /// by `preprocess`; views as `views` says (the lesion method: the film and its mirror).
+    DenseMap {
+        /// Resize (the map's input side) and normalisation.
+        preprocess: Preprocess,
+        /// The backbone layer (`last`, `previous_stage`).
+        layer: String,
+        /// What each view number means.
+        views: String,
+    },
 }
 
 impl CacheKey {
     /// A short stable identifier: the first 16 hex digits of the SHA-256 of the key's JSON.
-    pub fn id(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        hex::encode(&Sha256::digest(&json)[..8])
+    pub fn id(&self) -> anyhow::Result<String> {
+        let json = serde_json::to_vec(self).context("writing a feature-cache key as JSON")?;
+        Ok(hex::encode(&Sha256::digest(&json)[..8]))
     }
 }
 
@@ -83,6 +99,9 @@ pub struct FeatureCache {
     /// entries are named by the id (`mdb001`).
     names: Option<Arc<BTreeMap<ImageId, String>>>,
 }
+
+/// Whether this process has said that older builds' keys are not reused (said once).
+static OLDER_NOTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Tensor name of the vector inside an entry.
 const TENSOR: &str = "features";
@@ -138,18 +157,46 @@ impl FeatureCache {
         self.names
             .as_ref()
             .and_then(|n| n.get(&image).cloned())
-            .unwrap_or_else(|| image.to_string())
+            .unwrap_or_else(|| mias_data::info::mdb_name(image))
     }
 
     /// The directory holding one key's entries.
-    pub fn dir(&self, key: &CacheKey) -> PathBuf {
-        self.root.join(format!("{}-{}", key.backbone, key.id()))
+    pub fn dir(&self, key: &CacheKey) -> anyhow::Result<PathBuf> {
+        Ok(self.root.join(format!("{}-{}", key.backbone, key.id()?)))
     }
 
     /// The file of one entry.
-    pub fn entry_path(&self, key: &CacheKey, image: ImageId, view: u32) -> PathBuf {
-        self.dir(key)
-            .join(format!("{}.v{view}.safetensors", self.name(image)))
+    pub fn entry_path(&self, key: &CacheKey, image: ImageId, view: u32) -> anyhow::Result<PathBuf> {
+        Ok(self
+            .dir(key)?
+            .join(format!("{}.v{view}.safetensors", self.name(image))))
+    }
+
+    /// Key directories of `key`'s backbone and weights that an older build wrote (a
+    /// `key.json` with a smaller `code`, or none): their values are not reused.
+    fn older_keys(&self, key: &CacheKey) -> Vec<PathBuf> {
+        let Ok(dirs) = fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        let prefix = format!("{}-", key.backbone);
+        dirs.filter_map(Result::ok)
+            .map(|d| d.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+            })
+            .filter(|p| {
+                let Ok(bytes) = fs::read(p.join("key.json")) else {
+                    return false;
+                };
+                let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                    return false;
+                };
+                json["weights_sha256"] == key.weights_sha256.as_str()
+                    && json["code"].as_u64().unwrap_or(1) < u64::from(CODE_VERSION)
+            })
+            .collect()
     }
 
     /// What the cache holds for one item. A file that cannot be read is an error naming it;
@@ -162,14 +209,14 @@ impl FeatureCache {
         view: u32,
         dim: usize,
     ) -> anyhow::Result<Entry> {
-        let path = self.entry_path(key, image, view);
+        let path = self.entry_path(key, image, view)?;
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Entry::Absent),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         Ok(
-            match decode(&bytes, &key.id(), &self.name(image), view, dim) {
+            match decode(&bytes, &key.id()?, &self.name(image), view, dim) {
                 Ok(values) => Entry::Present(values),
                 Err(reason) => Entry::Damaged(reason),
             },
@@ -184,8 +231,21 @@ impl FeatureCache {
         view: u32,
         values: &[f32],
     ) -> anyhow::Result<()> {
-        let dir = self.dir(key);
+        let dir = self.dir(key)?;
         if !dir.join("key.json").is_file() {
+            let older = self.older_keys(key);
+            if !older.is_empty() && !OLDER_NOTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!(
+                    "note: the feature cache {} holds {} key director{} of {} computed by an \
+                     older build (code version < {CODE_VERSION}, e.g. {}); they are not reused, \
+                     the values are computed anew (remove them to reclaim the space)",
+                    self.root.display(),
+                    older.len(),
+                    if older.len() == 1 { "y" } else { "ies" },
+                    key.backbone,
+                    older[0].display()
+                );
+            }
             mias_core::fs::write_atomic(&dir.join("key.json"), &serde_json::to_vec_pretty(key)?)?;
         }
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -196,14 +256,14 @@ impl FeatureCache {
         )
         .context("building a cache entry")?;
         let metadata = BTreeMap::from([
-            ("key".to_string(), key.id()),
+            ("key".to_string(), key.id()?),
             ("image".to_string(), self.name(image)),
             ("view".to_string(), view.to_string()),
         ]);
         let encoded = mias_core::safetensors::serialize([(TENSOR, view_t)], &metadata)
             .context("encoding a cache entry")?;
         Ok(mias_core::fs::write_atomic(
-            &self.entry_path(key, image, view),
+            &self.entry_path(key, image, view)?,
             &encoded,
         )?)
     }
@@ -238,7 +298,7 @@ impl FeatureCache {
                     eprintln!(
                         "warning: damaged feature cache entry {} ({reason}): computing it again \
                          and replacing it",
-                        self.entry_path(key, image, view).display()
+                        self.entry_path(key, image, view)?.display()
                     );
                     replaced += 1;
                 }
@@ -265,7 +325,10 @@ impl FeatureCache {
             progress(chunk.len());
         }
         Ok(Fetched {
-            vectors: out.into_iter().map(Option::unwrap_or_default).collect(),
+            vectors: out
+                .into_iter()
+                .map(|v| v.context("a cache item was neither read nor computed"))
+                .collect::<anyhow::Result<_>>()?,
             computed: missing.len(),
             replaced,
         })
@@ -332,17 +395,19 @@ mod tests {
             backbone: BackboneKind::Vgg16,
             weights_sha256: "ab".repeat(32),
             flavor: Flavor::Keras,
-            preprocess: Preprocess::new(224, Normalisation::Caffe),
-            augment: Augment::paper(),
-            seed,
-            pooling: Pooling::Avg,
-            dense: None,
+            code: CODE_VERSION,
             frame: None,
+            content: Content::Features {
+                preprocess: Preprocess::new(224, Normalisation::Caffe),
+                augment: Augment::paper(),
+                seed,
+                pooling: Pooling::Avg,
+            },
         }
     }
 
     fn id(n: u16) -> ImageId {
-        ImageId::new(n).unwrap()
+        mias_data::info::mdb(n).unwrap()
     }
 
     #[test]
@@ -354,7 +419,7 @@ mod tests {
             .map(|root| {
                 let cache = FeatureCache::new(root);
                 cache.put(&key(1), id(7), 3, &[0.5, -1.0]).unwrap();
-                fs::read(cache.entry_path(&key(1), id(7), 3)).unwrap()
+                fs::read(cache.entry_path(&key(1), id(7), 3).unwrap()).unwrap()
             })
             .collect();
         assert_eq!(bytes[0], bytes[1]);
@@ -375,7 +440,7 @@ mod tests {
         let fake = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
             Ok(wanted
                 .iter()
-                .map(|(i, v)| vec![f32::from(i.number()), *v as f32, 0.5])
+                .map(|(i, v)| vec![i.ordinal() as f32, *v as f32, 0.5])
                 .collect())
         };
         let first = cache
@@ -391,7 +456,7 @@ mod tests {
             .unwrap();
         assert_eq!((second.vectors, second.computed), (first.vectors, 0));
         // Another seed is another key: nothing shared.
-        assert_ne!(key(1).id(), key(2).id());
+        assert_ne!(key(1).id().unwrap(), key(2).id().unwrap());
         assert_eq!(cache.get(&key(2), id(1), 0, 3).unwrap(), Entry::Absent);
     }
 
@@ -409,7 +474,7 @@ mod tests {
             }
             Ok(wanted
                 .iter()
-                .map(|(i, _)| vec![f32::from(i.number())])
+                .map(|(i, _)| vec![i.ordinal() as f32])
                 .collect())
         };
         assert!(
@@ -422,7 +487,7 @@ mod tests {
             asked.extend_from_slice(wanted);
             Ok(wanted
                 .iter()
-                .map(|(i, _)| vec![f32::from(i.number())])
+                .map(|(i, _)| vec![i.ordinal() as f32])
                 .collect())
         };
         let got = cache
@@ -446,7 +511,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let cache = FeatureCache::new(tmp.path());
         let items: Vec<(ImageId, u32)> = (1..=4).map(|n| (id(n), 0)).collect();
-        let value = |i: ImageId| vec![f32::from(i.number()), -1.0];
+        let value = |i: ImageId| vec![i.ordinal() as f32, -1.0];
         let compute = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
             Ok(wanted.iter().map(|&(i, _)| value(i)).collect())
         };
@@ -454,7 +519,7 @@ mod tests {
             .get_or_compute(&key(1), &items, 2, 8, compute, |_| {})
             .unwrap();
         // mdb001 truncated, mdb002 of another length, mdb003 a copy of mdb004's entry.
-        let path = |n| cache.entry_path(&key(1), id(n), 0);
+        let path = |n| cache.entry_path(&key(1), id(n), 0).unwrap();
         let bytes = fs::read(path(1)).unwrap();
         fs::write(path(1), &bytes[..bytes.len() - 3]).unwrap();
         cache.put(&key(1), id(2), 0, &[1.0, 2.0, 3.0]).unwrap();
@@ -480,7 +545,7 @@ mod tests {
             let entry = cache.get(&key(1), id(n), 0, 2).unwrap();
             assert_eq!(entry, Entry::Present(value(id(n))), "mdb{n:03}");
         }
-        let names: Vec<String> = fs::read_dir(cache.dir(&key(1)))
+        let names: Vec<String> = fs::read_dir(cache.dir(&key(1)).unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
@@ -498,7 +563,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let cache = FeatureCache::new(tmp.path());
         // A directory where the file should be: not a damaged entry, an I/O error.
-        fs::create_dir_all(cache.entry_path(&key(1), id(1), 0)).unwrap();
+        fs::create_dir_all(cache.entry_path(&key(1), id(1), 0).unwrap()).unwrap();
         let err = cache.get(&key(1), id(1), 0, 2).unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("mdb001.v0.safetensors"), "{msg}");

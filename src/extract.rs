@@ -7,15 +7,14 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use candle_core::{Device, Tensor};
-use mias_backbones::Backbone;
+use candle_core::Device;
 use mias_data::augment::Augment;
 use mias_data::preprocess::Preprocess;
 use mias_data::{Dataset, ImageId};
 
-use crate::cache::{CacheKey, FeatureCache};
-use crate::config::Pooling;
+use crate::cache::{CODE_VERSION, CacheKey, Content, FeatureCache};
 use crate::members::Member;
+use crate::runner::{Pooling, Runner};
 
 /// The preprocessing `member`'s backbone expects (side and normalisation of its flavor).
 pub fn preprocess_for(member: &Member) -> anyhow::Result<Preprocess> {
@@ -37,12 +36,14 @@ pub fn cache_key(
         backbone: member.kind,
         weights_sha256: member.provenance.sha256.clone(),
         flavor: member.flavor,
-        preprocess: preprocess_for(member)?,
-        augment: augment.clone(),
-        seed,
-        pooling,
-        dense: None,
+        code: CODE_VERSION,
         frame: dataset.working_frame().map(str::to_string),
+        content: Content::Features {
+            preprocess: preprocess_for(member)?,
+            augment: augment.clone(),
+            seed,
+            pooling,
+        },
     })
 }
 
@@ -57,16 +58,6 @@ pub fn feature_len(member: &Member, pooling: Pooling) -> usize {
 
 /// Feature vectors by (image, view).
 pub type Features = HashMap<(ImageId, u32), Vec<f32>>;
-
-/// The head's input for a batch: pooled features `[N, D]`, or the flattened last map
-/// `[N, D * h * w]`.
-pub fn forward(bb: &dyn Backbone, x: &Tensor, pooling: Pooling) -> anyhow::Result<Tensor> {
-    let f = match pooling {
-        Pooling::Avg => bb.features(x),
-        Pooling::Flatten => bb.feature_map(x).and_then(|m| Ok(m.flatten_from(1)?)),
-    };
-    f.with_context(|| format!("{} forward pass", bb.kind()))
-}
 
 /// What one extraction did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -126,26 +117,11 @@ pub fn extract(
     } = *ex;
     let start = std::time::Instant::now();
     let key = cache_key(member, augment, seed, pooling, dataset)?;
-    let prep = preprocess_for(member)?;
-    let side = prep.side as usize;
     let dim = feature_len(member, pooling);
-    let mut backbone: Option<Box<dyn Backbone>> = None;
+    let mut runner = Runner::new(member, device);
     let mut last: Option<(ImageId, image::GrayImage)> = None;
     let compute = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
-        if backbone.is_none() {
-            let source = mias_backbones::WeightsSource::File(member.provenance.path.clone());
-            let bb = mias_backbones::load(member.kind, &source, member.flavor, device)
-                .with_context(|| {
-                    format!(
-                        "loading {} ({} flavor) from {}",
-                        member.kind,
-                        member.flavor,
-                        member.provenance.path.display()
-                    )
-                })?;
-            backbone = Some(bb);
-        }
-        let mut values = Vec::with_capacity(wanted.len() * prep.len());
+        let mut views = Vec::with_capacity(wanted.len());
         for &(id, view) in wanted {
             // Items come sorted by image: decode each image once for all its views.
             let img = match last.take() {
@@ -154,15 +130,10 @@ pub fn extract(
                     .image(id)
                     .with_context(|| format!("reading image {}", dataset.name(id)))?,
             };
-            prep.extend_chw(&augment.view(&img, id, view, seed), &mut values);
+            views.push(augment.view(&img, id, view, seed));
             last = Some((id, img));
         }
-        let x = Tensor::from_vec(values, (wanted.len(), 3, side, side), device)?;
-        let bb = backbone
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("{} was not loaded", member.kind))?;
-        let f = forward(bb, &x, pooling)?;
-        Ok(f.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
+        runner.features(&views, pooling)
     };
     let got = cache.get_or_compute(&key, items, dim, batch, compute, progress)?;
     let stats = ExtractStats {

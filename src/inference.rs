@@ -4,17 +4,16 @@
 //! turns features into a probability belongs to each method (the paper's final heads:
 //! `paper::predict`); the members' probabilities and their average are a [`Prediction`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, bail};
-use candle_core::{Device, Tensor};
+use anyhow::Context;
+use candle_core::Device;
 use image::GrayImage;
-use mias_backbones::{Backbone, BackboneKind, WeightsSource};
-use mias_data::preprocess::Preprocess;
+use mias_backbones::BackboneKind;
 
-use crate::config::Pooling;
-use crate::members::{KNOWN_FILES, Member, Model};
+use crate::members::{Model, locate_run_weights};
 use crate::record::MemberRecord;
+use crate::runner::Runner;
 
 /// Reads a mammogram in any format mias-data reads (DICOM, PNG, JPEG, TIFF, PGM) as 8-bit
 /// grey in the working frame the training films were in (`mias_data::collection::working_image`:
@@ -25,99 +24,22 @@ pub fn read_image(path: &Path) -> anyhow::Result<GrayImage> {
         .with_context(|| format!("reading the image {}", path.display()))
 }
 
-/// Where the weights a run used are now: the recorded path, else a known file of
-/// `weights_dir`, with the recorded SHA-256 either way.
-pub fn find_weights(rec: &MemberRecord, weights_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let mut candidates = vec![rec.weights_path.clone()];
-    if let Some(dir) = weights_dir {
-        candidates.extend(
-            KNOWN_FILES
-                .iter()
-                .filter(|k| k.kind == rec.backbone)
-                .map(|k| dir.join(k.name)),
-        );
-    }
-    for path in &candidates {
-        if path.is_file() && mias_backbones::weights::sha256_file(path)? == rec.weights_sha256 {
-            return Ok(path.clone());
-        }
-    }
-    bail!(
-        "{}: no weight file with sha256 {} (the run's weights) at {}; pass --weights-dir with \
-         the directory that holds them",
+/// A runner of the member `rec` of a finished run on `device`, with the very weights the run
+/// used ([`crate::members::locate_run_weights`]: the recorded path, else `weights_dir`,
+/// matched by SHA-256).
+pub fn open_member(
+    rec: &MemberRecord,
+    weights_dir: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<Runner> {
+    let member = locate_run_weights(
         rec.backbone,
-        rec.weights_sha256,
-        candidates
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
-/// One member of a run, loaded: its backbone with the run's weights and its preprocessing.
-pub struct RunBackbone {
-    member: Member,
-    backbone: Box<dyn Backbone>,
-    prep: Preprocess,
-    device: Device,
-}
-
-impl RunBackbone {
-    /// Loads the member `rec` of a run on `device`, its weights found by [`find_weights`].
-    pub fn open(
-        rec: &MemberRecord,
-        weights_dir: Option<&Path>,
-        device: &Device,
-    ) -> anyhow::Result<RunBackbone> {
-        let kind = rec.backbone;
-        let path = find_weights(rec, weights_dir)?;
-        let (backbone, provenance) = mias_backbones::load_with_provenance(
-            kind,
-            &WeightsSource::File(path.clone()),
-            rec.flavor,
-            device,
-        )
-        .with_context(|| format!("loading {kind} from {}", path.display()))?;
-        let member = Member {
-            kind,
-            flavor: rec.flavor,
-            provenance,
-        };
-        let prep = crate::extract::preprocess_for(&member)?;
-        Ok(RunBackbone {
-            member,
-            backbone,
-            prep,
-            device: device.clone(),
-        })
-    }
-
-    /// The member: backbone, flavor, weights.
-    pub fn member(&self) -> &Member {
-        &self.member
-    }
-
-    /// The loaded backbone.
-    pub fn backbone(&self) -> &dyn Backbone {
-        self.backbone.as_ref()
-    }
-
-    /// `image` as the backbone's input, `[1, 3, S, S]` (resized to its side, normalised its
-    /// flavor's way).
-    pub fn input(&self, image: &GrayImage) -> anyhow::Result<Tensor> {
-        let side = self.prep.side as usize;
-        Ok(Tensor::from_vec(
-            self.prep.chw(image),
-            (1, 3, side, side),
-            &self.device,
-        )?)
-    }
-
-    /// The features of `image` as the run's heads read them (`[1, D]` under `pooling`).
-    pub fn features(&self, image: &GrayImage, pooling: Pooling) -> anyhow::Result<Tensor> {
-        crate::extract::forward(self.backbone(), &self.input(image)?, pooling)
-    }
+        rec.flavor,
+        &rec.weights_path,
+        &rec.weights_sha256,
+        weights_dir,
+    )?;
+    Ok(Runner::new(&member, device))
 }
 
 /// Each member's probability that an image is abnormal, and the ensemble's.

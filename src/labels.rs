@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use anyhow::anyhow;
 use mias_data::split::{self, Item};
-use mias_data::{ImageId, ImageRecord, Label, LabelVariant};
+use mias_data::{ImageId, ImageRecord, Label, Labelling};
 use serde::Serialize;
 
 /// Where an experiment's labels come from.
@@ -57,13 +57,13 @@ pub struct Labels {
 }
 
 impl Labels {
-    /// The labels of `source`: the records' own under `variant`, or those of the images a
+    /// The labels of `source`: the records' own under `labelling`, or those of the images a
     /// permutation over women assigns (each image takes the label its source has under
-    /// `variant`).
-    pub fn new(records: &[ImageRecord], variant: LabelVariant, source: LabelSource) -> Labels {
+    /// `labelling`).
+    pub fn new(records: &[ImageRecord], labelling: Labelling, source: LabelSource) -> Labels {
         let own: BTreeMap<ImageId, u32> = records
             .iter()
-            .map(|r| (r.id, u32::from(r.label(variant) == Label::Abnormal)))
+            .map(|r| (r.id, u32::from(r.label(labelling) == Label::Abnormal)))
             .collect();
         let by_image = match source {
             LabelSource::Real => own,
@@ -88,7 +88,7 @@ impl Labels {
                 self.by_image
                     .get(&i.image)
                     .copied()
-                    .ok_or_else(|| anyhow!("{} is not in the label table", i.image))
+                    .ok_or_else(|| anyhow!("film #{} is not in the label table", i.image.ordinal()))
             })
             .collect()
     }
@@ -105,10 +105,10 @@ mod tests {
     use mias_data::{AbnormalityClass, Lesion, Severity, Tissue};
 
     fn records() -> Vec<ImageRecord> {
-        ImageId::all()
+        mias_data::info::mdb_all()
             .take(40)
             .map(|id| {
-                let lesions = if id.number() % 4 == 1 {
+                let lesions = if id.ordinal() % 4 == 1 {
                     vec![Lesion {
                         class: AbnormalityClass::Calc,
                         severity: Severity::Malignant,
@@ -129,7 +129,7 @@ mod tests {
     fn permuted_labels_keep_the_count_and_move_between_women() {
         let recs = records();
         let items: Vec<Item> = recs.iter().map(|r| Item::original(r.id)).collect();
-        let real = Labels::new(&recs, LabelVariant::Official, LabelSource::Real);
+        let real = Labels::new(&recs, mias_data::Labelling::OFFICIAL, LabelSource::Real);
         // Images 1, 5, 9, ...: every odd woman's left breast.
         assert_eq!(real.abnormal(), 10);
         let y = real.of(&items).unwrap();
@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(y[1], 0);
         let permuted = Labels::new(
             &recs,
-            LabelVariant::Official,
+            mias_data::Labelling::OFFICIAL,
             LabelSource::Permuted { seed: 3 },
         );
         assert_eq!(permuted.abnormal(), 10);
@@ -146,13 +146,13 @@ mod tests {
         // Only left breasts (odd numbers) can be abnormal: pairs move whole.
         for (r, &label) in recs.iter().zip(&py) {
             if label == 1 {
-                assert_eq!(r.id.number() % 2, 1, "{}", r.id);
+                assert_eq!(r.id.ordinal() % 2, 1, "{:?}", r.id);
             }
         }
         assert_eq!(permuted.source().name(), "permuted");
         assert_eq!(permuted.source().seed(), Some(3));
-        let missing = [Item::original(ImageId::new(300).unwrap())];
+        let missing = [Item::original(mias_data::info::mdb(300).unwrap())];
         let err = real.of(&missing).unwrap_err().to_string();
-        assert!(err.contains("mdb300"), "{err}");
+        assert!(err.contains("film #300"), "{err}");
     }
 }

@@ -31,7 +31,7 @@
 
 mod by_name;
 pub mod cache;
-pub mod config;
+
 pub mod extract;
 pub mod fault;
 pub mod inference;
@@ -41,5 +41,6 @@ pub mod members;
 pub mod paper;
 pub mod progress;
 pub mod record;
+pub mod runner;
 pub mod shard;
 pub mod staging;

@@ -246,6 +246,54 @@ pub fn default_weights_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// The one rule by which a finished run's weights are found again (`predict`, for both
+/// methods), as the member `kind` in the recorded `flavor`: the recorded path, then a file of the same name in `weights_dir`, then the known
+/// files of `weights_dir` for `kind`; the first whose SHA-256 is the run's. The error lists
+/// every place looked at.
+pub fn locate_run_weights(
+    kind: BackboneKind,
+    flavor: Flavor,
+    recorded: &Path,
+    sha256: &str,
+    weights_dir: Option<&Path>,
+) -> anyhow::Result<Member> {
+    let mut candidates = vec![recorded.to_path_buf()];
+    if let Some(dir) = weights_dir {
+        if let Some(name) = recorded.file_name() {
+            candidates.push(dir.join(name));
+        }
+        candidates.extend(
+            KNOWN_FILES
+                .iter()
+                .filter(|k| k.kind == kind)
+                .map(|k| dir.join(k.name)),
+        );
+    }
+    candidates.dedup();
+    for path in &candidates {
+        if path.is_file() && mias_backbones::weights::sha256_file(path)? == sha256 {
+            return Ok(Member {
+                kind,
+                flavor,
+                provenance: Provenance {
+                    path: path.clone(),
+                    sha256: sha256.to_string(),
+                    source: path.display().to_string(),
+                },
+            });
+        }
+    }
+    anyhow::bail!(
+        "{kind}: no weight file with sha256 {sha256} (the run's weights) at {}; pass \
+         --weights-dir with the directory that holds them",
+        candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,9 +14,9 @@ use mias_backbones::{BackboneKind, Flavor};
 use mias_data::LabelVariant;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ExperimentConfig, Pooling, Protocol};
 use crate::extract::ExtractStats;
 use crate::members::{Member, NotRun};
+use crate::paper::config::{ExperimentConfig, Pooling, Protocol};
 
 /// The schema this build writes, and the newest it reads.
 pub const SCHEMA: u32 = 1;

@@ -165,9 +165,8 @@ fn features_in_batches(bb: &dyn Backbone, x: &Tensor, batch: usize) -> anyhow::R
 mod tests {
     use super::*;
 
-    fn shared() -> Option<PathBuf> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-        dir.join("reference").is_dir().then_some(dir)
+    fn shared(test: &str) -> Option<PathBuf> {
+        mias_core::skip::shared_file(test, "reference").and_then(|r| r.parent().map(PathBuf::from))
     }
 
     fn rel_err(ours: &Tensor, reference: &Tensor) -> f32 {
@@ -187,8 +186,8 @@ mod tests {
     /// features.
     #[test]
     fn features_match_keras_reference_from_input_and_from_images() {
-        let Some(shared) = shared() else {
-            eprintln!("skipped: ../shared is absent, no end-to-end features check");
+        let test = "features_match_keras_reference_from_input_and_from_images";
+        let Some(shared) = shared(test) else {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
@@ -214,11 +213,9 @@ mod tests {
         let err = rel_err(&got["features"], &expected["features"]);
         assert!(err < 1e-4, "--input: relative error {err:.3e}");
 
-        let data = shared.join("data/mini-mias");
-        if !data.is_dir() {
-            eprintln!("skipped: ../shared/data/mini-mias is absent, no --data check");
+        let Some(data) = mias_core::skip::real_data(test) else {
             return;
-        }
+        };
         let out = dir.path().join("from_images.safetensors");
         run(args(None, Some(data), &out)).unwrap();
         let got = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();

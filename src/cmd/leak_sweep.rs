@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use mias::cache::FeatureCache;
-use mias::config::{ExperimentConfig, Protocol};
 use mias::labels::{self, LabelSource};
 use mias::members::Model;
+use mias::paper::config::{ExperimentConfig, Protocol};
 use mias::paper::sweep::{self, SweepInputs, SweepRow};
 use mias::record::Git;
 use mias::staging::{self, Staging};

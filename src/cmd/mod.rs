@@ -83,7 +83,7 @@ pub struct ExperimentFlags {
     /// How each backbone's last feature map becomes the head's input: `avg` or `flatten`
     /// (default: the config's).
     #[arg(long)]
-    pub pooling: Option<mias::config::Pooling>,
+    pub pooling: Option<mias::paper::config::Pooling>,
     /// Configuration file (default: the committed data/configs/paper.toml).
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,

@@ -41,8 +41,15 @@ pub struct Args {
     pub heatmap: Option<PathBuf>,
 }
 
+/// The layout of `predict --json`: 2 since the paper method's figures moved under `paper`
+/// and the lesion method's came under `lesion` (the layout before, with `members` and
+/// `ensemble` at the top, is 1). CHANGELOG.md lists every change.
+const JSON_SCHEMA: u32 = 2;
+
 #[derive(Serialize)]
 struct Prediction {
+    /// [`JSON_SCHEMA`].
+    schema: u32,
     image: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     paper: Option<PaperPrediction>,
@@ -117,6 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None
     };
     let prediction = Prediction {
+        schema: JSON_SCHEMA,
         image: args.image.display().to_string(),
         paper,
         lesion,

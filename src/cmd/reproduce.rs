@@ -13,11 +13,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use candle_core::Device;
 use mias::cache::FeatureCache;
-use mias::config::{ExperimentConfig, Protocol};
 use mias::extract::cache_key;
 use mias::labels::LabelSource;
 use mias::lesion::{self, LesionConfig};
 use mias::members::{self, Member, NotRun};
+use mias::paper::config::{ExperimentConfig, Protocol};
 use mias::paper::{self, Outcome, report};
 use mias::progress::Progress;
 use mias::record::{self, DataRecord, Git, MemberRecord, RunRecord, Seeds, Timings};
@@ -41,6 +41,9 @@ pub enum Which {
     /// All three, with the leakage report side by side, and the official split where the
     /// dataset has one.
     All,
+    /// Removed (it was `paper` and `honest`); refused with the name of its replacement, `all`.
+    #[value(hide = true)]
+    Both,
 }
 
 impl Which {
@@ -50,7 +53,7 @@ impl Which {
             Which::Image => vec![Protocol::Image],
             Which::Honest => vec![Protocol::Honest],
             Which::Official => vec![Protocol::Official],
-            Which::All => {
+            Which::All | Which::Both => {
                 let mut all = Protocol::ALL.to_vec();
                 if dataset.has_official_split() {
                     all.push(Protocol::Official);
@@ -383,12 +386,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.methods.is_empty() {
         bail!("--methods: name at least one of paper, lesion");
     }
+    if args.protocol == Which::Both {
+        bail!(
+            "--protocol both was removed in 0.2.0 (it ran paper and honest); use --protocol all \
+             (paper, image and honest, and official where the dataset has one), or name one \
+             protocol (see CHANGELOG.md)"
+        );
+    }
+    let mut p = prepare(&args)?;
     let lesion_cfg = args
         .methods
         .contains(&Method::Lesion)
-        .then(|| configure_lesion(&args))
+        .then(|| configure_lesion(&args, &p.dataset))
         .transpose()?;
-    let mut p = prepare(&args)?;
     let cache = FeatureCache::new(args.common.cache.clone().unwrap_or_else(default_cache))
         .for_dataset(&p.dataset);
     let mut bars = Bars::new();
@@ -591,8 +601,12 @@ fn run_paper(
     Ok((outcome, evals))
 }
 
-/// The lesion method's configuration, with `--seed`, `--labels` applied.
-fn configure_lesion(args: &Args) -> anyhow::Result<(LesionConfig, String)> {
+/// The lesion method's configuration, with `--seed`, `--labels` applied and the label
+/// variant resolved for `dataset` (what is recorded is what applies).
+fn configure_lesion(
+    args: &Args,
+    dataset: &mias_data::Dataset,
+) -> anyhow::Result<(LesionConfig, String)> {
     let (mut cfg, source) = match &args.lesion_config {
         Some(path) => (LesionConfig::read(path)?, path.display().to_string()),
         None => (
@@ -606,6 +620,7 @@ fn configure_lesion(args: &Args) -> anyhow::Result<(LesionConfig, String)> {
     if let Some(labels) = args.labels {
         cfg.labels = labels;
     }
+    cfg.labels = dataset.label_variant(cfg.labels);
     cfg.validate()
         .context("lesion configuration, after applying the command-line flags")?;
     Ok((cfg, source))
@@ -637,7 +652,11 @@ fn run_lesion(
         .iter()
         .map(|m| {
             Ok(cache
-                .dir(&lesion::maps::dense_key(m, cfg.side, &p.dataset)?)
+                .dir(&lesion::maps::dense_key(
+                    m,
+                    lesion::maps::spec(cfg.side),
+                    &p.dataset,
+                ))?
                 .display()
                 .to_string())
         })
@@ -678,7 +697,7 @@ fn run_record(
             cfg.seed,
             cfg.pooling,
             &p.dataset,
-        )?);
+        )?)?;
         let head = report::head_file(m.kind);
         members.push(MemberRecord::new(
             m,

@@ -59,6 +59,11 @@ impl CellModel {
         Ok(CellModel { model })
     }
 
+    /// Whether L-BFGS met its tolerance before the iteration cap (a loaded model: as saved).
+    pub fn converged(&self) -> bool {
+        self.model.report().converged
+    }
+
     /// Features per row.
     pub fn dim(&self) -> usize {
         self.model.dim()

@@ -53,6 +53,15 @@ pub struct MemberCells {
     pub images: BTreeMap<ImageId, ImageCells>,
 }
 
+impl MemberCells {
+    /// A film's name in messages (its dataset's name; `#n` for a film these cells lack).
+    pub fn name(&self, id: ImageId) -> String {
+        self.images
+            .get(&id)
+            .map_or_else(|| format!("#{}", id.ordinal()), |c| c.name.clone())
+    }
+}
+
 /// The two image scores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Variant {
@@ -135,6 +144,64 @@ pub struct FoldResult {
     pub test_logits: BTreeMap<ImageId, Vec<f32>>,
     /// Training cells (positive, negative) of the final model.
     pub train_cells: (usize, usize),
+    /// L-BFGS fits of the inner cross-validation, and how many of them did not converge.
+    pub inner_fits: Fits,
+    /// Whether the fold's model (every training woman, the chosen C) converged.
+    pub converged: bool,
+}
+
+/// Which selection [`run_fold`] makes: an outer fold's (0-based), or the final model's over
+/// every film (its folds are the outer folds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fold {
+    /// Outer fold `i` (0-based).
+    Outer(usize),
+    /// The final model.
+    Final,
+}
+
+impl Fold {
+    /// The outer fold's index.
+    pub fn outer(self) -> Option<usize> {
+        match self {
+            Fold::Outer(i) => Some(i),
+            Fold::Final => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Fold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fold::Outer(i) => write!(f, "outer fold {}", i + 1),
+            Fold::Final => f.write_str("the final model's selection"),
+        }
+    }
+}
+
+/// A count of L-BFGS fits and of those that stopped at the iteration cap without converging.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Fits {
+    /// Fits made.
+    pub fits: usize,
+    /// Of those, fits that did not converge.
+    pub unconverged: usize,
+}
+
+impl Fits {
+    /// Counts one fit.
+    pub fn add(&mut self, converged: bool) {
+        self.fits += 1;
+        self.unconverged += usize::from(!converged);
+    }
+
+    /// The sum of two counts.
+    pub fn plus(self, other: Fits) -> Fits {
+        Fits {
+            fits: self.fits + other.fits,
+            unconverged: self.unconverged + other.unconverged,
+        }
+    }
 }
 
 /// The training rows of `images`: every positive breast cell of abnormal images with
@@ -153,15 +220,11 @@ pub fn training_rows(
         let img = data
             .images
             .get(&id)
-            .with_context(|| format!("no cells for image {id}"))?;
+            .with_context(|| format!("no cells for image {}", data.name(id)))?;
         for (v, view) in img.views.iter().enumerate() {
             if !img.abnormal {
                 let mut order: Vec<usize> = (0..view.cells.len()).collect();
-                let mut r = rng::derived(
-                    seed,
-                    "lesion-negatives",
-                    &[u64::from(id.number()), v as u64],
-                );
+                let mut r = rng::derived(seed, "lesion-negatives", &[id.ordinal(), v as u64]);
                 rng::shuffle(&mut order, &mut r);
                 order.truncate(negatives_per_view);
                 order.sort_unstable();
@@ -206,7 +269,7 @@ pub fn scores(
         .map(|&id| {
             let l = logits
                 .get(&id)
-                .with_context(|| format!("no logits for image {id}"))?;
+                .with_context(|| format!("no logits for image {}", data.name(id)))?;
             Ok((id, top_k_mean(l, k)))
         })
         .collect::<anyhow::Result<_>>()?;
@@ -215,11 +278,7 @@ pub fn scores(
     }
     let mut bilateral = BTreeMap::new();
     for (&id, &s) in &lesion {
-        let name = |id: ImageId| {
-            data.images
-                .get(&id)
-                .map_or_else(|| id.to_string(), |c| c.name.clone())
-        };
+        let name = |id: ImageId| data.name(id);
         let other = data.images.get(&id).and_then(|c| c.pair).with_context(|| {
             format!(
                 "image {} has no other breast in the dataset (one image of the same woman and \
@@ -255,11 +314,11 @@ pub fn logits_of(
             let img = data
                 .images
                 .get(&id)
-                .with_context(|| format!("no cells for image {id}"))?;
+                .with_context(|| format!("no cells for image {}", data.name(id)))?;
             let view = img
                 .views
                 .first()
-                .with_context(|| format!("image {id} has no view"))?;
+                .with_context(|| format!("image {} has no view", img.name))?;
             Ok((id, model.logits(&view.rows)?))
         })
         .collect()
@@ -295,28 +354,82 @@ pub fn auc_of(data: &MemberCells, scores: &BTreeMap<ImageId, f64>) -> Option<f64
     super::auc_unbounded(&y, &s)
 }
 
+/// Cell logits of films, by film.
+pub type Logits = BTreeMap<ImageId, Vec<f32>>;
+
 /// The inner cross-validation inside `train` (`inner` lists its folds as (train, test)):
-/// inner out-of-fold logits for every C. Returns, per C, the logits of every training image.
+/// inner out-of-fold logits for every C. Returns, per C, the logits of every training image,
+/// and the fits made.
 fn inner_logits(
     data: &MemberCells,
     inner: &[(Vec<ImageId>, Vec<ImageId>)],
     recipe: &Recipe,
-) -> anyhow::Result<Vec<BTreeMap<ImageId, Vec<f32>>>> {
+) -> anyhow::Result<(Vec<Logits>, Fits)> {
     let mut per_c = Vec::with_capacity(recipe.c_grid.len());
+    let mut fits = Fits::default();
     for &c in &recipe.c_grid {
         let mut all = BTreeMap::new();
         for (itrain, itest) in inner {
             let (model, _) = fit(data, itrain, c, recipe)?;
+            fits.add(model.converged());
             all.extend(logits_of(&model, data, itest)?);
         }
         per_c.push(all);
     }
-    Ok(per_c)
+    Ok((per_c, fits))
 }
 
-/// One outer fold for one backbone: inner selection of (C, k) by the inner out-of-fold AUC of
-/// the recipe's selection score (`lesion+bilateral`, or `lesion` alone; ties keep the earlier pair in grid order: smaller C, then smaller k, as
-/// the grids are listed), then a model of the chosen C on every training image.
+/// What the inner cross-validation chose.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    /// The chosen C.
+    pub c: f64,
+    /// The chosen k.
+    pub k: usize,
+    /// Inner out-of-fold AUC of the selection score at the chosen pair.
+    pub inner_auc: f64,
+    /// Inner out-of-fold scores of the training images, per variant (the chosen pair).
+    pub inner_scores: BTreeMap<Variant, BTreeMap<ImageId, f64>>,
+    /// L-BFGS fits of the inner cross-validation.
+    pub inner_fits: Fits,
+}
+
+/// The inner selection of (C, k) inside `train` (`inner` lists its folds) by the inner
+/// out-of-fold AUC of the recipe's selection score (`lesion+bilateral`, or `lesion` alone; ties
+/// keep the earlier pair in grid order: smaller C, then smaller k, as the grids are listed).
+/// `fold` names the selection in errors.
+pub fn select(
+    data: &MemberCells,
+    fold: Fold,
+    train: &[ImageId],
+    inner: &[(Vec<ImageId>, Vec<ImageId>)],
+    recipe: &Recipe,
+) -> anyhow::Result<Selection> {
+    let (per_c, inner_fits) = inner_logits(data, inner, recipe)?;
+    let mut best: Option<(f64, usize, usize)> = None; // (auc, c index, k)
+    for (ci, logits) in per_c.iter().enumerate() {
+        for &k in &recipe.top_k_grid {
+            let s = scores(data, logits, train, k, recipe.bilateral)?;
+            let Some(a) = auc_of(data, &s[&recipe.selection()]) else {
+                bail!("{fold}: the inner folds hold a single class");
+            };
+            if best.is_none_or(|(b, _, _)| a > b) {
+                best = Some((a, ci, k));
+            }
+        }
+    }
+    let (inner_auc, ci, k) = best.context("empty parameter grid")?;
+    Ok(Selection {
+        c: recipe.c_grid[ci],
+        k,
+        inner_auc,
+        inner_scores: scores(data, &per_c[ci], train, k, recipe.bilateral)?,
+        inner_fits,
+    })
+}
+
+/// One outer fold (0-based `fold`) for one backbone: [`select`], then a model of the chosen C
+/// on every training image, which scores the held-out images.
 pub fn run_fold(
     data: &MemberCells,
     fold: usize,
@@ -325,33 +438,20 @@ pub fn run_fold(
     inner: &[(Vec<ImageId>, Vec<ImageId>)],
     recipe: &Recipe,
 ) -> anyhow::Result<FoldResult> {
-    let per_c = inner_logits(data, inner, recipe)?;
-    let mut best: Option<(f64, usize, usize)> = None; // (auc, c index, k)
-    for (ci, logits) in per_c.iter().enumerate() {
-        for &k in &recipe.top_k_grid {
-            let s = scores(data, logits, train, k, recipe.bilateral)?;
-            let Some(a) = auc_of(data, &s[&recipe.selection()]) else {
-                bail!("fold {fold}: the inner folds hold a single class");
-            };
-            if best.is_none_or(|(b, _, _)| a > b) {
-                best = Some((a, ci, k));
-            }
-        }
-    }
-    let (inner_auc, ci, k) = best.context("empty parameter grid")?;
-    let c = recipe.c_grid[ci];
-    let inner_scores = scores(data, &per_c[ci], train, k, recipe.bilateral)?;
-    let (model, train_cells) = fit(data, train, c, recipe)?;
+    let sel = select(data, Fold::Outer(fold), train, inner, recipe)?;
+    let (model, train_cells) = fit(data, train, sel.c, recipe)?;
     let test_logits = logits_of(&model, data, test)?;
-    let test_scores = scores(data, &test_logits, test, k, recipe.bilateral)?;
+    let test_scores = scores(data, &test_logits, test, sel.k, recipe.bilateral)?;
     Ok(FoldResult {
         fold,
-        c,
-        k,
-        inner_auc,
-        inner_scores,
+        c: sel.c,
+        k: sel.k,
+        inner_auc: sel.inner_auc,
+        inner_scores: sel.inner_scores,
         test_scores,
         test_logits,
         train_cells,
+        inner_fits: sel.inner_fits,
+        converged: model.converged(),
     })
 }

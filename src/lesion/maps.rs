@@ -10,18 +10,17 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use candle_core::{Device, Tensor};
-use mias_backbones::{Backbone, DenseLayer};
-use mias_data::augment::Augment;
+use candle_core::Device;
+use mias_backbones::DenseLayer;
 use mias_data::cells::{CellGrid, lesion_discs};
 use mias_data::mask::BreastMask;
 use mias_data::preprocess::Preprocess;
 use mias_data::{Dataset, ImageId, ImageRecord};
 
 use super::cv::{ImageCells, MemberCells, ViewCells};
-use crate::cache::{CacheKey, DenseKey, FeatureCache};
-use crate::config::Pooling;
+use crate::cache::{CODE_VERSION, CacheKey, Content, FeatureCache};
 use crate::members::Member;
+use crate::runner::{MapSpec, Runner};
 
 /// The views of every image: the film and its mirror.
 pub const VIEWS: [u32; 2] = [0, 1];
@@ -29,36 +28,33 @@ pub const VIEWS: [u32; 2] = [0, 1];
 /// What the cache key says of the views.
 pub const VIEWS_NAME: &str = "0 = the film, 1 = the film mirrored left to right";
 
-/// Cells per side of `member`'s map at input side `side`.
-pub fn grid_of(member: &Member, side: u32) -> usize {
-    side as usize / member.kind.dense_stride(DenseLayer::Last)
+/// The map the lesion method reads: the last layer of the backbone at input side `side`.
+pub fn spec(side: u32) -> MapSpec {
+    MapSpec {
+        side,
+        layer: DenseLayer::Last,
+    }
 }
 
-/// The cache key of `member`'s dense maps at `side` of the working images of `dataset`.
-pub fn dense_key(member: &Member, side: u32, dataset: &Dataset) -> anyhow::Result<CacheKey> {
+/// Cells per side of `member`'s map at input side `side`.
+pub fn grid_of(member: &Member, side: u32) -> usize {
+    spec(side).grid(member)
+}
+
+/// The cache key of `member`'s dense maps `spec` of the working images of `dataset`.
+pub fn dense_key(member: &Member, spec: MapSpec, dataset: &Dataset) -> CacheKey {
     let norm = member.kind.input(member.flavor).norm;
-    Ok(CacheKey {
+    CacheKey {
         backbone: member.kind,
         weights_sha256: member.provenance.sha256.clone(),
         flavor: member.flavor,
-        preprocess: Preprocess::new(side, norm),
-        augment: Augment::none(),
-        seed: 0,
-        pooling: Pooling::Flatten,
-        dense: Some(DenseKey {
-            layer: DenseLayer::Last.name().to_string(),
-            views: VIEWS_NAME.to_string(),
-        }),
+        code: CODE_VERSION,
         frame: dataset.working_frame().map(str::to_string),
-    })
-}
-
-/// The film of view `view` (0: as it is, 1: mirrored).
-pub fn view_image(image: &image::GrayImage, view: u32) -> image::GrayImage {
-    if view == 1 {
-        image::imageops::flip_horizontal(image)
-    } else {
-        image.clone()
+        content: Content::DenseMap {
+            preprocess: Preprocess::new(spec.side, norm),
+            layer: spec.layer.name().to_string(),
+            views: VIEWS_NAME.to_string(),
+        },
     }
 }
 
@@ -92,6 +88,8 @@ pub struct MapStats {
 pub struct Labelled<'a> {
     /// The film.
     pub id: ImageId,
+    /// Its name in the dataset (`mdb001`, a manifest's path).
+    pub name: String,
     /// The record whose label and lesions this film carries.
     pub record: &'a ImageRecord,
     /// Abnormal under the label variant.
@@ -113,9 +111,9 @@ pub fn film_cells(
     grid: usize,
 ) -> anyhow::Result<FilmCells> {
     let g = CellGrid::new(image.width(), grid as u32)
-        .with_context(|| format!("cell grid of {}", labelled.id))?;
-    let mask =
-        BreastMask::mini_mias(image).with_context(|| format!("breast mask of {}", labelled.id))?;
+        .with_context(|| format!("cell grid of {}", labelled.name))?;
+    let mask = BreastMask::mini_mias(image)
+        .with_context(|| format!("breast mask of {}", labelled.name))?;
     let breast = mask.cells(&g)?.into_values();
     let lesion = if labelled.abnormal {
         lesion_discs(labelled.record).map(|d| g.disc_cells(&d).into_values())
@@ -146,42 +144,28 @@ pub fn member_cells(
     mut progress: impl FnMut(usize),
 ) -> anyhow::Result<(MemberCells, MapStats)> {
     let start = std::time::Instant::now();
-    let key = dense_key(member, ex.side, ex.dataset)?;
-    let grid = grid_of(member, ex.side);
-    let dim = member.kind.dense_channels(DenseLayer::Last);
+    let spec = spec(ex.side);
+    let key = dense_key(member, spec, ex.dataset);
+    let grid = spec.grid(member);
+    let dim = spec.channels(member);
     let len = dim * grid * grid;
-    let prep = Preprocess::new(ex.side, member.kind.input(member.flavor).norm);
-    let mut backbone: Option<Box<dyn Backbone>> = None;
+    let mut runner = Runner::new(member, ex.device);
     let mut stats = MapStats::default();
     let mut images = BTreeMap::new();
     for film in films {
+        let name = ex.dataset.name(film.id);
         let image = ex
             .dataset
             .image(film.id)
-            .with_context(|| format!("reading image {}", film.id))?;
+            .with_context(|| format!("reading image {name}"))?;
         let items: Vec<(ImageId, u32)> = VIEWS.iter().map(|&v| (film.id, v)).collect();
         let compute = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
-            if backbone.is_none() {
-                let source = mias_backbones::WeightsSource::File(member.provenance.path.clone());
-                backbone = Some(
-                    mias_backbones::load(member.kind, &source, member.flavor, ex.device)
-                        .with_context(|| format!("loading {}", member.kind))?,
-                );
-            }
-            let bb = backbone.as_deref().context("backbone not loaded")?;
-            let side = ex.side as usize;
             wanted
                 .iter()
                 .map(|&(_, view)| {
-                    let x = prep.chw(&view_image(&image, view));
-                    let x = Tensor::from_vec(x, (1, 3, side, side), ex.device)?;
-                    let map = bb
-                        .dense_map(&x, DenseLayer::Last)
-                        .with_context(|| format!("{} dense map of {}", member.kind, film.id))?;
-                    Ok(map
-                        .flatten_all()?
-                        .to_device(&Device::Cpu)?
-                        .to_vec1::<f32>()?)
+                    runner
+                        .dense_map(&image, spec, view)
+                        .with_context(|| format!("{} dense map of {name}", member.kind))
                 })
                 .collect()
         };
@@ -211,7 +195,7 @@ pub fn member_cells(
                 id: film.id,
                 abnormal: film.abnormal,
                 pair: film.record.pair,
-                name: ex.dataset.name(film.id),
+                name: name.clone(),
                 views,
             },
         );

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, bail};
 use candle_core::Device;
 use mias_data::split::{self, Fold};
-use mias_data::{AbnormalityClass, Dataset, ImageId, ImageRecord, LabelVariant, rng};
+use mias_data::{AbnormalityClass, Dataset, ImageId, ImageRecord, Labelling, rng};
 use serde::Serialize;
 
 use crate::cache::FeatureCache;
@@ -64,6 +64,8 @@ pub struct Inputs<'a> {
 pub struct Film {
     /// The film.
     pub id: ImageId,
+    /// Its name in the dataset (`mdb001`, a manifest's path).
+    pub name: String,
     /// Abnormal under the label variant (after the permutation, if any).
     pub abnormal: bool,
     /// Classes of its lesions.
@@ -128,12 +130,13 @@ pub struct Outcome {
 /// The films with their labels: each film's own record under the label variant, or, under the
 /// negative control, the record of the film a seeded permutation assigns to it.
 pub fn films(
-    records: &[ImageRecord],
-    variant: LabelVariant,
+    dataset: &Dataset,
+    labelling: Labelling,
     permute: Option<u64>,
 ) -> BTreeMap<ImageId, Film> {
+    let records = dataset.records();
     let effective = |r: &ImageRecord| {
-        let abnormal = r.label(variant) == mias_data::Label::Abnormal;
+        let abnormal = r.label(labelling) == mias_data::Label::Abnormal;
         let mut rec = r.clone();
         if !abnormal {
             rec.lesions.clear();
@@ -156,6 +159,7 @@ pub fn films(
             record.pair = target.pair;
             let film = Film {
                 id: target.id,
+                name: dataset.name(target.id),
                 abnormal: !record.lesions.is_empty(),
                 classes: record.classes(),
                 record,
@@ -182,7 +186,7 @@ pub fn inner_folds(
     let inner_seed = mias_core::rng::derived_seed(seed, "lesion-inner-folds", &[outer as u64]);
     let folds = split::patient_folds(
         &fold_records(films, train),
-        LabelVariant::Official,
+        Labelling::OFFICIAL,
         k,
         inner_seed,
     )
@@ -225,6 +229,7 @@ impl Film {
     fn labelled(&self) -> Labelled<'_> {
         Labelled {
             id: self.id,
+            name: self.name.clone(),
             record: &self.record,
             abnormal: self.abnormal,
         }
@@ -251,7 +256,11 @@ pub fn warm_cache(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<Vec<(BackboneKind, MapStats)>> {
     let cfg = inputs.config;
-    let films = films(inputs.dataset.records(), cfg.labels, inputs.permute_labels);
+    let films = films(
+        inputs.dataset,
+        inputs.dataset.labelling(cfg.labels),
+        inputs.permute_labels,
+    );
     let all: Vec<Labelled<'_>> = films.values().map(Film::labelled).collect();
     let mine: Vec<Labelled<'_>> = shard.select(&all, |l| l.id).into_iter().cloned().collect();
     let ex = inputs.extraction();
@@ -274,12 +283,15 @@ pub fn warm_cache(
 /// The whole lesion experiment.
 pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<Outcome> {
     let cfg = inputs.config;
-    let records = inputs.dataset.records();
-    let films = films(records, cfg.labels, inputs.permute_labels);
+    let films = films(
+        inputs.dataset,
+        inputs.dataset.labelling(cfg.labels),
+        inputs.permute_labels,
+    );
     let seed = cfg.seed;
     let folds = split::patient_folds(
         &fold_records(&films, &films.keys().copied().collect::<Vec<_>>()),
-        LabelVariant::Official,
+        Labelling::OFFICIAL,
         cfg.evaluation.folds,
         seed,
     )
@@ -353,6 +365,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     if members.is_empty() {
         bail!("no backbone to run the lesion method with");
     }
+    refuse_unconverged(&members, &cfg.classifier)?;
     let labels: BTreeMap<ImageId, bool> = films.iter().map(|(&id, f)| (id, f.abnormal)).collect();
     let mut models = Vec::new();
     for m in &members {
@@ -372,6 +385,42 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         final_ensemble,
         permute_labels: inputs.permute_labels,
     })
+}
+
+/// The headline's classifiers (every outer fold's and the final one of every member) must
+/// have converged: a run whose reported scores come from a fit stopped at the iteration cap
+/// is refused, naming the fits. Inner fits that did not converge are counted in run.json.
+fn refuse_unconverged(
+    members: &[MemberOutcome],
+    classifier: &config::ClassifierConfig,
+) -> anyhow::Result<()> {
+    let mut stopped = Vec::new();
+    for m in members {
+        for f in m.folds.iter().filter(|f| !f.converged) {
+            stopped.push(format!(
+                "{} outer fold {} (C = {})",
+                m.member.kind,
+                f.fold + 1,
+                f.c
+            ));
+        }
+        if !m.final_model.converged {
+            stopped.push(format!(
+                "{} final model (C = {})",
+                m.member.kind, m.final_model.c
+            ));
+        }
+    }
+    if !stopped.is_empty() {
+        bail!(
+            "the cell classifier did not converge within classifier.max_iter = {} iterations \
+             (tolerance {}) for {}; raise `max_iter` in the lesion config",
+            classifier.max_iter,
+            classifier.tol,
+            stopped.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn view0<T: Default>(cells: &MemberCells, f: impl Fn(&cv::ViewCells) -> T) -> BTreeMap<ImageId, T> {

@@ -120,6 +120,10 @@ pub struct FinalMember {
     pub labels: BTreeMap<ImageId, bool>,
     /// Training cells (positive, negative).
     pub train_cells: (usize, usize),
+    /// L-BFGS fits of the selection, and the final classifier's (last).
+    pub fits: cv::Fits,
+    /// Whether the final classifier's fit converged.
+    pub converged: bool,
 }
 
 impl FinalMember {
@@ -131,9 +135,12 @@ impl FinalMember {
         folds: &[(Vec<ImageId>, Vec<ImageId>)],
         recipe: &Recipe,
     ) -> anyhow::Result<Self> {
-        let sel = cv::run_fold(data, usize::MAX, all, &[], folds, recipe)
+        let sel = cv::select(data, cv::Fold::Final, all, folds, recipe)
             .context("choosing the final model's C and k")?;
         let (classifier, train_cells) = cv::fit(data, all, sel.c, recipe)?;
+        let converged = classifier.converged();
+        let mut fits = sel.inner_fits;
+        fits.add(converged);
         let mut calibration = BTreeMap::new();
         for &variant in recipe.variants() {
             let scores = &sel.inner_scores[&variant];
@@ -159,6 +166,8 @@ impl FinalMember {
                 .map(|(&id, img)| (id, img.abnormal))
                 .collect(),
             train_cells,
+            fits,
+            converged,
         })
     }
 }

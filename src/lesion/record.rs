@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::cv::Fits;
 use super::maps::MapStats;
 use super::{LesionConfig, Outcome};
 
@@ -49,6 +50,9 @@ pub struct FoldChoice {
     pub positive_cells: usize,
     /// Negative training cells.
     pub negative_cells: usize,
+    /// L-BFGS fits made for this choice (the inner cross-validation's and the model's) and
+    /// how many stopped at `classifier.max_iter` without converging.
+    pub fits: Fits,
 }
 
 /// The section.
@@ -104,6 +108,11 @@ impl LesionRecord {
                         inner_auc: f.inner_auc,
                         positive_cells: f.train_cells.0,
                         negative_cells: f.train_cells.1,
+                        fits: {
+                            let mut fits = f.inner_fits;
+                            fits.add(f.converged);
+                            fits
+                        },
                     })
                     .collect(),
                 final_model: FoldChoice {
@@ -113,6 +122,7 @@ impl LesionRecord {
                     inner_auc: m.final_model.cv_auc,
                     positive_cells: m.final_model.train_cells.0,
                     negative_cells: m.final_model.train_cells.1,
+                    fits: m.final_model.fits,
                 },
                 cv_seconds: m.cv_seconds,
             })

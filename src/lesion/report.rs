@@ -61,10 +61,16 @@ pub struct Localisation {
     pub chance: f64,
 }
 
-/// The woman of each of `ids`, for the bootstrap.
-fn women(films: &BTreeMap<ImageId, Film>, ids: &[ImageId]) -> Vec<u64> {
+/// The woman of each of `ids`, for the bootstrap; a film the run does not hold is an error
+/// (it would otherwise fall into a made-up woman and bend every interval).
+fn women(films: &BTreeMap<ImageId, Film>, ids: &[ImageId]) -> anyhow::Result<Vec<u64>> {
     ids.iter()
-        .map(|id| films.get(id).map_or(0, |f| u64::from(f.record.patient.0)))
+        .map(|id| {
+            films
+                .get(id)
+                .map(|f| u64::from(f.record.patient.0))
+                .with_context(|| format!("film #{} is not among the run's films", id.ordinal()))
+        })
         .collect()
 }
 
@@ -105,7 +111,7 @@ pub fn evaluate(
     };
     let metrics = Metrics::at_thresholds(&y, &s, &thresholds, &eval_cfg)
         .with_context(|| format!("figures of {}", model.name))?
-        .with_auc(auc_over_women(&women(films, &ids), &y, &s, cfg)?);
+        .with_auc(auc_over_women(&women(films, &ids)?, &y, &s, cfg)?);
     Ok(ModelEval {
         name: model.name.clone(),
         metrics,
@@ -147,7 +153,7 @@ pub fn per_class(outcome: &Outcome, cfg: &ReportConfig) -> anyhow::Result<DataFr
                 &y,
                 &in_class,
                 &s,
-                &women(&outcome.films, &ids),
+                &women(&outcome.films, &ids)?,
                 0.95,
                 &cfg.bootstrap(),
             )

@@ -6,18 +6,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use image::GrayImage;
-use mias_backbones::{BackboneKind, DenseLayer, Flavor};
+use mias_backbones::{BackboneKind, Flavor};
 use mias_data::cells::CellGrid;
 use mias_data::mask::BreastMask;
-use mias_data::preprocess::Preprocess;
 use serde::{Deserialize, Serialize};
 
 use super::classifier::CellModel;
 use super::cv::{Variant, top_k_mean};
 use super::model::{Platt, VariantCalibration};
 use super::{Outcome, maps};
+use crate::members::locate_run_weights;
+use crate::runner::Runner;
 
 /// Format tag of `lesion.json`.
 pub const FORMAT: &str = "mias-lesion-models/1";
@@ -146,31 +147,45 @@ pub struct Verdict {
 
 /// Where to find weights that moved since the run.
 pub struct WeightsLookup<'a> {
-    /// A directory to look in (by the recorded file name), when given.
+    /// A directory to look in (by the recorded file name, then the known files), when given.
     pub dir: Option<&'a Path>,
 }
 
-fn weights_of(m: &SavedMember, lookup: &WeightsLookup<'_>) -> anyhow::Result<PathBuf> {
-    let recorded = m.weights_path.clone();
-    let candidate = match lookup.dir {
-        Some(dir) => dir.join(
-            recorded
-                .file_name()
-                .context("weights path has no file name")?,
-        ),
-        None => recorded,
-    };
-    let sha = mias_data::dataset::sha256_file(&candidate)
-        .with_context(|| format!("{} weights {}", m.backbone, candidate.display()))?;
-    if sha != m.weights_sha256 {
+/// A runner of the saved member `m` with the run's weights
+/// ([`crate::members::locate_run_weights`]).
+fn runner_of(
+    m: &SavedMember,
+    lookup: &WeightsLookup<'_>,
+    device: &Device,
+) -> anyhow::Result<Runner> {
+    let kind: BackboneKind = m.backbone.parse()?;
+    let flavor: Flavor = m.flavor.parse()?;
+    let member = locate_run_weights(kind, flavor, &m.weights_path, &m.weights_sha256, lookup.dir)?;
+    Ok(Runner::new(&member, device))
+}
+
+/// The dense map `[C, g, g]` (flattened) the saved member `m` reads of `film` (view 0, the
+/// film as it is): the run's map path, so a training film gives the map the run trained on.
+pub fn film_map(
+    m: &SavedMember,
+    film: &GrayImage,
+    lookup: &WeightsLookup<'_>,
+    device: &Device,
+) -> anyhow::Result<Vec<f32>> {
+    let mut runner = runner_of(m, lookup, device)?;
+    let spec = maps::spec(m.side);
+    let map = runner.dense_map(film, spec, 0)?;
+    let (dim, grid) = (spec.channels(runner.member()), spec.grid(runner.member()));
+    if map.len() != dim * m.grid * m.grid || grid != m.grid {
         bail!(
-            "{}: sha256 {sha} differs from the run's {} (the lesion models were trained on maps \
-             of other weights)",
-            candidate.display(),
-            m.weights_sha256
+            "{}: map of {} values on {grid} cells a side, the saved model expects {dim} x {} x {}",
+            m.backbone,
+            map.len(),
+            m.grid,
+            m.grid
         );
     }
-    Ok(candidate)
+    Ok(map)
 }
 
 /// The view-0 logits of a film's breast cells under one saved member.
@@ -182,32 +197,8 @@ fn member_logits(
     device: &Device,
 ) -> anyhow::Result<(Vec<u32>, Vec<f32>)> {
     let kind: BackboneKind = m.backbone.parse()?;
-    let flavor: Flavor = m.flavor.parse()?;
-    let weights = weights_of(m, lookup)?;
-    let bb = mias_backbones::load(
-        kind,
-        &mias_backbones::WeightsSource::File(weights),
-        flavor,
-        device,
-    )?;
-    let prep = Preprocess::new(m.side, kind.input(flavor).norm);
-    let side = m.side as usize;
-    let x = Tensor::from_vec(prep.chw(film), (1, 3, side, side), device)?;
-    let map = bb
-        .dense_map(&x, DenseLayer::Last)?
-        .flatten_all()?
-        .to_device(&Device::Cpu)?
-        .to_vec1::<f32>()?;
-    let dim = kind.dense_channels(DenseLayer::Last);
-    if map.len() != dim * m.grid * m.grid {
-        bail!(
-            "{}: map of {} values, expected {dim} x {} x {}",
-            m.backbone,
-            map.len(),
-            m.grid,
-            m.grid
-        );
-    }
+    let map = film_map(m, film, lookup, device)?;
+    let dim = maps::spec(m.side).channels_of(kind);
     let grid = CellGrid::new(film.width(), m.grid as u32)?;
     let breast = BreastMask::mini_mias(film)?.cells(&grid)?.into_values();
     let cells = maps::gather(&map, dim, m.grid, &breast, None);

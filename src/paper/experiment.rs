@@ -15,10 +15,10 @@ use mias_train::Head;
 
 use super::protocol::{self, HeadJob, HeadSetup, Part, RunOutput};
 use crate::cache::FeatureCache;
-use crate::config::{ExperimentConfig, Pooling, Protocol};
 use crate::extract::{self, ExtractStats, Extractor};
 use crate::labels::{self, LabelSource, Labels};
 use crate::members::Member;
+use crate::paper::config::{ExperimentConfig, Pooling, Protocol};
 use crate::progress::Progress;
 use crate::record::HeadRecord;
 use crate::shard::Shard;
@@ -164,7 +164,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     }
     let mut protocols = Vec::new();
     for &source in &sources {
-        let labels = Labels::new(records, cfg.labels, source);
+        let labels = Labels::new(records, inputs.dataset.labelling(cfg.labels), source);
         let setup = head_setup(cfg, &labels, inputs.device);
         for (protocol, parts) in &plans {
             let run = ProtocolRun {
@@ -179,7 +179,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
 
     let start = Instant::now();
     progress.begin("final heads", members.len());
-    let labels = Labels::new(records, cfg.labels, inputs.labels);
+    let labels = Labels::new(records, inputs.dataset.labelling(cfg.labels), inputs.labels);
     let setup = head_setup(cfg, &labels, inputs.device);
     let final_heads = train_finals(&setup, &members, &finals, &mut features, progress);
     progress.finish();
@@ -204,7 +204,7 @@ fn plan_all(inputs: &Inputs<'_>) -> anyhow::Result<Plans> {
         .protocols
         .iter()
         .map(|&p| {
-            protocol::plan(p, records, cfg)
+            protocol::plan(p, records, inputs.dataset.labelling(cfg.labels), cfg)
                 .with_context(|| format!("planning the {} protocol", p.name()))
                 .map(|parts| (p, parts))
         })

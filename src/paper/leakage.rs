@@ -12,9 +12,9 @@ use mias_eval::{Evaluation, Figure, Metric};
 
 use super::experiment::Outcome;
 use super::protocol::Part;
-use crate::config::Protocol;
 use crate::labels::LabelSource;
 use crate::members::Model;
+use crate::paper::config::Protocol;
 
 /// What the train (and validation) items of a part share with its test items.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -261,7 +261,7 @@ mod tests {
 
     fn item(n: u16, view: u32) -> Item {
         Item {
-            image: ImageId::new(n).unwrap(),
+            image: mias_data::info::mdb(n).unwrap(),
             view,
         }
     }
@@ -279,7 +279,7 @@ mod tests {
         let records: Vec<ImageRecord> = (1..=8)
             .map(|n| {
                 ImageRecord::numbered(
-                    ImageId::new(n).unwrap(),
+                    mias_data::info::mdb(n).unwrap(),
                     mias_data::Tissue::Fatty,
                     Vec::new(),
                 )

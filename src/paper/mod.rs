@@ -16,6 +16,7 @@
 //! It builds on the shared pieces of the crate (configuration, members, feature cache and
 //! extraction, run record, inference, staging) and nothing builds on it but the commands.
 
+pub mod config;
 pub mod experiment;
 pub mod leakage;
 pub mod predict;

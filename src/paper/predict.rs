@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use image::GrayImage;
 
-use crate::inference::{Prediction, RunBackbone};
+use crate::inference::{Prediction, open_member};
 use crate::record::RunRecord;
 
 /// Applies the run in `run_dir` (its record `run`) to `image`; weights that moved since the
@@ -24,7 +24,11 @@ pub fn predict(
     let mut probs = Vec::with_capacity(run.members.len());
     for rec in &run.members {
         let kind = rec.backbone;
-        let features = RunBackbone::open(rec, weights_dir, device)?.features(image, pooling)?;
+        let vector = open_member(rec, weights_dir, device)?
+            .features(std::slice::from_ref(image), pooling)?
+            .pop()
+            .context("the backbone gave no features")?;
+        let features = candle_core::Tensor::from_vec(vector.clone(), (1, vector.len()), device)?;
         let head_path = run_dir.join(&rec.head);
         let head = mias_train::Head::load(&head_path, device)
             .with_context(|| format!("loading the head {}", head_path.display()))?;

@@ -15,13 +15,13 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use mias_backbones::BackboneKind;
 use mias_data::split::{self, Audit, Item};
-use mias_data::{ImageId, ImageRecord, Subset};
+use mias_data::{ImageId, ImageRecord, Labelling, Subset};
 use mias_train::{Head, LabelledFeatures, TrainConfig};
 use serde::Serialize;
 
-use crate::config::{ExperimentConfig, Protocol};
 use crate::labels::Labels;
 use crate::members::Model;
+use crate::paper::config::{ExperimentConfig, Protocol};
 use crate::record::HeadRecord;
 
 /// One train/validation/test assignment: the paper's single split, or one fold.
@@ -70,6 +70,7 @@ fn with_views(items: &[Item], views: u32) -> Vec<Item> {
 pub fn plan(
     protocol: Protocol,
     records: &[ImageRecord],
+    labelling: Labelling,
     cfg: &ExperimentConfig,
 ) -> anyhow::Result<Vec<Part>> {
     match protocol {
@@ -85,7 +86,7 @@ pub fn plan(
         }
         Protocol::Image => {
             let image = cfg.image_protocol();
-            let s = split::image_split(records, cfg.labels, image.split, cfg.seed)?;
+            let s = split::image_split(records, labelling, image.split, cfg.seed)?;
             Ok(vec![Part {
                 name: "split".into(),
                 train: with_views(&s.train, image.views),
@@ -116,7 +117,7 @@ pub fn plan(
             }])
         }
         Protocol::Honest => {
-            let folds = split::patient_folds(records, cfg.labels, cfg.honest.folds, cfg.seed)?;
+            let folds = split::patient_folds(records, labelling, cfg.honest.folds, cfg.seed)?;
             Ok(folds
                 .into_iter()
                 .map(|f| {
@@ -320,14 +321,16 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::labels::LabelSource;
-    use mias_data::{AbnormalityClass, LabelVariant, Lesion, Severity, Tissue};
+    use mias_data::{AbnormalityClass, Lesion, Severity, Tissue};
 
     /// 60 women; the right breast of every third woman is abnormal.
     fn records() -> Vec<ImageRecord> {
-        ImageId::all()
+        mias_data::info::mdb_all()
             .take(120)
             .map(|id| {
-                let lesions = if id.patient().0.is_multiple_of(3) && id.number() % 2 == 1 {
+                let lesions = if mias_data::info::mdb_patient(id).0.is_multiple_of(3)
+                    && id.ordinal() % 2 == 1
+                {
                     vec![Lesion {
                         class: AbnormalityClass::Circ,
                         severity: Severity::Benign,
@@ -357,7 +360,7 @@ mod tests {
     #[test]
     fn honest_parts_are_clean_and_the_papers_leaks() {
         let (recs, cfg) = (records(), cfg());
-        let honest = plan(Protocol::Honest, &recs, &cfg).unwrap();
+        let honest = plan(Protocol::Honest, &recs, Labelling::OFFICIAL, &cfg).unwrap();
         assert_eq!(honest.len(), 5);
         for part in &honest {
             assert!(part.audit(&recs).is_clean(), "{}", part.audit(&recs));
@@ -366,7 +369,7 @@ mod tests {
         }
         let tested: usize = honest.iter().map(|p| p.test.len()).sum();
         assert_eq!(tested, 120);
-        let paper = plan(Protocol::Paper, &recs, &cfg).unwrap();
+        let paper = plan(Protocol::Paper, &recs, Labelling::OFFICIAL, &cfg).unwrap();
         assert_eq!(paper.len(), 1);
         assert!(!paper[0].audit(&recs).is_clean());
         assert_eq!(
@@ -378,10 +381,12 @@ mod tests {
     #[test]
     fn heads_learn_separable_features_and_the_ensemble_is_the_mean() {
         let (recs, cfg) = (records(), cfg());
-        let parts = plan(Protocol::Honest, &recs, &cfg).unwrap();
+        let parts = plan(Protocol::Honest, &recs, Labelling::OFFICIAL, &cfg).unwrap();
         let members = [BackboneKind::Vgg16, BackboneKind::Xception];
         // Feature = label (+ noise-free offset per member): trivially separable.
-        let abnormal = |id: ImageId| id.patient().0.is_multiple_of(3) && id.number() % 2 == 1;
+        let abnormal = |id: ImageId| {
+            mias_data::info::mdb_patient(id).0.is_multiple_of(3) && id.ordinal() % 2 == 1
+        };
         let mut features =
             |member: BackboneKind, items: &[Item]| -> anyhow::Result<Vec<Vec<f32>>> {
                 let shift = if member == BackboneKind::Vgg16 {
@@ -394,7 +399,7 @@ mod tests {
                     .map(|i| vec![if abnormal(i.image) { 2.0 } else { -2.0 }, shift])
                     .collect())
             };
-        let labels = Labels::new(&recs, LabelVariant::Official, LabelSource::Real);
+        let labels = Labels::new(&recs, Labelling::OFFICIAL, LabelSource::Real);
         let setup = HeadSetup {
             labels: &labels,
             train: &cfg.train,
@@ -424,7 +429,7 @@ mod tests {
         cfg.paper.views = 10;
         // Paper protocol with 10 views: every test item has one of its image's 9 other views
         // in training or validation (all 9 drawn to the 10% test set is a 1e-9 event).
-        let paper = &plan(Protocol::Paper, &recs, &cfg).unwrap()[0];
+        let paper = &plan(Protocol::Paper, &recs, Labelling::OFFICIAL, &cfg).unwrap()[0];
         let leak = test_leak(paper, &recs);
         let seen: std::collections::BTreeSet<ImageId> = paper
             .train
@@ -440,7 +445,7 @@ mod tests {
         assert_eq!(leak.own_image, twins);
         assert_eq!(leak.own_image, leak.test_items, "{leak:?}");
         // Image protocol: no copy crosses the split, some other breast does.
-        let image = &plan(Protocol::Image, &recs, &cfg).unwrap()[0];
+        let image = &plan(Protocol::Image, &recs, Labelling::OFFICIAL, &cfg).unwrap()[0];
         let leak = test_leak(image, &recs);
         assert_eq!(leak.test_items, 12);
         assert_eq!(leak.own_image, 0, "{leak:?}");
@@ -448,7 +453,7 @@ mod tests {
         assert!(image.train.iter().any(|i| i.view == 1));
         assert!(image.test.iter().chain(&image.val).all(|i| i.view == 0));
         // Honest: nothing.
-        for part in plan(Protocol::Honest, &recs, &cfg).unwrap() {
+        for part in plan(Protocol::Honest, &recs, Labelling::OFFICIAL, &cfg).unwrap() {
             let leak = test_leak(&part, &recs);
             assert_eq!(leak.clean, leak.test_items, "{}: {leak:?}", part.name);
         }
@@ -460,7 +465,7 @@ mod tests {
         items
             .iter()
             .map(|i| {
-                let mut rng = mias_core::rng::derived(99, "noise", &[u64::from(i.image.number())]);
+                let mut rng = mias_core::rng::derived(99, "noise", &[i.image.ordinal()]);
                 (0..16)
                     .map(|_| 2.0 * mias_core::rng::unit_f32(&mut rng) - 1.0)
                     .collect()
@@ -485,15 +490,11 @@ mod tests {
         cfg.train.epochs = 80;
         let members = [BackboneKind::Vgg16];
         let mut features = |_: BackboneKind, items: &[Item]| Ok(noise(items));
-        let paper = plan(Protocol::Paper, &recs, &cfg).unwrap();
-        let honest = plan(Protocol::Honest, &recs, &cfg).unwrap();
+        let paper = plan(Protocol::Paper, &recs, Labelling::OFFICIAL, &cfg).unwrap();
+        let honest = plan(Protocol::Honest, &recs, Labelling::OFFICIAL, &cfg).unwrap();
         let mut honest_aucs = Vec::new();
         for seed in 1..=4 {
-            let labels = Labels::new(
-                &recs,
-                LabelVariant::Official,
-                LabelSource::Permuted { seed },
-            );
+            let labels = Labels::new(&recs, Labelling::OFFICIAL, LabelSource::Permuted { seed });
             let setup = HeadSetup {
                 labels: &labels,
                 train: &cfg.train,

@@ -17,9 +17,9 @@ use mias_eval::{
 };
 
 use super::experiment::{Outcome, ProtocolOutcome};
-use crate::config::{Pooling, Protocol};
 use crate::labels::LabelSource;
 use crate::members::{Model, NotRun};
+use crate::paper::config::{Pooling, Protocol};
 
 /// The literature's figures that Table 3 sets ours beside (committed in `data/literature.csv`).
 pub const LITERATURE_CSV: &str = include_str!("../../data/literature.csv");
@@ -92,9 +92,13 @@ fn evaluate_model(
     let p: Vec<f64> = rows
         .iter()
         .map(|r| {
-            r.score(model)
-                .map(f64::from)
-                .with_context(|| format!("{} has no prediction for {}", model.name(), r.image))
+            r.score(model).map(f64::from).with_context(|| {
+                format!(
+                    "{} has no prediction for film #{}",
+                    model.name(),
+                    r.image.ordinal()
+                )
+            })
         })
         .collect::<anyhow::Result<_>>()?;
     let evaluate = |cfg: &EvalConfig| -> mias_eval::Result<Evaluation> {

@@ -22,10 +22,10 @@ use super::experiment::ProtocolOutcome;
 use super::protocol::{self, HeadSetup, Part};
 use super::report;
 use crate::cache::FeatureCache;
-use crate::config::{ExperimentConfig, Protocol};
 use crate::extract::{self, Extractor, Features};
 use crate::labels::{self, LabelSource, Labels};
 use crate::members::{Member, Model};
+use crate::paper::config::{ExperimentConfig, Protocol};
 use crate::progress::Progress;
 
 /// What the sweep runs on and over.
@@ -95,6 +95,7 @@ pub fn run(inputs: &SweepInputs<'_>, progress: &mut dyn Progress) -> anyhow::Res
     }
     let cfg = inputs.config;
     let records = inputs.dataset.records();
+    let labelling = inputs.dataset.labelling(cfg.labels);
     let ids: Vec<ImageId> = records.iter().map(|r| r.id).collect();
     let members: Vec<BackboneKind> = inputs.members.iter().map(|m| m.kind).collect();
     let sources = [
@@ -105,7 +106,7 @@ pub fn run(inputs: &SweepInputs<'_>, progress: &mut dyn Progress) -> anyhow::Res
     ];
     let label_sets: Vec<Labels> = sources
         .iter()
-        .map(|&s| Labels::new(records, cfg.labels, s))
+        .map(|&s| Labels::new(records, labelling, s))
         .collect();
     let max_views = inputs.views.iter().copied().max().unwrap_or(1);
     let mut rows = Vec::new();
@@ -114,7 +115,7 @@ pub fn run(inputs: &SweepInputs<'_>, progress: &mut dyn Progress) -> anyhow::Res
         for &views in inputs.views {
             let mut point = cfg.clone();
             point.paper.views = views;
-            let parts = protocol::plan(Protocol::Paper, records, &point)?;
+            let parts = protocol::plan(Protocol::Paper, records, labelling, &point)?;
             for labels in &label_sets {
                 let at = Point {
                     views,
@@ -126,7 +127,7 @@ pub fn run(inputs: &SweepInputs<'_>, progress: &mut dyn Progress) -> anyhow::Res
         }
     }
     let table = ViewTable::build(inputs, 1.0, &ids, cfg.honest.views, progress)?;
-    let parts = protocol::plan(Protocol::Honest, records, cfg)?;
+    let parts = protocol::plan(Protocol::Honest, records, labelling, cfg)?;
     for labels in &label_sets {
         let at = Point {
             views: cfg.honest.views,

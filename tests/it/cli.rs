@@ -1,6 +1,5 @@
 //! The command line: outputs, determinism across processes, exit codes and messages.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn mias(args: &[&str]) -> Output {
@@ -11,20 +10,7 @@ fn mias(args: &[&str]) -> Output {
 }
 
 fn real_data(test: &str) -> Option<String> {
-    let dir = std::env::var_os("MIAS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mini-mias")
-        });
-    if dir.join("Info.txt").is_file() {
-        Some(dir.display().to_string())
-    } else {
-        eprintln!(
-            "SKIPPED {test}: no real Mini-MIAS at {} (set MIAS_DATA_DIR)",
-            dir.display()
-        );
-        None
-    }
+    mias_core::skip::real_data(test).map(|d| d.display().to_string())
 }
 
 fn stderr(o: &Output) -> String {

@@ -13,17 +13,11 @@ use image::{GrayImage, Luma};
 
 const SIDE: u32 = 1024;
 
+/// The shared weights directory, when it holds the real MobileNetV2 weights this test runs
+/// with; else `SKIPPED` (a failure under `MIAS_REQUIRE_DATA=1`).
 fn shared_weights(test: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/weights");
-    if dir.join("mobilenetv2.coral.safetensors").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED {test}: no ../shared/weights/mobilenetv2.coral.safetensors (the real \
-             MobileNetV2 weights this test runs with)"
-        );
-        None
-    }
+    mias_core::skip::shared_file(test, "weights/mobilenetv2.coral.safetensors")
+        .and_then(|f| f.parent().map(PathBuf::from))
 }
 
 /// 20 women, 40 films; 14 films carry a planted lesion.
@@ -260,6 +254,8 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
     assert!((v - a).abs() < 1e-12, "{v} vs {a}");
     assert!(row.ends_with(",real"), "{row}");
 
+    served_maps_are_the_trained_maps(root, &out, &weights);
+
     // The negative control: every film carries another film's label, recorded.
     let out = run_lesion(root, &weights, "permuted", &["--permute-labels", "11"]);
     let preds = rows(&out.join("lesion/predictions.csv"));
@@ -279,6 +275,47 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
     assert!(record.contains("\"permute_labels\": 11"), "{record}");
     let metrics = std::fs::read_to_string(out.join("lesion/metrics.csv")).unwrap();
     assert!(metrics.lines().skip(1).all(|l| l.ends_with(",permuted")));
+}
+
+/// `predict`'s map of a training film (read from its file as `predict` reads it, through the
+/// saved model's member) is the map the run trained on (the feature cache's entry), to the bit.
+fn served_maps_are_the_trained_maps(root: &Path, out: &Path, weights: &Path) {
+    use mias::lesion::{maps, saved};
+    let models = saved::load(&out.join("lesion/models")).unwrap();
+    let m = &models.members[0];
+    let lookup = saved::WeightsLookup { dir: Some(weights) };
+    let options = mias_data::OpenOptions {
+        official: false,
+        side: None,
+    };
+    let ds = mias_data::Dataset::open_with(root.join("data"), &options).unwrap();
+    let member = mias::members::locate_run_weights(
+        m.backbone.parse().unwrap(),
+        m.flavor.parse().unwrap(),
+        &m.weights_path,
+        &m.weights_sha256,
+        Some(weights),
+    )
+    .unwrap();
+    let key = maps::dense_key(&member, maps::spec(m.side), &ds);
+    let cache = mias::cache::FeatureCache::new(root.join("cache/features")).for_dataset(&ds);
+    for n in [3, 4] {
+        let id = ds.find(&format!("mdb{n:03}")).unwrap();
+        let film = mias::inference::read_image(&root.join(format!("data/mdb{n:03}.png"))).unwrap();
+        let served = saved::film_map(m, &film, &lookup, &candle_core::Device::Cpu).unwrap();
+        let trained = match cache.get(&key, id, 0, served.len()).unwrap() {
+            mias::cache::Entry::Present(v) => v,
+            other => panic!("mdb{n:03}: the run's map is not in the cache: {other:?}"),
+        };
+        let same = served
+            .iter()
+            .zip(&trained)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(
+            same && served.len() == trained.len(),
+            "mdb{n:03}: served map differs"
+        );
+    }
 }
 
 /// The same films as a manifest collection: `films/fNN.png`, woman `k` named `k` (as

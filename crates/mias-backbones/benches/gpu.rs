@@ -4,7 +4,8 @@
 //!
 //! Every timed call ends with `Device::synchronize`, so the clock reads the finished forward
 //! pass, not the time to queue its kernels. Without a usable CUDA device (no GPU, no driver) the
-//! bench prints one `SKIPPED` line and exits 0.
+//! bench prints one `SKIPPED` line and exits 0; on a usable device, a model that does not build
+//! or a forward pass that fails ends the bench with an error.
 //!
 //! Before timing a backbone, the bench prints `parity cuda_<backbone>: <d>`: the largest
 //! |CUDA - CPU| feature difference over the largest |CPU| feature, same random weights and input
@@ -60,10 +61,8 @@ fn main() {
 fn bench_backbone(c: &mut Criterion, dev: &Device, kind: BackboneKind, batches: &[usize]) {
     let bb = match models::build(kind, Flavor::Timm, weights::random_var_builder(0, dev)) {
         Ok(bb) => bb,
-        Err(e) => {
-            println!("SKIPPED cuda_{kind}: building the model failed: {e}");
-            return;
-        }
+        // A device that works and a model that does not build is a failure, not a skip.
+        Err(e) => panic!("cuda_{kind}: building the model failed: {e}"),
     };
     let side = kind.native_side();
     parity(dev, kind, bb.as_ref(), side);
@@ -73,10 +72,7 @@ fn bench_backbone(c: &mut Criterion, dev: &Device, kind: BackboneKind, batches: 
             .and_then(|x| x.to_dtype(DType::F32))
         {
             Ok(x) => x,
-            Err(e) => {
-                println!("SKIPPED {name}: random input: {e}");
-                continue;
-            }
+            Err(e) => panic!("{name}: random input: {e}"),
         };
         // One untimed pass loads the kernels and sizes the allocator; a failure here (out of
         // memory, a missing kernel) skips the case with its reason rather than panicking.
@@ -85,8 +81,7 @@ fn bench_backbone(c: &mut Criterion, dev: &Device, kind: BackboneKind, batches: 
             .map_err(|e| e.to_string())
             .and_then(|_| dev.synchronize().map_err(|e| e.to_string()));
         if let Err(e) = first {
-            println!("SKIPPED {name}: first forward pass failed: {e}");
-            continue;
+            panic!("{name}: first forward pass failed: {e}");
         }
         let mut group = c.benchmark_group("gpu");
         group.throughput(Throughput::Elements(batch as u64));

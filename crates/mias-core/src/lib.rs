@@ -12,6 +12,9 @@
 //!   mias-backbones.
 //! - `safetensors` (feature `safetensors`): safetensors files whose header lists its metadata
 //!   in sorted order, so the same content gives the same bytes.
+//! - [`skip`]: how a test that needs files from outside the repository says it did not run
+//!   (`SKIPPED`, visible in `cargo test`'s output), and fails instead under
+//!   `MIAS_REQUIRE_DATA=1`.
 //!
 //! # Example
 //! ```
@@ -44,6 +47,7 @@ mod normalisation;
 pub mod rng;
 #[cfg(feature = "safetensors")]
 pub mod safetensors;
+pub mod skip;
 
 pub use error::{Error, Result};
 pub use normalisation::Normalisation;

@@ -250,7 +250,7 @@ impl Augment {
 
 /// The generator for augmented view `view` of image `id` under `seed`.
 pub fn view_rng(seed: u64, id: ImageId, view: u32) -> Rng {
-    rng::derived(seed, "augment", &[u64::from(id.number()), u64::from(view)])
+    rng::derived(seed, "augment", &[id.ordinal(), u64::from(view)])
 }
 
 /// One drawn set of augmentation parameters (Keras's `transform_parameters`).

@@ -30,13 +30,14 @@
 //!
 //! ```
 //! use std::path::Path;
-//! use mias_data::{ImageId, InfoTable, LabelVariant};
+//! use mias_data::info::{mdb, mdb_contralateral, mdb_name};
+//! use mias_data::{InfoTable, Labelling};
 //! use mias_data::cells::{CellGrid, CellLabel, CellMap, cell_labels, lesion_discs};
 //!
 //! # fn main() -> mias_data::Result<()> {
 //! // Info.txt row: x = 100, y = 20 (bottom-left origin): near the bottom of the film.
 //! let table = InfoTable::parse("mdb001 F CIRC B 100 20 10\nmdb002 F NORM\n", Path::new("Info.txt"))?;
-//! let record = table.get(ImageId::new(1)?)?;
+//! let record = table.get(mdb(1)?)?;
 //! let grid = CellGrid::mini_mias(32)?; // 32 x 32 cells of 32 px
 //!
 //! let discs = lesion_discs(record).expect("this lesion has coordinates");
@@ -45,13 +46,13 @@
 //!
 //! // Breast cells would come from BreastMask::cells; here every cell is breast.
 //! let breast = CellMap::filled(32, true);
-//! let labels = cell_labels(record.label(LabelVariant::Official), &record.lesions, &breast, &grid)?
+//! let labels = cell_labels(record.label(Labelling::OFFICIAL), &record.lesions, &breast, &grid)?
 //!     .expect("an image with coordinates has labels");
 //! assert_eq!(labels.count(|l| *l == CellLabel::Positive), 3);
 //!
 //! // The other breast of the same woman is one call away.
-//! let other = table.get(record.id.contralateral())?;
-//! assert_eq!(other.id.to_string(), "mdb002");
+//! let other = table.get(mdb_contralateral(record.id))?;
+//! assert_eq!(mdb_name(other.id), "mdb002");
 //!
 //! // The mirrored view: flip the labels the same way as the image.
 //! assert_eq!(labels.flip_horizontal().get(31, 28), CellLabel::Positive);
@@ -204,7 +205,7 @@ pub enum CellLabel {
 /// Per-cell training labels of one image, given its binary label, its lesions and its
 /// breast cells (see the module docs for the rule). `None` for an abnormal image with a
 /// lesion that has no coordinates. A normal image's lesions are ignored, so a label variant
-/// that reads an image with a lesion as normal (`LabelVariant::Paper`) gives negatives there.
+/// that reads an image with a lesion as normal (the `paper` variant) gives negatives there.
 /// An error when the breast map and the grid differ in size.
 pub fn cell_labels(
     label: Label,
@@ -355,7 +356,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::info::{InfoTable, LabelVariant};
+    use crate::info::{InfoTable, Labelling};
 
     fn positives(map: &CellMap<bool>) -> Vec<(u32, u32)> {
         map.iter()
@@ -400,7 +401,8 @@ mod tests {
     #[test]
     fn small_lesion_near_the_bottom_lands_in_the_bottom_rows() {
         let t = table("mdb001 F CIRC B 100 20 10\n");
-        let discs = lesion_discs(t.get("mdb001".parse().unwrap()).unwrap()).unwrap();
+        let discs =
+            lesion_discs(t.get(crate::info::parse_mdb("mdb001").unwrap()).unwrap()).unwrap();
         assert_eq!(
             discs[0].centre,
             Pixel {
@@ -443,7 +445,7 @@ mod tests {
     #[test]
     fn several_lesions_are_united() {
         let t = table("mdb003 F CIRC B 64 959 30\nmdb003 F SPIC M 900 100 20\n");
-        let record = t.get("mdb003".parse().unwrap()).unwrap();
+        let record = t.get(crate::info::parse_mdb("mdb003").unwrap()).unwrap();
         let grid = CellGrid::mini_mias(8).unwrap();
         let map = grid.disc_cells(&lesion_discs(record).unwrap());
         assert_eq!(
@@ -460,19 +462,19 @@ mod tests {
         let grid = CellGrid::mini_mias(32).unwrap();
         let breast = CellMap::filled(32, true);
         for id in ["mdb059", "mdb216"] {
-            let r = t.get(id.parse().unwrap()).unwrap();
+            let r = t.get(crate::info::parse_mdb(id).unwrap()).unwrap();
             assert_eq!(lesion_discs(r), None, "{id}");
-            let labels = cell_labels(r.label(LabelVariant::Official), &r.lesions, &breast, &grid);
+            let labels = cell_labels(r.label(Labelling::OFFICIAL), &r.lesions, &breast, &grid);
             assert_eq!(labels.unwrap(), None, "{id}");
         }
         // A normal image: every breast cell negative, nothing else.
         let mut breast = CellMap::filled(32, false);
         breast.set(4, 5, true);
         breast.set(9, 9, true);
-        let normal = t.get("mdb003".parse().unwrap()).unwrap();
+        let normal = t.get(crate::info::parse_mdb("mdb003").unwrap()).unwrap();
         assert_eq!(lesion_discs(normal), Some(vec![]));
         let labels = cell_labels(
-            normal.label(LabelVariant::Official),
+            normal.label(Labelling::OFFICIAL),
             &normal.lesions,
             &breast,
             &grid,
@@ -483,9 +485,9 @@ mod tests {
         assert_eq!(labels.get(9, 9), CellLabel::Negative);
         assert_eq!(labels.count(|l| *l == CellLabel::Positive), 0);
         // An abnormal image: disc cells outside the breast are unused, not positive.
-        let abnormal = t.get("mdb005".parse().unwrap()).unwrap();
+        let abnormal = t.get(crate::info::parse_mdb("mdb005").unwrap()).unwrap();
         let labels = cell_labels(
-            abnormal.label(LabelVariant::Official),
+            abnormal.label(Labelling::OFFICIAL),
             &abnormal.lesions,
             &breast,
             &grid,

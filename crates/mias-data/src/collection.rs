@@ -2,7 +2,7 @@
 //! downloaded) as the
 //! records and working images the pipeline reads from a [`crate::Dataset`].
 //!
-//! - Images are numbered by position ([`ImageId::position`], the manifest's order); women by
+//! - Images are numbered by position ([`ImageId::from_index`], the manifest's order); women by
 //!   the order of their first image; the other breast is the one image of the same woman and
 //!   view on the other side ([`Manifest::contralateral`]'s rule, found through a map).
 //! - The working image is Mini-MIAS's frame: the file windowed as the header says (a
@@ -75,16 +75,16 @@ impl Collection {
     pub(crate) fn new(kind: CollectionKind, manifest: Manifest) -> Result<Self> {
         let images = manifest.images();
         let mut patients: Vec<String> = Vec::new();
-        let mut patient_index: HashMap<&str, u16> = HashMap::new();
+        let mut patient_index: HashMap<&str, u32> = HashMap::new();
         let mut ids = Vec::with_capacity(images.len());
         for (i, m) in images.iter().enumerate() {
-            ids.push(ImageId::position(i)?);
+            ids.push(ImageId::from_index(i)?);
             if !patient_index.contains_key(m.patient.as_str()) {
-                let next = u16::try_from(patients.len() + 1).map_err(|_| Error::Manifest {
+                let next = u32::try_from(patients.len() + 1).map_err(|_| Error::Manifest {
                     path: manifest.source().to_path_buf(),
                     line: m.line,
                     column: Some("patient".into()),
-                    reason: format!("more than {} patients", u16::MAX - 1),
+                    reason: format!("more than {} patients", u32::MAX - 1),
                 })?;
                 patient_index.insert(&m.patient, next);
                 patients.push(m.patient.clone());
@@ -148,12 +148,12 @@ impl Collection {
     }
 
     fn index(&self, id: ImageId) -> Result<usize> {
-        let i = usize::from(id.number()) - 1;
+        let i = id.index();
         if i < self.records.len() {
             Ok(i)
         } else {
             Err(Error::UnknownImage {
-                id: id.number().to_string(),
+                id: format!("#{}", id.ordinal()),
                 reason: format!(
                     "{} lists {} images",
                     self.manifest.source().display(),
@@ -178,7 +178,7 @@ impl Collection {
 
     pub(crate) fn patient_name(&self, patient: PatientId) -> Option<&str> {
         self.patients
-            .get(usize::from(patient.0).checked_sub(1)?)
+            .get((patient.0 as usize).checked_sub(1)?)
             .map(String::as_str)
     }
 
@@ -193,7 +193,7 @@ impl Collection {
             .images()
             .iter()
             .position(|m| m.image == Path::new(name))
-            .and_then(|i| ImageId::position(i).ok())
+            .and_then(|i| ImageId::from_index(i).ok())
     }
 }
 
@@ -221,7 +221,7 @@ fn cache_name(id: ImageId, path: &Path, len: u64) -> String {
     h.update(path.to_string_lossy().as_bytes());
     h.update([0]);
     h.update(len.to_le_bytes());
-    format!("img{:05}-{}", id.number(), hex::encode(&h.finalize()[..8]))
+    format!("img{:05}-{}", id.ordinal(), hex::encode(&h.finalize()[..8]))
 }
 
 /// `image` centred on a black square whose side is its longer side.

@@ -20,7 +20,8 @@ use crate::cbis;
 use crate::collection::{Collection, CollectionKind};
 use crate::error::{Error, Result};
 use crate::info::{
-    IMAGE_SIDE, ImageId, ImageRecord, InfoTable, Label, LabelVariant, PatientId, Subset, Summary,
+    IMAGE_SIDE, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Labelling, PatientId, Subset,
+    Summary, mdb_name, mdb_patient_name, mdb_side, parse_mdb,
 };
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestImage, ManifestLesion, View};
 use crate::pgm;
@@ -263,7 +264,7 @@ impl Dataset {
             Source::MiniMias { table, .. } => table.get(id),
             Source::Collection(c) => {
                 c.image_file(id)?;
-                Ok(&c.records[usize::from(id.number()) - 1])
+                Ok(&c.records[id.index()])
             }
         }
     }
@@ -272,8 +273,8 @@ impl Dataset {
     /// writes it.
     pub fn name(&self, id: ImageId) -> String {
         match &self.source {
-            Source::MiniMias { .. } => id.to_string(),
-            Source::Collection(c) => c.name(id).unwrap_or_else(|_| format!("#{}", id.number())),
+            Source::MiniMias { .. } => mdb_name(id),
+            Source::Collection(c) => c.name(id).unwrap_or_else(|_| format!("#{}", id.ordinal())),
         }
     }
 
@@ -282,7 +283,7 @@ impl Dataset {
     pub fn find(&self, name: &str) -> Result<ImageId> {
         let found = match &self.source {
             Source::MiniMias { table, .. } => {
-                let id: ImageId = name.parse()?;
+                let id = parse_mdb(name)?;
                 table.get(id)?;
                 Some(id)
             }
@@ -300,10 +301,10 @@ impl Dataset {
     /// A woman's name in outputs: `womanNNN`, or the collection's `patient`.
     pub fn patient_name(&self, patient: PatientId) -> String {
         match &self.source {
-            Source::MiniMias { .. } => patient.to_string(),
+            Source::MiniMias { .. } => mdb_patient_name(patient),
             Source::Collection(c) => c
                 .patient_name(patient)
-                .map_or_else(|| patient.to_string(), str::to_string),
+                .map_or_else(|| format!("#{}", patient.0), str::to_string),
         }
     }
 
@@ -311,10 +312,10 @@ impl Dataset {
     /// images, so the name is the content), a hash of path and byte length for a collection.
     pub fn cache_name(&self, id: ImageId) -> String {
         match &self.source {
-            Source::MiniMias { .. } => id.to_string(),
+            Source::MiniMias { .. } => mdb_name(id),
             Source::Collection(c) => c
                 .cache_name(id)
-                .map_or_else(|_| id.to_string(), str::to_string),
+                .map_or_else(|_| format!("#{}", id.ordinal()), str::to_string),
         }
     }
 
@@ -339,25 +340,27 @@ impl Dataset {
         has_official_split(self.records())
     }
 
-    /// The label variant that applies: `variant`, except `paper` on a collection, whose images
-    /// the variant's two Mini-MIAS ids do not name: [`LabelVariant::Official`] (the labels as
-    /// written) there.
-    pub fn label_variant(&self, variant: LabelVariant) -> LabelVariant {
-        if variant == LabelVariant::Paper && !self.is_mini_mias() {
-            LabelVariant::Official
-        } else {
-            variant
+    /// The labels a requested variant gives this dataset: the one place a variant is
+    /// resolved. `paper` names two Mini-MIAS films, so on a collection it is `official` (the
+    /// labels as written); every other variant applies as asked.
+    pub fn labelling(&self, variant: LabelVariant) -> Labelling {
+        match &self.source {
+            Source::MiniMias { table, .. } => table.labelling(variant),
+            Source::Collection(_) => match variant {
+                LabelVariant::Malignant => Labelling::MALIGNANT,
+                LabelVariant::Official | LabelVariant::Paper => Labelling::OFFICIAL,
+            },
         }
+    }
+
+    /// The variant that applies when `variant` is asked for ([`Self::labelling`]'s).
+    pub fn label_variant(&self, variant: LabelVariant) -> LabelVariant {
+        self.labelling(variant).variant()
     }
 
     /// Counts under a label variant.
     pub fn summary(&self, variant: LabelVariant) -> Summary {
-        match &self.source {
-            Source::MiniMias { table, .. } => table.summary(variant),
-            Source::Collection(c) => {
-                crate::info::summarise(&c.records, self.label_variant(variant))
-            }
-        }
+        crate::info::summarise(self.records(), self.labelling(variant), |id| self.name(id))
     }
 
     /// The file of one image (which need not exist for an id outside the table).
@@ -365,10 +368,10 @@ impl Dataset {
         match &self.source {
             Source::MiniMias {
                 image_dir, format, ..
-            } => image_dir.join(format!("{id}.{}", format.extension())),
+            } => image_dir.join(format!("{}.{}", mdb_name(id), format.extension())),
             Source::Collection(c) => match c.image_file(id) {
                 Ok(m) => c.manifest.path(m),
-                Err(_) => self.dir.join(format!("#{}", id.number())),
+                Err(_) => self.dir.join(format!("#{}", id.ordinal())),
             },
         }
     }
@@ -408,7 +411,7 @@ impl Dataset {
         let manifest = format.manifest();
         for id in table.ids() {
             let path = self.image_path(id);
-            let name = format!("{id}.{}", format.extension());
+            let name = format!("{}.{}", mdb_name(id), format.extension());
             let expected = manifest
                 .iter()
                 .find(|(n, _)| *n == name)
@@ -428,6 +431,7 @@ impl Manifest {
     /// patients `woman001`..., sides from the ids, view MLO, labels under `variant` (images
     /// relabelled normal lose their lesions), lesion centres in the top-left origin.
     pub fn from_dataset(ds: &Dataset, variant: LabelVariant) -> Self {
+        let labelling = ds.labelling(variant);
         let images = ds
             .records()
             .iter()
@@ -437,7 +441,7 @@ impl Manifest {
                     .strip_prefix(ds.dir())
                     .map(Path::to_path_buf)
                     .unwrap_or(path);
-                let lesions = if r.label(variant) == Label::Normal {
+                let lesions = if r.label(labelling) == Label::Normal {
                     Vec::new()
                 } else {
                     r.lesions
@@ -453,7 +457,12 @@ impl Manifest {
                 ManifestImage {
                     image,
                     patient: ds.patient_name(r.patient),
-                    laterality: r.id.side(),
+                    laterality: if ds.is_mini_mias() {
+                        mdb_side(r.id)
+                    } else {
+                        ds.manifest()
+                            .map_or(crate::Side::Right, |m| m.images()[r.id.index()].laterality)
+                    },
                     view: View::Mlo,
                     lesions,
                     line: 0,
@@ -540,7 +549,7 @@ fn verify_file(path: &Path, expected: &str) -> Result<()> {
 
 /// Finds where the images of `table` live: `png/`, or beside Info.txt as PNG or PGM.
 fn locate_images(dir: &Path, table: &InfoTable) -> Result<(PathBuf, ImageFormat)> {
-    let Some(first) = table.ids().next() else {
+    let Some(first) = table.ids().next().map(mdb_name) else {
         return Err(Error::Directory {
             path: dir.to_path_buf(),
             reason: "the label table lists no image".into(),

@@ -29,125 +29,113 @@ pub const IMAGE_SIDE: u32 = 1024;
 /// Number of images in the complete Mini-MIAS database.
 pub const IMAGE_COUNT: u16 = 322;
 
-/// An image of the database, `mdb001` to `mdb322` in the official distribution.
+/// A film of a dataset: its index among the dataset's films, wide enough for any collection
+/// (up to 2^32 - 1 films). It carries no name and no woman: [`crate::Dataset::name`] gives the
+/// name the dataset uses (Mini-MIAS `mdb001`, a manifest's path) and the film's
+/// [`ImageRecord`] its woman and other breast. Only Info.txt's reader knows Mini-MIAS's
+/// numbering: `mdbNNN` is the film at index NNN - 1 ([`mdb`], [`mdb_name`]).
+/// Serialised as the index (a number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ImageId(u16);
+#[serde(transparent)]
+pub struct ImageId(u32);
 
 impl ImageId {
-    /// The image `mdbNNN` for `number` = NNN (1..=999).
-    pub fn new(number: u16) -> Result<Self> {
-        if (1..=999).contains(&number) {
-            Ok(ImageId(number))
-        } else {
-            Err(Error::UnknownImage {
-                id: number.to_string(),
-                reason: "image numbers run from 1 to 999".into(),
-            })
-        }
-    }
-
-    /// The number NNN of `mdbNNN`.
-    pub fn number(self) -> u16 {
-        self.0
-    }
-
-    /// The woman this breast belongs to: `mdb(2k-1)` and `mdb(2k)` are woman `k`.
-    pub fn patient(self) -> PatientId {
-        PatientId(self.0.div_ceil(2))
-    }
-
-    /// Which breast: odd numbers are right, even numbers left (Info.txt, note 1).
-    pub fn side(self) -> Side {
-        if self.0 % 2 == 1 {
-            Side::Right
-        } else {
-            Side::Left
-        }
-    }
-
-    /// The other breast of the same woman.
-    pub fn contralateral(self) -> ImageId {
-        if self.0 % 2 == 1 {
-            ImageId(self.0 + 1)
-        } else {
-            ImageId(self.0 - 1)
-        }
-    }
-
-    /// The image at 0-based `index` of a collection that is not Mini-MIAS (a manifest's
-    /// images in the order of their first row): `ImageId(index + 1)`. Its number is a
-    /// position, not an `mdbNNN` name: such a dataset names its images through
-    /// [`crate::Dataset::name`].
-    pub fn position(index: usize) -> Result<Self> {
-        u16::try_from(index + 1)
+    /// The film at 0-based `index` of a dataset; an index past `u32::MAX - 1` is an error.
+    pub fn from_index(index: usize) -> Result<Self> {
+        u32::try_from(index)
+            .ok()
+            .filter(|&i| i < u32::MAX)
             .map(ImageId)
-            .map_err(|_| Error::UnknownImage {
-                id: (index + 1).to_string(),
-                reason: format!("a dataset holds at most {} images", u16::MAX),
+            .ok_or_else(|| Error::UnknownImage {
+                id: format!("#{index}"),
+                reason: format!("a dataset holds at most {} films", u32::MAX),
             })
     }
 
-    /// Every image id of the complete database, in order.
-    pub fn all() -> impl Iterator<Item = ImageId> {
-        (1..=IMAGE_COUNT).map(ImageId)
+    /// The 0-based index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The film's 1-based ordinal: what random streams (an augmented view's seed) and a
+    /// collection's cache entry names are keyed by. 1-based so that Mini-MIAS's `mdbNNN` keys
+    /// its streams by NNN, as it did when the id was the Mini-MIAS number.
+    pub fn ordinal(self) -> u64 {
+        u64::from(self.0) + 1
     }
 }
 
-impl fmt::Display for ImageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "mdb{:03}", self.0)
+/// Mini-MIAS's film `mdbNNN` for NNN = `number` (1..=999).
+pub fn mdb(number: u16) -> Result<ImageId> {
+    if (1..=999).contains(&number) {
+        Ok(ImageId(u32::from(number) - 1))
+    } else {
+        Err(Error::UnknownImage {
+            id: number.to_string(),
+            reason: "Mini-MIAS image numbers run from 1 to 999".into(),
+        })
     }
 }
 
-impl FromStr for ImageId {
-    type Err = Error;
+/// Mini-MIAS's name of a film: `mdbNNN`, NNN = index + 1.
+pub fn mdb_name(id: ImageId) -> String {
+    format!("mdb{:03}", id.ordinal())
+}
 
-    /// Parses `mdbNNN` with exactly three digits.
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::UnknownImage {
-            id: s.to_string(),
-            reason: reason.to_string(),
-        };
-        let digits = s
-            .strip_prefix("mdb")
-            .ok_or_else(|| bad("expected mdbNNN, e.g. mdb001"))?;
-        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad("expected mdb followed by three digits, e.g. mdb001"));
-        }
-        let number: u16 = digits.parse().map_err(|_| bad("not a number"))?;
-        ImageId::new(number).map_err(|_| bad("image numbers run from 001 to 999"))
+/// Parses Mini-MIAS's `mdbNNN` (exactly three digits, 001..999).
+pub fn parse_mdb(s: &str) -> Result<ImageId> {
+    let bad = |reason: &str| Error::UnknownImage {
+        id: s.to_string(),
+        reason: reason.to_string(),
+    };
+    let digits = s
+        .strip_prefix("mdb")
+        .ok_or_else(|| bad("expected mdbNNN, e.g. mdb001"))?;
+    if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("expected mdb followed by three digits, e.g. mdb001"));
+    }
+    let number: u16 = digits.parse().map_err(|_| bad("not a number"))?;
+    mdb(number).map_err(|_| bad("image numbers run from 001 to 999"))
+}
+
+/// Every film of the complete Mini-MIAS database, `mdb001` to `mdb322`, in order.
+pub fn mdb_all() -> impl Iterator<Item = ImageId> {
+    (0..u32::from(IMAGE_COUNT)).map(ImageId)
+}
+
+/// Mini-MIAS's woman of a film: `mdb(2k-1)` (right) and `mdb(2k)` (left) are woman `k`.
+pub fn mdb_patient(id: ImageId) -> PatientId {
+    PatientId(id.ordinal().div_ceil(2) as u32)
+}
+
+/// Mini-MIAS's side of a film: odd numbers are right breasts, even left (Info.txt, note 1).
+pub fn mdb_side(id: ImageId) -> Side {
+    if id.ordinal() % 2 == 1 {
+        Side::Right
+    } else {
+        Side::Left
     }
 }
 
-impl TryFrom<String> for ImageId {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
+/// Mini-MIAS's other breast of a film: `mdb(2k-1)` and `mdb(2k)`.
+pub fn mdb_contralateral(id: ImageId) -> ImageId {
+    if id.ordinal() % 2 == 1 {
+        ImageId(id.0 + 1)
+    } else {
+        ImageId(id.0 - 1)
     }
 }
 
-impl From<ImageId> for String {
-    fn from(id: ImageId) -> String {
-        id.to_string()
-    }
-}
-
-/// A woman of the database: images `mdb(2k-1)` and `mdb(2k)` are woman `k`.
+/// A woman of a dataset, as the dataset numbers them (Mini-MIAS: woman `k` of films
+/// `mdb(2k-1)` and `mdb(2k)`; a collection: her order of first appearance, from 1).
+/// [`crate::Dataset::patient_name`] gives her name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PatientId(pub u16);
+#[serde(transparent)]
+pub struct PatientId(pub u32);
 
-impl PatientId {
-    /// Her two images (right, left).
-    pub fn images(self) -> [ImageId; 2] {
-        [ImageId(2 * self.0 - 1), ImageId(2 * self.0)]
-    }
-}
-
-impl fmt::Display for PatientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "woman{:03}", self.0)
-    }
+/// Mini-MIAS's name of a woman: `womanNNN`.
+pub fn mdb_patient_name(patient: PatientId) -> String {
+    format!("woman{:03}", patient.0)
 }
 
 /// Which breast an image shows.
@@ -299,8 +287,8 @@ impl ImageRecord {
             id,
             tissue: Some(tissue),
             lesions,
-            patient: id.patient(),
-            pair: Some(id.contralateral()),
+            patient: mdb_patient(id),
+            pair: Some(mdb_contralateral(id)),
             subset: None,
         }
     }
@@ -323,18 +311,53 @@ impl ImageRecord {
         classes
     }
 
-    /// The binary label under a label variant ([`LabelVariant::Malignant`]: `Abnormal` means
+    /// The binary label under a labelling ([`LabelVariant::Malignant`]: `Abnormal` means
     /// malignant, benign and normal images are both `Normal`).
-    pub fn label(&self, variant: LabelVariant) -> Label {
-        let positive = match variant {
+    pub fn label(&self, labelling: Labelling) -> Label {
+        let positive = match labelling.variant {
             LabelVariant::Malignant => self.severity() == Some(Severity::Malignant),
-            _ => !self.is_normal() && !variant.relabelled_normal().contains(&self.id),
+            LabelVariant::Official => !self.is_normal(),
+            LabelVariant::Paper => !self.is_normal() && !PAPER_NORMAL.contains(&self.id),
         };
         if positive {
             Label::Abnormal
         } else {
             Label::Normal
         }
+    }
+}
+
+/// The films the paper's reading takes as normal although Info.txt lists a lesion: mdb212 and
+/// mdb214 (indices 211 and 213), two tiny benign calcification clusters.
+const PAPER_NORMAL: [ImageId; 2] = [ImageId(211), ImageId(213)];
+
+/// A label variant resolved for one dataset: the only way to turn records into labels, so no
+/// code can apply a variant to a dataset it does not fit. [`crate::Dataset::labelling`] (or
+/// [`InfoTable::labelling`]) makes one; `paper` exists only for Mini-MIAS (its two relabelled
+/// films are Mini-MIAS films), and a collection asked for it gets `official` there, once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Labelling {
+    variant: LabelVariant,
+}
+
+impl Labelling {
+    /// Info.txt's or a manifest's labels as written: any lesion is abnormal.
+    pub const OFFICIAL: Labelling = Labelling {
+        variant: LabelVariant::Official,
+    };
+    /// Malignant against benign and normal.
+    pub const MALIGNANT: Labelling = Labelling {
+        variant: LabelVariant::Malignant,
+    };
+
+    /// The variant that applies (what outputs and run records name).
+    pub fn variant(self) -> LabelVariant {
+        self.variant
+    }
+
+    /// The label of one record.
+    pub fn label(self, record: &ImageRecord) -> Label {
+        record.label(self)
     }
 }
 
@@ -394,14 +417,6 @@ pub enum LabelVariant {
 }
 
 impl LabelVariant {
-    /// Images that this variant reads as normal although the table lists a lesion.
-    pub fn relabelled_normal(self) -> &'static [ImageId] {
-        match self {
-            LabelVariant::Official | LabelVariant::Malignant => &[],
-            LabelVariant::Paper => &[ImageId(212), ImageId(214)],
-        }
-    }
-
     /// The variant's name on the command line and in outputs.
     pub fn name(self) -> &'static str {
         match self {
@@ -491,7 +506,7 @@ impl InfoTable {
                             return Err(row_error(format!(
                                 "{} already has a row on line {first}; only abnormal images \
                                  may have several rows (one per lesion)",
-                                row.id
+                                mdb_name(row.id)
                             )));
                         }
                     }
@@ -511,11 +526,11 @@ impl InfoTable {
                 id,
                 tissue: Some(tissue),
                 lesions,
-                patient: id.patient(),
+                patient: mdb_patient(id),
                 pair: listed
-                    .binary_search(&id.contralateral())
+                    .binary_search(&mdb_contralateral(id))
                     .is_ok()
-                    .then(|| id.contralateral()),
+                    .then(|| mdb_contralateral(id)),
                 subset: None,
             })
             .collect();
@@ -541,7 +556,7 @@ impl InfoTable {
             .binary_search_by_key(&id, |r| r.id)
             .map(|i| &self.records[i])
             .map_err(|_| Error::UnknownImage {
-                id: id.to_string(),
+                id: mdb_name(id),
                 reason: format!("not listed in {}", self.source.display()),
             })
     }
@@ -553,14 +568,14 @@ impl InfoTable {
 
     /// Checks that the table lists exactly mdb001..mdb322, the complete database.
     pub fn check_complete(&self) -> Result<()> {
-        let missing: Vec<String> = ImageId::all()
+        let missing: Vec<String> = mdb_all()
             .filter(|id| self.get(*id).is_err())
-            .map(|id| id.to_string())
+            .map(mdb_name)
             .collect();
         let extra: Vec<String> = self
             .ids()
-            .filter(|id| id.number() > IMAGE_COUNT)
-            .map(|id| id.to_string())
+            .filter(|id| id.ordinal() > u64::from(IMAGE_COUNT))
+            .map(mdb_name)
             .collect();
         if missing.is_empty() && extra.is_empty() {
             return Ok(());
@@ -581,17 +596,26 @@ impl InfoTable {
         })
     }
 
+    /// The labelling a variant means for this table: every variant applies to Mini-MIAS.
+    pub fn labelling(&self, variant: LabelVariant) -> Labelling {
+        Labelling { variant }
+    }
+
     /// Counts of images by label, severity, class, tissue and of women, under a label variant.
     pub fn summary(&self, variant: LabelVariant) -> Summary {
-        summarise(&self.records, variant)
+        summarise(&self.records, self.labelling(variant), mdb_name)
     }
 }
 
 /// Counts of images by label, severity, class, tissue and of women, under a label variant
 /// (classes and tissues where the records give them).
-pub(crate) fn summarise(records: &[ImageRecord], variant: LabelVariant) -> Summary {
+pub(crate) fn summarise(
+    records: &[ImageRecord],
+    labelling: Labelling,
+    name: impl Fn(ImageId) -> String,
+) -> Summary {
     let mut s = Summary {
-        labels: variant,
+        labels: labelling.variant(),
         images: records.len(),
         normal: 0,
         abnormal: 0,
@@ -618,7 +642,7 @@ pub(crate) fn summarise(records: &[ImageRecord], variant: LabelVariant) -> Summa
         if let Some(tissue) = r.tissue {
             *s.by_tissue.entry(tissue.code().to_string()).or_default() += 1;
         }
-        if r.label(variant) == Label::Normal {
+        if r.label(labelling) == Label::Normal {
             s.normal += 1;
             *s.by_class.entry("NORM".to_string()).or_default() += 1;
             continue;
@@ -633,7 +657,7 @@ pub(crate) fn summarise(records: &[ImageRecord], variant: LabelVariant) -> Summa
             *s.by_class.entry(c.code().to_string()).or_default() += 1;
         }
         if r.lesions.iter().any(|l| l.centre.is_none()) {
-            s.without_coordinates.push(r.id);
+            s.without_coordinates.push(name(r.id));
         }
     }
     s
@@ -654,7 +678,7 @@ pub struct Summary {
     pub benign: usize,
     /// Abnormal images with at least one malignant lesion.
     pub malignant: usize,
-    /// Women (pairs `mdb(2k-1)`, `mdb(2k)`) with at least one image in the table.
+    /// Women with at least one image in the table.
     pub patients: usize,
     /// Lesion rows of the abnormal images.
     pub lesions: usize,
@@ -663,8 +687,8 @@ pub struct Summary {
     pub by_class: BTreeMap<String, usize>,
     /// Images per tissue code (F, G, D).
     pub by_tissue: BTreeMap<String, usize>,
-    /// Abnormal images with at least one lesion that has no coordinates.
-    pub without_coordinates: Vec<ImageId>,
+    /// Abnormal images with at least one lesion that has no coordinates, by name.
+    pub without_coordinates: Vec<String>,
 }
 
 fn abbreviate(items: &[String]) -> String {
@@ -701,7 +725,7 @@ fn parse_row(raw: &str, line: usize, source: &Path) -> Result<Option<Row>> {
         text: raw.to_string(),
         reason,
     };
-    let id: ImageId = first.parse().map_err(|e: Error| error(e.to_string()))?;
+    let id = parse_mdb(first).map_err(|e: Error| error(e.to_string()))?;
     let tissue = match tokens.get(1) {
         Some(&"F") => Tissue::Fatty,
         Some(&"G") => Tissue::FattyGlandular,
@@ -832,36 +856,37 @@ mdb216 D CALC M *NOTE 3* \n\
         InfoTable::parse(text, Path::new("Info.txt"))
     }
 
+    fn m(number: u16) -> ImageId {
+        mdb(number).unwrap()
+    }
+
     #[test]
     fn parses_rows_lesions_and_notes() {
         let t = parse(SAMPLE).unwrap();
-        let ids: Vec<String> = t.ids().map(|i| i.to_string()).collect();
+        let ids: Vec<String> = t.ids().map(mdb_name).collect();
         assert_eq!(
             ids,
             [
                 "mdb001", "mdb002", "mdb003", "mdb004", "mdb005", "mdb059", "mdb144", "mdb216"
             ]
         );
-        let r5 = t.get("mdb005".parse().unwrap()).unwrap();
+        let r5 = t.get(parse_mdb("mdb005").unwrap()).unwrap();
         assert_eq!(r5.lesions.len(), 2);
         assert_eq!(r5.tissue, Some(Tissue::Fatty));
         // Bottom-left origin: y = 133 is row 1023 - 133 = 890.
         assert_eq!(r5.lesions[0].centre, Some(Pixel { row: 890, col: 477 }));
         assert_eq!(r5.lesions[1].radius, Some(26));
-        assert!(t.get(ImageId(3)).unwrap().is_normal());
-        let r59 = t.get(ImageId(59)).unwrap();
+        assert!(t.get(m(3)).unwrap().is_normal());
+        let r59 = t.get(m(59)).unwrap();
         assert_eq!(
             (r59.lesions[0].centre, r59.lesions[0].note.as_deref()),
             (None, None)
         );
-        let r216 = t.get(ImageId(216)).unwrap();
+        let r216 = t.get(m(216)).unwrap();
         assert_eq!(r216.lesions[0].note.as_deref(), Some("NOTE 3"));
         assert_eq!(r216.severity(), Some(Severity::Malignant));
         // One benign and one malignant lesion: the image is malignant.
-        assert_eq!(
-            t.get(ImageId(144)).unwrap().severity(),
-            Some(Severity::Malignant)
-        );
+        assert_eq!(t.get(m(144)).unwrap().severity(), Some(Severity::Malignant));
     }
 
     #[test]
@@ -872,27 +897,29 @@ mdb216 D CALC M *NOTE 3* \n\
         assert_eq!(s.lesions, 8);
         assert_eq!(s.patients, 6); // women 1, 2, 3, 30, 72 and 108
         assert_eq!(s.by_class["CIRC"], 4);
-        assert_eq!(s.without_coordinates, vec![ImageId(59), ImageId(216)]);
+        assert_eq!(s.without_coordinates, ["mdb059", "mdb216"]);
     }
 
     #[test]
     fn patients_and_sides() {
-        assert_eq!(ImageId(1).patient(), PatientId(1));
-        assert_eq!(ImageId(2).patient(), PatientId(1));
-        assert_eq!(ImageId(3).patient(), PatientId(2));
-        assert_eq!(ImageId(322).patient(), PatientId(161));
-        assert_eq!(ImageId(7).side(), Side::Right);
-        assert_eq!(ImageId(8).side(), Side::Left);
-        assert_eq!(ImageId(7).contralateral(), ImageId(8));
-        assert_eq!(ImageId(8).contralateral(), ImageId(7));
-        assert_eq!(PatientId(161).images(), [ImageId(321), ImageId(322)]);
+        assert_eq!(mdb_patient(m(1)), PatientId(1));
+        assert_eq!(mdb_patient(m(2)), PatientId(1));
+        assert_eq!(mdb_patient(m(3)), PatientId(2));
+        assert_eq!(mdb_patient(m(322)), PatientId(161));
+        assert_eq!(mdb_side(m(7)), Side::Right);
+        assert_eq!(mdb_side(m(8)), Side::Left);
+        assert_eq!(mdb_contralateral(m(7)), m(8));
+        assert_eq!(mdb_contralateral(m(8)), m(7));
+        assert_eq!(m(1).index(), 0);
+        assert_eq!(mdb_name(m(7)), "mdb007");
+        assert_eq!(mdb_patient_name(PatientId(7)), "woman007");
     }
 
     #[test]
     fn image_ids_parse_strictly() {
-        assert_eq!("mdb042".parse::<ImageId>().unwrap(), ImageId(42));
+        assert_eq!(parse_mdb("mdb042").unwrap(), m(42));
         for bad in ["mdb42", "mdb0042", "MDB042", "42", "mdb000", "mdb04x", ""] {
-            assert!(bad.parse::<ImageId>().is_err(), "{bad:?} was accepted");
+            assert!(parse_mdb(bad).is_err(), "{bad:?} was accepted");
         }
     }
 

@@ -12,7 +12,8 @@
 //! given in Info.txt's bottom-left coordinates):
 //!
 //! ```
-//! use mias_data::{Dataset, ImageId, LabelVariant, OpenOptions, split};
+//! use mias_data::info::mdb;
+//! use mias_data::{Dataset, LabelVariant, OpenOptions, split};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = std::env::temp_dir().join(format!("mias-data-doc-{}", std::process::id()));
@@ -30,12 +31,12 @@
 //! let ds = Dataset::open_with(&dir, &options)?;
 //! let summary = ds.summary(LabelVariant::Official);
 //! assert_eq!((summary.images, summary.normal, summary.abnormal), (4, 3, 1));
-//! let lesion = &ds.record(ImageId::new(3)?)?.lesions[0];
+//! let lesion = &ds.record(mdb(3)?)?.lesions[0];
 //! assert_eq!(lesion.centre.map(|p| (p.row, p.col)), Some((1023 - 40, 30))); // top-left origin
-//! assert_eq!(ds.image(ImageId::new(1)?)?.dimensions(), (64, 64));
+//! assert_eq!(ds.image(mdb(1)?)?.dimensions(), (64, 64));
 //!
 //! // Two folds grouped by woman: both breasts of a woman always on the same side.
-//! let folds = split::patient_folds(ds.records(), LabelVariant::Official, 2, 42)?;
+//! let folds = split::patient_folds(ds.records(), ds.labelling(LabelVariant::Official), 2, 42)?;
 //! let (train, test) = folds[0].items();
 //! assert!(split::audit(ds.records(), &[("train", &train), ("test", &test)]).is_clean());
 //! # std::fs::remove_dir_all(&dir)?;
@@ -79,8 +80,8 @@ pub use dataset::{Dataset, ImageFormat, OpenOptions};
 pub use error::{Error, Result};
 pub use image_file::{FileFormat, LoadOptions, Mammogram, load_image, load_mammogram};
 pub use info::{
-    AbnormalityClass, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Lesion, PatientId,
-    Pixel, Severity, Side, Subset, Summary, Tissue,
+    AbnormalityClass, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Labelling, Lesion,
+    PatientId, Pixel, Severity, Side, Subset, Summary, Tissue,
 };
 pub use manifest::{Manifest, ManifestImage, ManifestSummary, View};
 pub use mask::{BreastMask, MaskParams};

@@ -19,7 +19,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::info::{ImageId, ImageRecord, Label, LabelVariant, PatientId};
+use crate::info::{ImageId, ImageRecord, Label, Labelling, PatientId};
 use crate::rng;
 
 /// One sample of a split: an image and which view of it (0 = the original, 1.. = augmented
@@ -187,7 +187,7 @@ pub fn paper_split(
 /// two breasts can land on both sides; no copy of an image can.
 pub fn image_split(
     records: &[ImageRecord],
-    variant: LabelVariant,
+    labelling: Labelling,
     fractions: Fractions,
     seed: u64,
 ) -> Result<TrainValTest> {
@@ -203,7 +203,7 @@ pub fn image_split(
     for (k, label) in [Label::Normal, Label::Abnormal].into_iter().enumerate() {
         let mut ids: Vec<ImageId> = records
             .iter()
-            .filter(|r| r.label(variant) == label)
+            .filter(|r| r.label(labelling) == label)
             .map(|r| r.id)
             .collect();
         rng::shuffle(
@@ -265,14 +265,14 @@ pub fn permute_over_women(records: &[ImageRecord], seed: u64) -> BTreeMap<ImageI
 /// stratum shuffled with the seed.
 fn shuffled_strata(
     records: &[ImageRecord],
-    variant: LabelVariant,
+    labelling: Labelling,
     seed: u64,
     tag: &str,
 ) -> Vec<Vec<(PatientId, Vec<ImageId>)>> {
     let mut women: BTreeMap<PatientId, (usize, Vec<ImageId>)> = BTreeMap::new();
     for r in records {
         let entry = women.entry(r.patient).or_default();
-        entry.0 += usize::from(r.label(variant) == Label::Abnormal);
+        entry.0 += usize::from(r.label(labelling) == Label::Abnormal);
         entry.1.push(r.id);
     }
     let mut strata: Vec<Vec<(PatientId, Vec<ImageId>)>> = vec![Vec::new(); 3];
@@ -292,11 +292,11 @@ fn shuffled_strata(
 /// stratum stopped, so fold sizes differ by at most one woman.
 pub fn patient_folds(
     records: &[ImageRecord],
-    variant: LabelVariant,
+    labelling: Labelling,
     k: usize,
     seed: u64,
 ) -> Result<Vec<Fold>> {
-    let strata = shuffled_strata(records, variant, seed, "patient-folds");
+    let strata = shuffled_strata(records, labelling, seed, "patient-folds");
     let women: usize = strata.iter().map(Vec::len).sum();
     if k < 2 || k > women {
         return Err(Error::parameter(
@@ -331,7 +331,7 @@ pub fn patient_folds(
 /// within each stratum, the shuffled women are cut by `fractions` (largest remainder).
 pub fn patient_split(
     records: &[ImageRecord],
-    variant: LabelVariant,
+    labelling: Labelling,
     fractions: Fractions,
     seed: u64,
 ) -> Result<TrainValTest> {
@@ -341,7 +341,7 @@ pub fn patient_split(
         val: Vec::new(),
         test: Vec::new(),
     };
-    for stratum in shuffled_strata(records, variant, seed, "patient-split") {
+    for stratum in shuffled_strata(records, labelling, seed, "patient-split") {
         let [n_train, n_val, _] = fractions.counts(stratum.len());
         for (i, (_, images)) in stratum.into_iter().enumerate() {
             let part = if i < n_train {
@@ -406,6 +406,8 @@ impl Audit {
     }
 }
 
+/// Films as `#n` (1-based positions in the dataset, Mini-MIAS's `mdbNNN` is `#NNN`) and women
+/// by number: the audit knows no names ([`crate::Dataset::name`] has them).
 impl fmt::Display for Audit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sizes: Vec<String> = self.sizes.iter().map(|(p, n)| format!("{p} {n}")).collect();
@@ -425,18 +427,19 @@ impl fmt::Display for Audit {
                 .iter()
                 .map(|(p, v)| format!("{p} ({} view(s))", v.len()))
                 .collect();
-            writeln!(f, "  image {}: {}", s.image, parts.join(", "))?;
+            writeln!(f, "  image #{}: {}", s.image.ordinal(), parts.join(", "))?;
         }
         for w in &self.shared_women {
             let parts: Vec<String> = w
                 .parts
                 .iter()
                 .map(|(p, ids)| {
-                    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                    let ids: Vec<String> =
+                        ids.iter().map(|i| format!("#{}", i.ordinal())).collect();
                     format!("{p} [{}]", ids.join(" "))
                 })
                 .collect();
-            writeln!(f, "  {}: {}", w.patient, parts.join(", "))?;
+            writeln!(f, "  woman #{}: {}", w.patient.0, parts.join(", "))?;
         }
         Ok(())
     }
@@ -507,15 +510,16 @@ pub fn audit(records: &[ImageRecord], parts: &[(&str, &[Item])]) -> Audit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::info::{AbnormalityClass, Lesion, Severity, Tissue};
+    use crate::info::{AbnormalityClass, Lesion, Severity, Tissue, mdb};
 
     /// 40 women; woman k has abnormal right breast when k % 3 == 0, both abnormal when k % 7 == 0.
     fn records() -> Vec<ImageRecord> {
-        ImageId::all()
+        crate::info::mdb_all()
             .take(80)
             .map(|id| {
-                let k = id.patient().0;
-                let abnormal = k % 7 == 0 || (k % 3 == 0 && id.number() % 2 == 1);
+                let k = crate::info::mdb_patient(id).0;
+                let abnormal =
+                    k.is_multiple_of(7) || (k.is_multiple_of(3) && id.ordinal() % 2 == 1);
                 ImageRecord::numbered(
                     id,
                     Tissue::Fatty,
@@ -562,7 +566,7 @@ mod tests {
     #[test]
     fn folds_are_grouped_stratified_and_cover_everything_once() {
         let recs = records();
-        let folds = patient_folds(&recs, LabelVariant::Official, 5, 42).unwrap();
+        let folds = patient_folds(&recs, Labelling::OFFICIAL, 5, 42).unwrap();
         assert_eq!(folds.len(), 5);
         let mut seen: Vec<ImageId> = folds.iter().flat_map(|f| f.test.clone()).collect();
         seen.sort();
@@ -578,20 +582,22 @@ mod tests {
             let both: usize = fold
                 .test
                 .iter()
-                .filter(|id| id.number() % 2 == 1 && id.patient().0 % 7 == 0)
+                .filter(|id| {
+                    id.ordinal() % 2 == 1 && crate::info::mdb_patient(**id).0.is_multiple_of(7)
+                })
                 .count();
             assert_eq!(both, 1);
         }
         assert_eq!(
             folds,
-            patient_folds(&recs, LabelVariant::Official, 5, 42).unwrap()
+            patient_folds(&recs, Labelling::OFFICIAL, 5, 42).unwrap()
         );
         assert_ne!(
             folds,
-            patient_folds(&recs, LabelVariant::Official, 5, 43).unwrap()
+            patient_folds(&recs, Labelling::OFFICIAL, 5, 43).unwrap()
         );
-        assert!(patient_folds(&recs, LabelVariant::Official, 1, 0).is_err());
-        assert!(patient_folds(&recs, LabelVariant::Official, 41, 0).is_err());
+        assert!(patient_folds(&recs, Labelling::OFFICIAL, 1, 0).is_err());
+        assert!(patient_folds(&recs, Labelling::OFFICIAL, 41, 0).is_err());
     }
 
     #[test]
@@ -621,7 +627,7 @@ mod tests {
             val: 0.15,
             test: 0.15,
         };
-        let split = patient_split(&records(), LabelVariant::Official, f, 3).unwrap();
+        let split = patient_split(&records(), Labelling::OFFICIAL, f, 3).unwrap();
         let total = split.train.len() + split.val.len() + split.test.len();
         assert_eq!(total, 80);
         assert!(audit(&records(), &split.parts()).is_clean());
@@ -630,15 +636,15 @@ mod tests {
 
     #[test]
     fn audit_names_shared_images_and_women() {
-        let a = [Item::original(ImageId::new(1).unwrap())];
+        let a = [Item::original(mdb(1).unwrap())];
         let b = [
             Item {
-                image: ImageId::new(1).unwrap(),
+                image: mdb(1).unwrap(),
                 view: 3,
             },
-            Item::original(ImageId::new(4).unwrap()),
+            Item::original(mdb(4).unwrap()),
         ];
-        let c = [Item::original(ImageId::new(3).unwrap())];
+        let c = [Item::original(mdb(3).unwrap())];
         let report = audit(&records(), &[("train", &a), ("test", &b), ("val", &c)]);
         assert_eq!(report.shared_images.len(), 1);
         assert_eq!(
@@ -650,25 +656,22 @@ mod tests {
         assert_eq!(report.leaked_items("test"), 1);
         let text = report.to_string();
         assert!(
-            text.contains("image mdb001: train (1 view(s)), test (1 view(s))"),
+            text.contains("image #1: train (1 view(s)), test (1 view(s))"),
             "{text}"
         );
-        assert!(
-            text.contains("woman002: test [mdb004], val [mdb003]"),
-            "{text}"
-        );
+        assert!(text.contains("woman #2: test [#4], val [#3]"), "{text}");
     }
 
     #[test]
     fn image_split_cuts_images_not_copies_and_lets_women_straddle() {
         // 322 images, 207 normal and 115 abnormal (official labels).
-        let records: Vec<ImageRecord> = ImageId::all()
+        let records: Vec<ImageRecord> = crate::info::mdb_all()
             .map(|id| {
                 // mdb005 is abnormal in `records`; 23 cycles of 14 with 5 abnormal each.
                 let mut r = records()[4].clone();
                 r.id = id;
-                r.patient = id.patient();
-                if id.number() % 14 >= 5 {
+                r.patient = crate::info::mdb_patient(id);
+                if id.ordinal() % 14 >= 5 {
                     r.lesions.clear();
                 }
                 r
@@ -676,7 +679,7 @@ mod tests {
             .collect();
         let abnormal = records
             .iter()
-            .filter(|r| r.label(LabelVariant::Official) == Label::Abnormal)
+            .filter(|r| r.label(Labelling::OFFICIAL) == Label::Abnormal)
             .count();
         assert_eq!(abnormal, 115);
         let f = Fractions {
@@ -684,17 +687,14 @@ mod tests {
             val: 0.1,
             test: 0.1,
         };
-        let s = image_split(&records, LabelVariant::Official, f, 42).unwrap();
+        let s = image_split(&records, Labelling::OFFICIAL, f, 42).unwrap();
         // Per class, largest remainder (ties: train, test, validation): normal 207 gives
         // 165/21/21, abnormal 115 gives 92/11/12.
         assert_eq!((s.train.len(), s.val.len(), s.test.len()), (257, 32, 33));
         let in_test = |label: Label| {
             s.test
                 .iter()
-                .filter(|i| {
-                    records[usize::from(i.image.number()) - 1].label(LabelVariant::Official)
-                        == label
-                })
+                .filter(|i| records[i.image.index()].label(Labelling::OFFICIAL) == label)
                 .count()
         };
         assert_eq!((in_test(Label::Normal), in_test(Label::Abnormal)), (21, 12));
@@ -713,11 +713,11 @@ mod tests {
         // is in training (the chance that none is, is below 1e-6).
         assert!(!report.shared_women.is_empty());
         assert_eq!(
-            image_split(&records, LabelVariant::Official, f, 42).unwrap(),
+            image_split(&records, Labelling::OFFICIAL, f, 42).unwrap(),
             s
         );
         assert_ne!(
-            image_split(&records, LabelVariant::Official, f, 43)
+            image_split(&records, Labelling::OFFICIAL, f, 43)
                 .unwrap()
                 .test,
             s.test
@@ -727,7 +727,7 @@ mod tests {
     #[test]
     fn the_permutation_over_women_moves_pairs_whole_and_is_seeded() {
         // 30 women with two images and the single image mdb061 (woman 31).
-        let ids: Vec<ImageId> = ImageId::all().take(61).collect();
+        let ids: Vec<ImageId> = crate::info::mdb_all().take(61).collect();
         let recs: Vec<ImageRecord> = ids
             .iter()
             .map(|&id| ImageRecord::numbered(id, Tissue::Fatty, Vec::new()))
@@ -740,19 +740,23 @@ mod tests {
         for (t, s) in &p {
             // Left stays left and right stays right, and a woman's two images come from one
             // woman.
-            assert_eq!(t.number() % 2, s.number() % 2, "{t} <- {s}");
-            let partner = ImageId::new(if t.number() % 2 == 1 {
-                t.number() + 1
+            assert_eq!(t.ordinal() % 2, s.ordinal() % 2, "{t:?} <- {s:?}");
+            let partner = mdb(if t.ordinal() % 2 == 1 {
+                t.ordinal() as u16 + 1
             } else {
-                t.number() - 1
+                t.ordinal() as u16 - 1
             });
             if let Ok(partner) = partner
                 && let Some(ps) = p.get(&partner)
             {
-                assert_eq!(ps.patient(), s.patient(), "{t} and {partner}");
+                assert_eq!(
+                    crate::info::mdb_patient(*ps),
+                    crate::info::mdb_patient(*s),
+                    "{t:?} and {partner:?}"
+                );
             }
         }
-        assert_eq!(p[&ImageId::new(61).unwrap()], ImageId::new(61).unwrap());
+        assert_eq!(p[&mdb(61).unwrap()], mdb(61).unwrap());
         let moved = p.iter().filter(|(t, s)| t != s).count();
         assert!(moved >= 50, "only {moved} of 61 images moved");
         assert_eq!(permute_over_women(&recs, 5), p);

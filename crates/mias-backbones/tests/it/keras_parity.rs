@@ -2,17 +2,8 @@
 //! features Keras computed (`../shared/reference/*.keras_reference.safetensors`) within 1e-4
 //! relative (max |diff| / max |ref|). Skipped, with a notice, where `../shared` is absent.
 
-use std::path::PathBuf;
-
 use candle_core::{Device, Tensor};
 use mias_backbones::{BackboneKind, Flavor, WeightsSource};
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("MIAS_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    dir.join("reference").is_dir().then_some(dir)
-}
 
 fn rel_err(ours: &Tensor, reference: &Tensor) -> f32 {
     let diff = (ours - reference)
@@ -27,22 +18,14 @@ fn rel_err(ours: &Tensor, reference: &Tensor) -> f32 {
 }
 
 fn check(kind: BackboneKind, weights: &str) {
-    let Some(shared) = shared() else {
-        eprintln!("skipped: ../shared (or MIAS_SHARED_DIR) is absent, no Keras parity for {kind}");
+    let test = format!("keras parity of {kind}");
+    let Some(wfile) = mias_core::skip::shared_file(&test, &format!("weights/{weights}")) else {
         return;
     };
-    let wfile = shared.join("weights").join(weights);
-    let rfile = shared
-        .join("reference")
-        .join(format!("{kind}.keras_reference.safetensors"));
-    if !wfile.is_file() || !rfile.is_file() {
-        eprintln!(
-            "skipped: {} or {} is absent",
-            wfile.display(),
-            rfile.display()
-        );
+    let reference = format!("reference/{kind}.keras_reference.safetensors");
+    let Some(rfile) = mias_core::skip::shared_file(&test, &reference) else {
         return;
-    }
+    };
     let dev = Device::Cpu;
     let reference = candle_core::safetensors::load(&rfile, &dev).unwrap();
     let bb = mias_backbones::load(kind, &WeightsSource::File(wfile), Flavor::Keras, &dev).unwrap();

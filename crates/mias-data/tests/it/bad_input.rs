@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use image::{GrayImage, Luma, RgbImage};
-use mias_data::{Dataset, Error, ImageId, OpenOptions, pgm};
+use mias_data::{Dataset, Error, OpenOptions, pgm};
 
 use crate::common::real_data;
 
@@ -38,7 +38,9 @@ fn a_tiny_dataset_opens() {
     let ds = Dataset::open_with(tmp.path(), &small()).unwrap();
     assert_eq!(ds.records().len(), 2);
     assert_eq!(
-        ds.image(ImageId::new(2).unwrap()).unwrap().dimensions(),
+        ds.image(mias_data::info::mdb(2).unwrap())
+            .unwrap()
+            .dimensions(),
         (8, 8)
     );
 }
@@ -106,13 +108,13 @@ fn broken_images_are_named_with_the_reason() {
         ),
         (Vec::new(), "empty file"),
     ];
-    let id = ImageId::new(1).unwrap();
+    let id = mias_data::info::mdb(1).unwrap();
     for (bytes, expected) in cases {
         std::fs::write(&path, bytes).unwrap();
         let e = message(ds.image(id).unwrap_err());
         assert!(e.contains("mdb001.pgm") && e.contains(expected), "{e}");
     }
-    let e = message(ds.image(ImageId::new(3).unwrap()).unwrap_err());
+    let e = message(ds.image(mias_data::info::mdb(3).unwrap()).unwrap_err());
     assert!(e.contains("mdb003") && e.contains("not listed in"), "{e}");
 }
 
@@ -124,7 +126,7 @@ fn a_colour_png_is_refused() {
         .save(tmp.path().join("mdb001.png"))
         .unwrap();
     let ds = Dataset::open_with(tmp.path(), &small()).unwrap();
-    let e = message(ds.image(ImageId::new(1).unwrap()).unwrap_err());
+    let e = message(ds.image(mias_data::info::mdb(1).unwrap()).unwrap_err());
     assert!(e.contains("expected 8-bit greyscale"), "{e}");
 }
 

@@ -11,7 +11,7 @@ use mias_data::{Dataset, ImageId, LabelVariant, OpenOptions, PatientId, split};
 use crate::common::fixture;
 
 fn id(n: u16) -> ImageId {
-    ImageId::position(usize::from(n) - 1).unwrap()
+    ImageId::from_index(usize::from(n) - 1).unwrap()
 }
 
 /// Six PNGs of three women. `a.png` is 600 x 2400 (w x h), grey 50, with a white square of
@@ -56,7 +56,7 @@ fn a_manifest_opens_as_a_dataset_with_women_pairs_and_the_working_frame() {
     let records = ds.records();
     assert_eq!(records.len(), 6);
     // Women by first appearance: P1 = 1, P2 = 2, P3 = 3.
-    let women: Vec<u16> = records.iter().map(|r| r.patient.0).collect();
+    let women: Vec<u32> = records.iter().map(|r| r.patient.0).collect();
     assert_eq!(women, [1, 1, 2, 3, 3, 3]);
     assert_eq!(ds.patient_name(PatientId(3)), "P3");
     // Other breast: same woman and view, other side; c and f have none.
@@ -124,7 +124,7 @@ fn a_manifest_opens_as_a_dataset_with_women_pairs_and_the_working_frame() {
     assert_eq!(again.cache_name(id(1)), names[0]);
 
     // Folds grouped by woman: P3's three images always together.
-    let folds = split::patient_folds(records, LabelVariant::Official, 3, 1).unwrap();
+    let folds = split::patient_folds(records, mias_data::Labelling::OFFICIAL, 3, 1).unwrap();
     for f in &folds {
         let (train, test) = f.items();
         let audit = split::audit(records, &[("train", &train), ("test", &test)]);
@@ -370,4 +370,74 @@ fn cbis_ddsm_roi_masks_give_the_lesions_centres_and_radii() {
     std::fs::remove_dir_all(root.join(format!("{folder}_2"))).unwrap();
     let c = mias_data::cbis::open(tmp.path()).unwrap();
     assert!(c.images()[0].lesions.iter().all(|l| l.centre.is_none()));
+}
+
+/// A collection past every 16-bit limit: 70,000 films of 35,000 women (a right and a left MLO
+/// each), hard links to small PNGs (a new one every 10,000 links: file systems cap the links of
+/// one file). Films 212 and 214 (the positions of Mini-MIAS's two
+/// relabelled films) are malignant: `paper` must not touch a collection's labels.
+#[test]
+fn a_70000_film_manifest_opens_with_every_film_named_and_paired() {
+    const FILMS: usize = 70_000;
+    let tmp = tempfile::tempdir().unwrap();
+    GrayImage::from_pixel(8, 8, Luma([90]))
+        .save(tmp.path().join("film.png"))
+        .unwrap();
+    let img = tmp.path().join("source.png");
+    std::fs::create_dir(tmp.path().join("f")).unwrap();
+    let mut csv = String::from("image,patient,laterality,view,label\n");
+    for i in 0..FILMS {
+        let name = format!("f/{i:05}.png");
+        if i % 10_000 == 0 {
+            // A new file (a new inode), not the old one overwritten.
+            if i > 0 {
+                std::fs::remove_file(&img).unwrap();
+            }
+            std::fs::copy(tmp.path().join("film.png"), &img).unwrap();
+        }
+        std::fs::hard_link(&img, tmp.path().join(&name)).unwrap();
+        let side = if i % 2 == 0 { "R" } else { "L" };
+        let label = if i == 211 || i == 213 {
+            "malignant"
+        } else {
+            "normal"
+        };
+        csv.push_str(&format!("{name},W{},{side},MLO,{label}\n", i / 2));
+    }
+    std::fs::write(tmp.path().join("manifest.csv"), csv).unwrap();
+
+    let ds = Dataset::open(tmp.path()).unwrap();
+    assert_eq!(ds.records().len(), FILMS);
+    let last = ImageId::from_index(FILMS - 1).unwrap();
+    assert_eq!(ds.name(last), "f/69999.png");
+    assert_eq!(ds.find("f/69999.png").unwrap(), last);
+    let rec = ds.record(last).unwrap();
+    assert_eq!(rec.patient, PatientId(35_000));
+    assert_eq!(ds.patient_name(rec.patient), "W34999");
+    assert_eq!(rec.pair, Some(ImageId::from_index(FILMS - 2).unwrap()));
+    for variant in [LabelVariant::Official, LabelVariant::Paper] {
+        let s = ds.summary(variant);
+        assert_eq!(
+            (s.images, s.abnormal, s.patients),
+            (FILMS, 2, 35_000),
+            "{variant}"
+        );
+        assert_eq!(
+            s.labels,
+            LabelVariant::Official,
+            "{variant} applies as official"
+        );
+    }
+    let folds =
+        split::patient_folds(ds.records(), ds.labelling(LabelVariant::Paper), 5, 1).unwrap();
+    let held: usize = folds.iter().map(|f| f.test.len()).sum();
+    assert_eq!(held, FILMS);
+    let audit = split::audit(
+        ds.records(),
+        &[
+            ("train", &folds[0].items().0),
+            ("test", &folds[0].items().1),
+        ],
+    );
+    assert!(audit.is_clean());
 }

