@@ -494,7 +494,9 @@ mod tests {
     fn bf16_matches_candle_conv2d_within_the_rounding_bound() {
         use candle_core::DType;
         let mut rng = ChaCha8Rng::seed_from_u64(23);
-        let cases: &[(usize, usize, usize, usize, usize, usize, usize, [usize; 4])] = &[
+        // (n, c_in, h, w, c_out, k, stride, pad)
+        type Case = (usize, usize, usize, usize, usize, usize, usize, [usize; 4]);
+        let cases: &[Case] = &[
             (2, 3, 17, 19, 20, 3, 1, [1, 1, 1, 1]),
             (1, 64, 9, 9, 70, 1, 1, [0, 0, 0, 0]),
             (1, 16, 12, 10, 13, 3, 2, [0, 1, 0, 1]),

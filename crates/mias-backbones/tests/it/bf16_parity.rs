@@ -181,18 +181,16 @@ fn vgg16_dense_map_bf16_matches_f32() {
 #[cfg(target_arch = "x86_64")]
 fn cpu_has_avx512_bf16() -> bool {
     use std::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
-    // SAFETY: CPUID is on every x86-64 CPU; leaf 7 is read only when the CPU reports it, XGETBV
-    // only when CPUID says the OS enabled it (OSXSAVE, leaf 1 ECX bit 27).
-    unsafe {
-        if __cpuid(0).eax < 7 || __cpuid(1).ecx >> 27 & 1 == 0 {
-            return false;
-        }
-        let l7 = __cpuid_count(7, 0);
-        let l71 = __cpuid_count(7, 1);
-        let xcr0 = _xgetbv(0);
-        let zmm_state = xcr0 & 0xe6 == 0xe6;
-        (l7.ebx >> 16 & 1 == 1) && (l7.ebx >> 30 & 1 == 1) && (l71.eax >> 5 & 1 == 1) && zmm_state
+    // Leaf 7 is read only when the CPU reports it, XCR0 only when the OS enabled XGETBV.
+    if __cpuid(0).eax < 7 || __cpuid(1).ecx >> 27 & 1 == 0 {
+        return false;
     }
+    let l7 = __cpuid_count(7, 0);
+    let l71 = __cpuid_count(7, 1);
+    // SAFETY: XGETBV is available: CPUID says the OS enabled it (OSXSAVE, leaf 1 ECX bit 27).
+    let xcr0 = unsafe { _xgetbv(0) };
+    let zmm_state = xcr0 & 0xe6 == 0xe6;
+    (l7.ebx >> 16 & 1 == 1) && (l7.ebx >> 30 & 1 == 1) && (l71.eax >> 5 & 1 == 1) && zmm_state
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -204,8 +202,7 @@ fn cpu_has_avx512_bf16() -> bool {
 #[cfg(target_arch = "x86_64")]
 fn cpu_has_amx_bf16() -> bool {
     use std::arch::x86_64::{__cpuid, __cpuid_count};
-    // SAFETY: as above.
-    unsafe { __cpuid(0).eax >= 7 && __cpuid_count(7, 0).edx >> 22 & 0b101 == 0b101 }
+    __cpuid(0).eax >= 7 && __cpuid_count(7, 0).edx >> 22 & 0b101 == 0b101
 }
 
 #[cfg(not(target_arch = "x86_64"))]
