@@ -24,7 +24,10 @@ Project tasks:
   ci        cargo fmt --check, clippy -D warnings, cargo test (what .ci/run runs)
   bench     criterion benches (backbones, gemm peak, augmentation), then PyTorch's timings when
             `python3` (or $MIAS_TORCH_PYTHON) imports torch and timm, then one table with
-            ms/image, ratio to PyTorch, GFLOP/s, % of gemm peak and peak RSS (MIAS_BENCH_ONLY=vgg16,..)
+            ms/image, ratio to PyTorch, GFLOP/s, % of gemm peak and peak RSS (MIAS_BENCH_ONLY=vgg16,..);
+            every CPU bench also in bf16 (`_bf16`, % of the bf16 gemm peak); then, when
+            $MIAS_PEERS_PYTHON (or that python) imports onnx, onnxruntime and openvino, VGG16 on
+            ONNX Runtime and OpenVINO f32/bf16 and ours, rounds interleaved, with the ratios
   scale N.. mias-data's bookkeeping on generated collections of N films each (open, folds,
             audit, permutation: seconds and peak memory), one release process per size;
             default 10000 100000 1000000
@@ -178,6 +181,38 @@ fn bench() -> Result<(), String> {
     report.args(["bench_report", "--", "table", "--criterion"]);
     report.arg(target.join("criterion"));
     report.args(["--since", &started.to_string()]);
+    let peers_python = env::var("MIAS_PEERS_PYTHON").unwrap_or_else(|_| python.clone());
+    let has_peers = Command::new(&peers_python)
+        .args(["-c", "import onnx, onnxruntime, openvino"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_peers {
+        // Ours runs inside the peers' rounds through the report program's `time` command.
+        let mut build = cargo();
+        build.args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "mias-backbones",
+            "--example",
+            "bench_report",
+        ]);
+        status(build)?;
+        let peers_json = target.join("bench").join("peers.json");
+        let mut peers = Command::new(&peers_python);
+        peers.arg(workspace_root().join("crates/mias-backbones/benches/peers_reference.py"));
+        peers
+            .arg("--ours")
+            .arg(target.join("release/examples/bench_report"));
+        peers.arg("--json").arg(&peers_json);
+        status(peers)?;
+        report.arg("--peers").arg(&peers_json);
+    } else {
+        eprintln!(
+            "xtask: `{peers_python}` cannot import onnx, onnxruntime and openvino: no ONNX Runtime / OpenVINO table (set MIAS_PEERS_PYTHON)"
+        );
+    }
     if has_torch {
         let mut torch = Command::new(&python);
         torch.arg(workspace_root().join("crates/mias-backbones/benches/torch_reference.py"));

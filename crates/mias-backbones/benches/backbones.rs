@@ -2,7 +2,10 @@
 //! deterministic random weights (never downloads). Names are device-prefixed: `cpu_vgg16_b8`.
 //! With `--features cuda`, the same benches run on the first GPU as `cuda_*`. Then VGG16's dense
 //! map (conv5_3, `DenseLayer::Last`) of one whole image at 512 and 1024 px:
-//! `cpu_vgg16_dense512_b1`, `cpu_vgg16_dense1024_b1`.
+//! `cpu_vgg16_dense512_b1`, `cpu_vgg16_dense1024_b1`. Every CPU bench runs again with the dense
+//! convolutions in bf16 (`Precision::Bf16`, the kernel `MIAS_BF16_KERNEL` or the CPU picks), named
+//! with a `_bf16` suffix: `cpu_vgg16_b8_bf16`, `cpu_vgg16_dense512_b1_bf16`. MIAS_BENCH_PRECISION=f32
+//! (or bf16) runs one precision only.
 //!
 //! `benches/torch_reference.py` times timm on the same machine (2 threads) for the ratios.
 
@@ -10,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mias_backbones::{BackboneKind, DenseLayer, Flavor, models, weights};
+use mias_backbones::{BackboneKind, DenseLayer, Flavor, Precision, models, weights};
 
 fn devices() -> Vec<(&'static str, Device)> {
     #[allow(unused_mut)]
@@ -23,6 +26,18 @@ fn devices() -> Vec<(&'static str, Device)> {
     out
 }
 
+/// The precisions to bench on `dev` with their name suffixes (bf16 only on the CPU, where it
+/// differs from f32).
+fn precisions(dev: &Device) -> Vec<(Precision, &'static str)> {
+    let only = std::env::var("MIAS_BENCH_PRECISION").ok();
+    Precision::ALL
+        .into_iter()
+        .filter(|p| *p == Precision::F32 || dev.is_cpu())
+        .filter(|p| only.as_deref().is_none_or(|o| o == p.name()))
+        .map(|p| (p, if p == Precision::F32 { "" } else { "_bf16" }))
+        .collect()
+}
+
 fn bench_backbones(c: &mut Criterion) {
     // MIAS_BENCH_ONLY=vgg16,mobilenetv2 limits the backbones.
     let only = std::env::var("MIAS_BENCH_ONLY").ok();
@@ -33,37 +48,39 @@ fn bench_backbones(c: &mut Criterion) {
             {
                 continue;
             }
-            let vb = weights::random_var_builder(0, &dev);
-            let bb = match models::build(kind, Flavor::Timm, vb) {
-                Ok(bb) => bb,
-                Err(e) => {
-                    eprintln!("skipped {dev_name}_{kind}: {e}");
-                    continue;
+            for (precision, suffix) in precisions(&dev) {
+                let vb = weights::random_var_builder(0, &dev);
+                let bb = match models::build_at(kind, Flavor::Timm, precision, vb) {
+                    Ok(bb) => bb,
+                    Err(e) => {
+                        eprintln!("skipped {dev_name}_{kind}{suffix}: {e}");
+                        continue;
+                    }
+                };
+                let side = kind.native_side();
+                for batch in [1usize, 8] {
+                    let x = Tensor::randn(0f32, 1.0, (batch, 3, side, side), &dev)
+                        .and_then(|x| x.to_dtype(DType::F32))
+                        .expect("random input");
+                    let mut group = c.benchmark_group("backbones");
+                    group.throughput(Throughput::Elements(batch as u64));
+                    group.sample_size(10);
+                    group.warm_up_time(Duration::from_secs(1));
+                    group.measurement_time(Duration::from_secs(if batch == 1 { 5 } else { 15 }));
+                    group.bench_function(format!("{dev_name}_{kind}_b{batch}{suffix}"), |b| {
+                        b.iter_custom(|iters| {
+                            dev.synchronize().expect("synchronize");
+                            let start = Instant::now();
+                            for _ in 0..iters {
+                                let f = bb.features(&x).expect("forward");
+                                std::hint::black_box(f);
+                            }
+                            dev.synchronize().expect("synchronize");
+                            start.elapsed()
+                        })
+                    });
+                    group.finish();
                 }
-            };
-            let side = kind.native_side();
-            for batch in [1usize, 8] {
-                let x = Tensor::randn(0f32, 1.0, (batch, 3, side, side), &dev)
-                    .and_then(|x| x.to_dtype(DType::F32))
-                    .expect("random input");
-                let mut group = c.benchmark_group("backbones");
-                group.throughput(Throughput::Elements(batch as u64));
-                group.sample_size(10);
-                group.warm_up_time(Duration::from_secs(1));
-                group.measurement_time(Duration::from_secs(if batch == 1 { 5 } else { 15 }));
-                group.bench_function(format!("{dev_name}_{kind}_b{batch}"), |b| {
-                    b.iter_custom(|iters| {
-                        dev.synchronize().expect("synchronize");
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            let f = bb.features(&x).expect("forward");
-                            std::hint::black_box(f);
-                        }
-                        dev.synchronize().expect("synchronize");
-                        start.elapsed()
-                    })
-                });
-                group.finish();
             }
         }
     }
@@ -81,36 +98,38 @@ fn bench_dense(c: &mut Criterion) {
     }
     let kind = BackboneKind::Vgg16;
     for (dev_name, dev) in devices() {
-        let vb = weights::random_var_builder(0, &dev);
-        let bb = match models::build(kind, Flavor::Timm, vb) {
-            Ok(bb) => bb,
-            Err(e) => {
-                eprintln!("skipped {dev_name}_{kind}_dense: {e}");
-                continue;
+        for (precision, suffix) in precisions(&dev) {
+            let vb = weights::random_var_builder(0, &dev);
+            let bb = match models::build_at(kind, Flavor::Timm, precision, vb) {
+                Ok(bb) => bb,
+                Err(e) => {
+                    eprintln!("skipped {dev_name}_{kind}_dense{suffix}: {e}");
+                    continue;
+                }
+            };
+            for side in DENSE_SIDES {
+                let x = Tensor::randn(0f32, 1.0, (1, 3, side, side), &dev)
+                    .and_then(|x| x.to_dtype(DType::F32))
+                    .expect("random input");
+                let mut group = c.benchmark_group("backbones");
+                group.throughput(Throughput::Elements(1));
+                group.sample_size(10);
+                group.warm_up_time(Duration::from_secs(1));
+                group.measurement_time(Duration::from_secs(if side <= 512 { 10 } else { 30 }));
+                group.bench_function(format!("{dev_name}_{kind}_dense{side}_b1{suffix}"), |b| {
+                    b.iter_custom(|iters| {
+                        dev.synchronize().expect("synchronize");
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let m = bb.dense_map(&x, DenseLayer::Last).expect("forward");
+                            std::hint::black_box(m);
+                        }
+                        dev.synchronize().expect("synchronize");
+                        start.elapsed()
+                    })
+                });
+                group.finish();
             }
-        };
-        for side in DENSE_SIDES {
-            let x = Tensor::randn(0f32, 1.0, (1, 3, side, side), &dev)
-                .and_then(|x| x.to_dtype(DType::F32))
-                .expect("random input");
-            let mut group = c.benchmark_group("backbones");
-            group.throughput(Throughput::Elements(1));
-            group.sample_size(10);
-            group.warm_up_time(Duration::from_secs(1));
-            group.measurement_time(Duration::from_secs(if side <= 512 { 10 } else { 30 }));
-            group.bench_function(format!("{dev_name}_{kind}_dense{side}_b1"), |b| {
-                b.iter_custom(|iters| {
-                    dev.synchronize().expect("synchronize");
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        let m = bb.dense_map(&x, DenseLayer::Last).expect("forward");
-                        std::hint::black_box(m);
-                    }
-                    dev.synchronize().expect("synchronize");
-                    start.elapsed()
-                })
-            });
-            group.finish();
         }
     }
 }

@@ -3,6 +3,10 @@
 //! thread. Throughput is given in elements = floating-point operations (a multiply-add counts 2),
 //! so criterion's "elem/s" reads as FLOP/s; `cargo xtask bench` takes the best multi-thread rate
 //! as the peak that each backbone's achieved GFLOP/s is compared with.
+//!
+//! The same for the bf16 product of the reduced-precision path (`Bf16Matrix`: bf16 weights packed
+//! once, f32 activations packed to bf16 on the fly, f32 accumulation, the kernel the CPU picks):
+//! `bf16gemm_<n>_t<threads>`, the bf16 peak of `cargo xtask bench`'s table.
 
 use std::time::Duration;
 
@@ -71,6 +75,24 @@ fn bench_gemm(c: &mut Criterion) {
         group.bench_function(format!("sgemm_{n}_t{threads}"), |bch| {
             bch.iter(|| sgemm(n, &a, &b, &mut out, gemm::Parallelism::Rayon(threads)))
         });
+    }
+    let kernel = mias_backbones::Bf16Kernel::best();
+    eprintln!("bf16 kernel: {kernel}");
+    for n in [1024usize, 2048] {
+        let a: Vec<f32> = (0..n * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let b: Vec<f32> = (0..n * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let packed = mias_backbones::Bf16Matrix::from_row_major(&a, n, n);
+        let mut out = vec![0f32; n * n];
+        group.throughput(Throughput::Elements(2 * (n * n * n) as u64));
+        for t in [1, threads] {
+            group.bench_function(format!("bf16gemm_{n}_t{t}"), |bch| {
+                bch.iter(|| {
+                    packed
+                        .matmul(&b, n, &mut out, kernel, t)
+                        .expect("bf16 matmul")
+                })
+            });
+        }
     }
     // The shape of one im2col tile of VGG16's conv3 layers at 224 (256 x 2304 weights times a
     // 2304 x (7 rows * 56) tile), the kind of product the dense convolution kernel runs.

@@ -6,7 +6,16 @@
 //! bench_report table [--criterion DIR] [--since UNIX_SECONDS] [--torch FILE.json] [--python PYTHON] [--no-rss]
 //! bench_report rss BACKBONE BATCH
 //! bench_report rss-dense BACKBONE SIDE
+//! bench_report time CASE [--precision f32|bf16] [--reps N]
 //! ```
+//!
+//! `time` builds VGG16 (random weights) at the precision and prints `median_s S`, the median of
+//! N timed runs after one warm-up, for CASE `vgg16_dense512`, `vgg16_dense1024` (conv5_3 map of
+//! one image) or `vgg16_b1`, `vgg16_b8` (pooled features at 224): `benches/peers_reference.py`
+//! calls it between its own engines, round after round, so ours and theirs share the load.
+//!
+//! With `--peers FILE.json` (written by `peers_reference.py --json`), `table` adds VGG16 beside
+//! ONNX Runtime and OpenVINO (f32 and bf16), timed in the same rounds, with the ratios.
 //!
 //! `table` prints, per backbone and batch: our and PyTorch's milliseconds per image, their ratio
 //! (ours / PyTorch, < 1 means faster), our achieved GFLOP/s (the model's FLOPs per image, a
@@ -30,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use candle_core::{DType, Device, Tensor};
-use mias_backbones::{BackboneKind, DenseLayer, Flavor, models, weights};
+use mias_backbones::{BackboneKind, DenseLayer, Flavor, Precision, models, weights};
 use serde_json::Value;
 
 /// Model FLOPs per image at the native side (multiply-add = 2), as given in issue 5.
@@ -54,6 +63,7 @@ fn main() -> ExitCode {
         Some("rss") => rss(&args[1..]),
         Some("rss-dense") => rss_dense(&args[1..]),
         Some("table") => table(&args[1..]),
+        Some("time") => time(&args[1..]),
         _ => Err("usage: bench_report table [--criterion DIR] [--torch FILE.json] [--python PYTHON] [--no-rss] | bench_report rss BACKBONE BATCH | bench_report rss-dense BACKBONE SIDE".into()),
     };
     match result {
@@ -123,11 +133,76 @@ fn rss_dense(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+fn time(args: &[String]) -> Result<(), String> {
+    let Some((case, rest)) = args.split_first() else {
+        return Err("usage: bench_report time CASE [--precision f32|bf16] [--reps N]".into());
+    };
+    let (mut precision, mut reps) = (Precision::F32, 5usize);
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        let v = it.next().ok_or(format!("{a} needs a value"))?;
+        match a.as_str() {
+            "--precision" => precision = v.parse().map_err(|e| format!("--precision: {e}"))?,
+            "--reps" => {
+                reps = v
+                    .parse()
+                    .ok()
+                    .filter(|&r| r > 0)
+                    .ok_or(format!("--reps wants a positive integer, got {v:?}"))?
+            }
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    let (batch, side, dense) = match case.as_str() {
+        "vgg16_dense512" => (1, 512, true),
+        "vgg16_dense1024" => (1, 1024, true),
+        "vgg16_b1" => (1, 224, false),
+        "vgg16_b8" => (8, 224, false),
+        other => {
+            return Err(format!(
+                "unknown case {other:?} (expected vgg16_dense512, vgg16_dense1024, vgg16_b1 or vgg16_b8)"
+            ));
+        }
+    };
+    let dev = Device::Cpu;
+    let kind = BackboneKind::Vgg16;
+    let bb = models::build_at(
+        kind,
+        Flavor::Timm,
+        precision,
+        weights::random_var_builder(0, &dev),
+    )
+    .map_err(|e| format!("{kind}: {e}"))?;
+    let x = Tensor::randn(0f32, 1.0, (batch, 3, side, side), &dev)
+        .and_then(|x| x.to_dtype(DType::F32))
+        .map_err(|e| e.to_string())?;
+    let run = || -> Result<(), String> {
+        let y = if dense {
+            bb.dense_map(&x, DenseLayer::Last)
+        } else {
+            bb.features(&x)
+        };
+        std::hint::black_box(y.map_err(|e| format!("{kind}: {e}"))?);
+        Ok(())
+    };
+    run()?;
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t0 = std::time::Instant::now();
+        run()?;
+        times.push(t0.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    println!("median_s {}", times[reps / 2]);
+    Ok(())
+}
+
 /// Options of `table`.
 struct TableArgs {
     criterion: PathBuf,
     since: Option<std::time::SystemTime>,
     torch: Option<PathBuf>,
+    peers: Option<PathBuf>,
     python: Option<String>,
     rss: bool,
 }
@@ -137,6 +212,7 @@ fn parse_table_args(args: &[String]) -> Result<TableArgs, String> {
         criterion: PathBuf::from("target/criterion"),
         since: None,
         torch: None,
+        peers: None,
         python: None,
         rss: true,
     };
@@ -146,6 +222,7 @@ fn parse_table_args(args: &[String]) -> Result<TableArgs, String> {
         match a.as_str() {
             "--criterion" => out.criterion = value()?.into(),
             "--torch" => out.torch = Some(value()?.into()),
+            "--peers" => out.peers = Some(value()?.into()),
             "--since" => {
                 let v = value()?;
                 let secs: u64 = v
@@ -181,14 +258,20 @@ fn criterion_median_s(
     v["median"]["point_estimate"].as_f64().map(|ns| ns * 1e-9)
 }
 
-/// The best GFLOP/s of the `gemm` group (`sgemm_<n>_t<threads>`), with the bench's name.
-fn gemm_peak(dir: &Path, since: Option<std::time::SystemTime>) -> Option<(f64, String)> {
+/// The best GFLOP/s of the `gemm` group's `<prefix>_<n>_t<threads>` benches (`sgemm`, or
+/// `bf16gemm`), with the bench's name.
+fn gemm_peak(
+    dir: &Path,
+    prefix: &str,
+    since: Option<std::time::SystemTime>,
+) -> Option<(f64, String)> {
     let entries = std::fs::read_dir(dir.join("gemm")).ok()?;
     let mut best: Option<(f64, String)> = None;
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(n) = name
-            .strip_prefix("sgemm_")
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('_'))
             .and_then(|r| r.split('_').next())
             .and_then(|n| n.parse::<f64>().ok())
         else {
@@ -256,7 +339,8 @@ fn measure_rss(mut cmd: Command) -> Option<u64> {
 
 fn table(args: &[String]) -> Result<(), String> {
     let a = parse_table_args(args)?;
-    let peak = gemm_peak(&a.criterion, a.since);
+    let peak = gemm_peak(&a.criterion, "sgemm", a.since);
+    let peak_bf16 = gemm_peak(&a.criterion, "bf16gemm", a.since);
     let (torch, versions) = match &a.torch {
         Some(p) => read_torch(p)?,
         None => (TorchTimes::new(), "no PyTorch run".into()),
@@ -264,6 +348,9 @@ fn table(args: &[String]) -> Result<(), String> {
     match &peak {
         Some((g, name)) => println!("gemm peak: {g:.1} GFLOP/s (gemm/{name})"),
         None => println!("gemm peak: - (run `cargo bench -p mias-backbones --bench gemm`)"),
+    }
+    if let Some((g, name)) = &peak_bf16 {
+        println!("bf16 gemm peak: {g:.1} GFLOP/s (gemm/{name})");
     }
     // A busy machine skews every figure (PyTorch's OpenMP threads suffer most): say so.
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
@@ -292,9 +379,9 @@ fn table(args: &[String]) -> Result<(), String> {
     println!("PyTorch: {versions}");
     println!();
     println!(
-        "| backbone | batch | ours ms/image | PyTorch ms/image | ratio | GFLOP/s | % of gemm peak |"
+        "| backbone | batch | ours ms/image | PyTorch ms/image | ratio | GFLOP/s | % of gemm peak | ours bf16 ms/image | bf16 GFLOP/s | % of bf16 gemm peak |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for kind in BackboneKind::ALL {
         for b in BATCHES {
             let ours = criterion_median_s(
@@ -306,14 +393,29 @@ fn table(args: &[String]) -> Result<(), String> {
             let theirs = torch.get(kind.name()).and_then(|m| m.get(&b)).copied();
             let per_image = |s: Option<f64>| s.map(|s| s / b as f64);
             let gflops = per_image(ours).map(|s| gflop_per_image(kind) / s);
+            let bf16 = criterion_median_s(
+                &a.criterion,
+                "backbones",
+                &format!("cpu_{kind}_b{b}_bf16"),
+                a.since,
+            );
+            let gflops_bf16 = per_image(bf16).map(|s| gflop_per_image(kind) / s);
             println!(
-                "| {kind} | {b} | {} | {} | {} | {} | {} |",
+                "| {kind} | {b} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 fmt_opt(per_image(ours).map(|s| s * 1e3), 1),
                 fmt_opt(per_image(theirs).map(|s| s * 1e3), 1),
                 fmt_opt(ours.zip(theirs).map(|(o, t)| o / t), 2),
                 fmt_opt(gflops, 0),
                 fmt_opt(
                     gflops.zip(peak.as_ref()).map(|(g, (p, _))| 100.0 * g / p),
+                    0
+                ),
+                fmt_opt(per_image(bf16).map(|s| s * 1e3), 1),
+                fmt_opt(gflops_bf16, 0),
+                fmt_opt(
+                    gflops_bf16
+                        .zip(peak_bf16.as_ref())
+                        .map(|(g, (p, _))| 100.0 * g / p),
                     0
                 ),
             );
@@ -339,9 +441,9 @@ fn table(args: &[String]) -> Result<(), String> {
     }
     println!();
     println!(
-        "| VGG16 dense map (conv5_3), batch 1 | ours ms/image | PyTorch ms/image | ratio | peak RSS ours | peak RSS PyTorch |"
+        "| VGG16 dense map (conv5_3), batch 1 | ours ms/image | PyTorch ms/image | ratio | peak RSS ours | peak RSS PyTorch | ours bf16 ms/image |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_reference.py");
     for side in DENSE_SIDES {
@@ -369,14 +471,24 @@ fn table(args: &[String]) -> Result<(), String> {
             (None, None)
         };
         let mib = |k: Option<u64>| fmt_opt(k.map(|k| k as f64 / 1024.0), 0) + " MiB";
+        let bf16 = criterion_median_s(
+            &a.criterion,
+            "backbones",
+            &format!("cpu_vgg16_dense{side}_b1_bf16"),
+            a.since,
+        );
         println!(
-            "| {side} px | {} | {} | {} | {} | {} |",
+            "| {side} px | {} | {} | {} | {} | {} | {} |",
             fmt_opt(ours.map(|s| s * 1e3), 1),
             fmt_opt(theirs.map(|s| s * 1e3), 1),
             fmt_opt(ours.zip(theirs).map(|(o, t)| o / t), 2),
             mib(rss_ours),
             mib(rss_theirs),
+            fmt_opt(bf16.map(|s| s * 1e3), 1),
         );
+    }
+    if let Some(path) = &a.peers {
+        peers_table(path)?;
     }
     println!();
     println!("| augmentation bench (mias-data, 1024x1024 input) | images/s |");
@@ -394,6 +506,70 @@ fn table(args: &[String]) -> Result<(), String> {
     for n in names {
         let rate = criterion_median_s(&a.criterion, "augment", &n, a.since).map(|s| 1.0 / s);
         println!("| {n} | {} |", fmt_opt(rate, 1));
+    }
+    Ok(())
+}
+
+/// The table of `peers_reference.py --json`: VGG16 on mias (f32, bf16), ONNX Runtime and
+/// OpenVINO (f32, bf16), medians over the same interleaved rounds, and ours / OpenVINO bf16.
+fn peers_table(path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let s = &v["seconds_per_batch"];
+    let engines = [
+        "mias_f32",
+        "mias_bf16",
+        "onnxruntime",
+        "openvino_f32",
+        "openvino_bf16",
+    ];
+    println!();
+    println!(
+        "Peers ({}; {} threads; load {} before, {} after; OpenVINO bf16 ran as {}):",
+        v["versions"]
+            .as_object()
+            .map(|o| o
+                .iter()
+                .map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default(),
+        v["threads"].as_u64().map_or("?".into(), |t| t.to_string()),
+        v["load_before"].as_str().unwrap_or("?"),
+        v["load_after"].as_str().unwrap_or("?"),
+        v["openvino_bf16_precision"].as_str().unwrap_or("?"),
+    );
+    println!();
+    println!(
+        "| VGG16, ms per batch | mias f32 | mias bf16 | ONNX Runtime | OpenVINO f32 | OpenVINO bf16 | mias bf16 / OpenVINO bf16 | mias f32 / OpenVINO f32 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut cases: Vec<&String> = s
+        .as_object()
+        .map(|o| {
+            o.values()
+                .filter_map(|c| c.as_object())
+                .flat_map(|c| c.keys())
+                .collect()
+        })
+        .unwrap_or_default();
+    cases.sort();
+    cases.dedup();
+    for case in cases {
+        let t = |e: &str| s[e][case.as_str()].as_f64();
+        let cells: Vec<String> = engines
+            .iter()
+            .map(|e| fmt_opt(t(e).map(|s| s * 1e3), 1))
+            .collect();
+        let ratio = |a: &str, b: &str| fmt_opt(t(a).zip(t(b)).map(|(a, b)| a / b), 2);
+        println!(
+            "| {case} | {} | {} | {} |",
+            cells.join(" | "),
+            ratio("mias_bf16", "openvino_bf16"),
+            ratio("mias_f32", "openvino_f32"),
+        );
     }
     Ok(())
 }

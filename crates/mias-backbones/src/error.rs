@@ -14,6 +14,14 @@ pub enum Error {
     #[error("unknown flavor `{0}` (expected timm or keras)")]
     UnknownFlavor(String),
 
+    /// A precision name that is not `f32` or `bf16`.
+    #[error("unknown precision `{0}` (expected f32 or bf16)")]
+    UnknownPrecision(String),
+
+    /// The bf16 kernel forced by `MIAS_BF16_KERNEL` is unknown or cannot run on this CPU.
+    #[error("bf16 kernel: {0}")]
+    Bf16Kernel(String),
+
     /// A weight file could not be read.
     #[error("cannot read weight file {}: {source}", path.display())]
     Io {

@@ -12,11 +12,17 @@ use candle_core::{D, DType, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::error::{Error, Result};
-use crate::kernels::conv::conv2d;
+use std::sync::Arc;
+
+use crate::kernels::bf16::{Bf16Kernel, PackedA};
+use crate::kernels::conv::{conv2d, conv2d_bf16, pack_weight_bf16};
 use crate::kernels::depthwise::{DepthwiseParams, depthwise_conv2d};
 use crate::kernels::pool::{PoolKind, PoolParams, pool2d};
-use crate::kernels::winograd::{transform_weights, winograd_conv3x3};
+use crate::kernels::winograd::{
+    pack_transformed_bf16, transform_weights, winograd_conv3x3, winograd_conv3x3_bf16,
+};
 use crate::kernels::{Activation, ConvParams};
+use crate::precision::{self, Numerics};
 
 /// How a convolution or a pooling window pads its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,10 +121,35 @@ pub struct Conv2d {
     /// [`crate::kernels::winograd`]), computed at load time.
     winograd: Option<Tensor>,
     bias: Option<Tensor>,
+    /// The weights in bf16 when the backbone was built at [`crate::Precision::Bf16`] on the CPU.
+    bf16: Option<Bf16Weights>,
     k: usize,
     stride: usize,
     padding: Padding,
     act: Activation,
+}
+
+/// A convolution's weights packed in bf16 at load time, and the kernel that multiplies them.
+#[derive(Clone, Debug)]
+enum Bf16Weights {
+    /// For the im2col / 1x1 kernel: `[c_out, c_in * k * k]`.
+    Direct(Arc<PackedA>, Bf16Kernel),
+    /// For the Winograd kernel: the 16 transformed matrices.
+    Winograd(Arc<Vec<PackedA>>, Bf16Kernel),
+}
+
+/// The bf16 weights of a CPU convolution built in bf16 (see [`crate::precision`]), else `None`.
+fn bf16_weights(weight: &Tensor, winograd: Option<&Tensor>) -> Result<Option<Bf16Weights>> {
+    let Numerics::Bf16(kernel) = precision::building() else {
+        return Ok(None);
+    };
+    if !weight.device().is_cpu() {
+        return Ok(None);
+    }
+    Ok(Some(match winograd {
+        Some(u) => Bf16Weights::Winograd(pack_transformed_bf16(u)?, kernel),
+        None => Bf16Weights::Direct(pack_weight_bf16(weight)?, kernel),
+    }))
 }
 
 impl Conv2d {
@@ -137,8 +168,10 @@ impl Conv2d {
         } else {
             None
         };
+        let winograd = winograd_weight(&weight, k, stride)?;
         Ok(Self {
-            winograd: winograd_weight(&weight, k, stride)?,
+            bf16: bf16_weights(&weight, winograd.as_ref())?,
+            winograd,
             weight,
             bias,
             k,
@@ -153,8 +186,10 @@ impl Conv2d {
     pub fn load_bn(vb: VarBuilder, vb_bn: VarBuilder, shape: ConvShape, eps: f64) -> Result<Self> {
         let conv = Self::load(vb, shape, false)?;
         let (weight, bias) = fold_batch_norm(&conv.weight, None, &vb_bn, eps)?;
+        let winograd = winograd_weight(&weight, shape.k, shape.stride)?;
         Ok(Self {
-            winograd: winograd_weight(&weight, shape.k, shape.stride)?,
+            bf16: bf16_weights(&weight, winograd.as_ref())?,
+            winograd,
             weight,
             bias: Some(bias),
             ..conv
@@ -187,6 +222,18 @@ impl Conv2d {
                 self.weight.device(),
             )?,
         };
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            match &self.bf16 {
+                Some(Bf16Weights::Winograd(u, kernel)) => {
+                    return Ok(winograd_conv3x3_bf16(x, u, *kernel, &bias, p.pad, p.act)?);
+                }
+                Some(Bf16Weights::Direct(w, kernel)) => {
+                    let kk = (self.k, self.k);
+                    return Ok(conv2d_bf16(x, w, *kernel, kk, &bias, p)?);
+                }
+                None => {}
+            }
+        }
         if let Some(u) = &self.winograd
             && x.device().is_cpu()
             && x.dtype() == DType::F32

@@ -15,6 +15,9 @@
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use std::sync::Arc;
+
+use super::bf16::{self, BSource, Bf16Kernel, Dest, PackedA};
 use super::{Activation, ConvParams, OutPtr, advise_huge_pages, contiguous};
 
 struct ConvOp(ConvParams);
@@ -79,12 +82,113 @@ impl CustomOp3 for ConvOp {
         let len = n * c_out * oh * ow;
         let mut out: Vec<f32> = Vec::with_capacity(len);
         advise_huge_pages(&mut out);
-        forward(x, wt, bias, &self.0, g, n, OutPtr(out.as_mut_ptr()));
+        forward(
+            x,
+            Weights::F32(wt),
+            bias,
+            &self.0,
+            g,
+            n,
+            OutPtr(out.as_mut_ptr()),
+        );
         // SAFETY: the tiles of `forward` wrote every one of the `len` cells (each gemm call
         // overwrites its `c_out x cols` block without reading it).
         unsafe { out.set_len(len) };
         Ok((CpuStorage::F32(out), Shape::from((n, c_out, oh, ow))))
     }
+}
+
+/// The bf16 convolution: the weight packed at load time, the input and bias as operands.
+struct ConvBf16Op {
+    p: ConvParams,
+    weight: Arc<PackedA>,
+    kernel: Bf16Kernel,
+    kh: usize,
+    kw: usize,
+}
+
+impl candle_core::CustomOp2 for ConvBf16Op {
+    fn name(&self) -> &'static str {
+        "mias-conv2d-bf16"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, c_in, h, w) = l1.shape().dims4()?;
+        let (c_out, kh, kw) = (self.weight.rows(), self.kh, self.kw);
+        if self.weight.cols() != c_in * kh * kw || l2.shape().dims1()? != c_out {
+            candle_core::bail!(
+                "conv2d (bf16): input {:?}, weight {c_out}x{} ({kh}x{kw} kernel) and bias {:?} do not agree",
+                l1.shape(),
+                self.weight.cols(),
+                l2.shape()
+            );
+        }
+        let Some((oh, ow)) = self.p.out_hw(h, w, kh, kw) else {
+            candle_core::bail!(
+                "conv2d: input {h}x{w} with padding {:?} is smaller than the kernel {kh}x{kw}",
+                self.p.pad
+            );
+        };
+        let x = contiguous("conv2d", s1, l1, "input")?;
+        let bias = contiguous("conv2d", s2, l2, "bias")?;
+        let g = Geometry {
+            c_in,
+            h,
+            w,
+            c_out,
+            kh,
+            kw,
+            oh,
+            ow,
+        };
+        let len = n * c_out * oh * ow;
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        advise_huge_pages(&mut out);
+        let weights = Weights::Bf16(&self.weight, self.kernel);
+        forward(x, weights, bias, &self.p, g, n, OutPtr(out.as_mut_ptr()));
+        // SAFETY: the tiles of `forward` wrote every one of the `len` cells (the bf16 product
+        // writes every cell of its `c_out x cols` block).
+        unsafe { out.set_len(len) };
+        Ok((CpuStorage::F32(out), Shape::from((n, c_out, oh, ow))))
+    }
+}
+
+/// The weight `[O, C, kh, kw]` of a convolution packed in bf16 for [`conv2d_bf16`].
+pub fn pack_weight_bf16(weight: &Tensor) -> candle_core::Result<Arc<PackedA>> {
+    let (c_out, c_in, kh, kw) = weight.dims4()?;
+    let w = weight
+        .to_device(&candle_core::Device::Cpu)?
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    let k = c_in * kh * kw;
+    Ok(Arc::new(PackedA::pack(&w, c_out, k, k, 1)))
+}
+
+/// [`conv2d`] in bf16 (CPU, f32 input and output): `weight` from [`pack_weight_bf16`] of a
+/// `kh x kw` kernel, the product on `kernel`.
+pub fn conv2d_bf16(
+    x: &Tensor,
+    weight: &Arc<PackedA>,
+    kernel: Bf16Kernel,
+    (kh, kw): (usize, usize),
+    bias: &Tensor,
+    p: ConvParams,
+) -> candle_core::Result<Tensor> {
+    let op = ConvBf16Op {
+        p,
+        weight: Arc::clone(weight),
+        kernel,
+        kh,
+        kw,
+    };
+    x.contiguous()?.apply_op2_no_bwd(&bias.contiguous()?, &op)
 }
 
 thread_local! {
@@ -96,9 +200,18 @@ thread_local! {
 /// to stay in the last-level cache.
 const TILE_FLOATS: usize = 1 << 20;
 
+/// The weights of a convolution as its product needs them.
+#[derive(Clone, Copy)]
+enum Weights<'a> {
+    /// f32 `[c_out, c_in * kh * kw]`, multiplied by `gemm`.
+    F32(&'a [f32]),
+    /// The same matrix packed in bf16, multiplied by the bf16 kernel.
+    Bf16(&'a PackedA, Bf16Kernel),
+}
+
 fn forward(
     x: &[f32],
-    wt: &[f32],
+    weights: Weights,
     bias: &[f32],
     p: &ConvParams,
     g: Geometry,
@@ -142,9 +255,30 @@ fn forward(
         };
         // SAFETY: `dst` points at `n * c_out * plane` floats; this tile writes rows `oy0..oy0 +
         // rows` of every channel of image `img`, a region no other tile touches. The gemm reads
-        // `c_out x k` from `wt` and `k x cols` from `rhs` within their lengths.
+        // `c_out x k` from the weights and `k x cols` from `rhs` within their lengths.
+        let base = unsafe { dst.get().add(img * g.c_out * plane + oy0 * g.ow) };
+        let wt = match weights {
+            Weights::F32(wt) => wt,
+            Weights::Bf16(packed, kernel) => {
+                let src = BSource {
+                    ptr: rhs.as_ptr(),
+                    rs: rhs_rs,
+                    n: cols,
+                };
+                let dest = Dest {
+                    ptr: OutPtr(base),
+                    ldc: plane,
+                    bias: Some(bias),
+                    act: p.act,
+                };
+                let split = if items >= threads { 1 } else { threads };
+                // SAFETY: as above; the bias and activation are applied by the product.
+                unsafe { bf16::gemm(packed, src, dest, kernel, split) };
+                COLS.set(col_buf);
+                return;
+            }
+        };
         unsafe {
-            let base = dst.get().add(img * g.c_out * plane + oy0 * g.ow);
             gemm::gemm(
                 g.c_out,
                 cols,
@@ -341,6 +475,90 @@ mod tests {
         };
         let d = max_abs_diff(&conv2d(&x, &wt, &b, p).unwrap(), &reference(&x, &wt, &b, p));
         assert!(d < 1e-4, "max diff {d}");
+    }
+
+    /// bf16's unit roundoff: an 8-bit significand (7 stored bits and the implicit one), rounded
+    /// to nearest, puts any value within a relative 2^-8 of its bf16 rounding.
+    const U_BF16: f64 = 1.0 / 256.0;
+
+    /// The bf16 convolution against candle's f32 one, on every kernel this CPU runs.
+    ///
+    /// The bound: each product `w * x` of the K = c_in * kh * kw terms of an output is computed
+    /// from `w(1 + d1)` and `x(1 + d2)`, |d| <= u = 2^-8, so it is off by at most
+    /// (2u + u²)|w||x|; the f32 accumulation adds at most K * 2^-24 * sum |w||x| (the first-order
+    /// bound for a K-term sum). Hence |ours - f32| <= (2u + u² + K 2^-24) * sum |w||x|, where
+    /// sum |w||x| is the convolution of |x| with |w| (bias and ReLU do not increase the error).
+    /// Against candle's convolution of the operands rounded to bf16 by candle itself (the `half`
+    /// crate, an independent rounding), only the accumulation term is left.
+    #[test]
+    fn bf16_matches_candle_conv2d_within_the_rounding_bound() {
+        use candle_core::DType;
+        let mut rng = ChaCha8Rng::seed_from_u64(23);
+        // (n, c_in, h, w, c_out, k, stride, pad)
+        type Case = (usize, usize, usize, usize, usize, usize, usize, [usize; 4]);
+        let cases: &[Case] = &[
+            (2, 3, 17, 19, 20, 3, 1, [1, 1, 1, 1]),
+            (1, 64, 9, 9, 70, 1, 1, [0, 0, 0, 0]),
+            (1, 16, 12, 10, 13, 3, 2, [0, 1, 0, 1]),
+            (3, 5, 11, 11, 33, 5, 2, [2, 2, 2, 2]),
+            (1, 300, 8, 8, 40, 1, 1, [0, 0, 0, 0]),
+        ];
+        for &(n, ci, h, w, co, k, stride, pad) in cases {
+            let x = random(&[n, ci, h, w], &mut rng);
+            let wt = random(&[co, ci, k, k], &mut rng);
+            let b = random(&[co], &mut rng);
+            let p = ConvParams {
+                stride,
+                pad,
+                act: Activation::Relu,
+            };
+            let mag = reference_conv(
+                &x.abs().unwrap(),
+                &wt.abs().unwrap(),
+                &b.zeros_like().unwrap(),
+                stride,
+                pad,
+                Activation::None,
+                1,
+            );
+            let exact = reference(&x, &wt, &b, p);
+            let round = |t: &Tensor| {
+                t.to_dtype(DType::BF16)
+                    .unwrap()
+                    .to_dtype(DType::F32)
+                    .unwrap()
+            };
+            let rounded = reference(&round(&x), &round(&wt), &b, p);
+            let packed = pack_weight_bf16(&wt).unwrap();
+            let kk = (ci * k * k) as f64;
+            for kernel in Bf16Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+                let ours = conv2d_bf16(&x, &packed, kernel, (k, k), &b, p).unwrap();
+                assert_eq!(ours.dims(), exact.dims());
+                let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let (o, e, r, m) = (flat(&ours), flat(&exact), flat(&rounded), flat(&mag));
+                let mut worst = 0f64;
+                for i in 0..o.len() {
+                    let m = f64::from(m[i]) + 1.0;
+                    let d_exact = f64::from((o[i] - e[i]).abs());
+                    let d_round = f64::from((o[i] - r[i]).abs());
+                    let bound = (2.0 * U_BF16 + U_BF16 * U_BF16 + kk * 2f64.powi(-24)) * m;
+                    assert!(
+                        d_exact <= bound,
+                        "{kernel} case {n} {ci} {h} {w} {co} {k} {stride}: |{} - {}| > {bound}",
+                        o[i],
+                        e[i]
+                    );
+                    assert!(
+                        d_round <= 2.0 * kk * 2f64.powi(-24) * m,
+                        "{kernel} case {n} {ci} {h} {w} {co} {k} {stride}: {} vs rounded {}",
+                        o[i],
+                        r[i]
+                    );
+                    worst = worst.max(d_exact / (2.0 * U_BF16 * m));
+                }
+                eprintln!("{kernel} case {ci}x{k}x{k}: worst error {worst:.3} of the 2u bound");
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Layout, Tensor};
 
+pub(crate) mod bf16;
 pub(crate) mod conv;
 pub(crate) mod depthwise;
 pub(crate) mod ops;

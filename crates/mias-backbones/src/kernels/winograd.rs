@@ -17,6 +17,9 @@ use std::ops::Range;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use std::sync::Arc;
+
+use super::bf16::{self, BSource, Bf16Kernel, Dest, PackedA};
 use super::{Activation, OutPtr, advise_huge_pages, contiguous};
 
 /// `U = G g Gᵀ` for every (output, input) channel pair of `w` `[c_out, c_in, 3, 3]`, laid out
@@ -89,59 +92,71 @@ impl CustomOp3 for WinogradOp {
                 l3.shape()
             );
         }
-        let [pt, pb, pl, pr] = self.pad;
-        let (ph, pw) = (h + pt + pb, w + pl + pr);
-        if ph < 3 || pw < 3 {
-            candle_core::bail!(
-                "winograd: input {h}x{w} with padding {:?} is smaller than 3x3",
-                self.pad
-            );
-        }
-        let (oh, ow) = (ph - 2, pw - 2);
         let x = contiguous("winograd", s1, l1, "input")?;
         let u = contiguous("winograd", s2, l2, "weight")?;
         let bias = contiguous("winograd", s3, l3, "bias")?;
-        let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
-        let tiles_per_block = (BLOCK_FLOATS / (16 * (c_in + c_out))).max(16);
-        let mut rows_per_block = (tiles_per_block / tw).clamp(1, th);
-        let mut blocks = th.div_ceil(rows_per_block);
-        // Split a little finer so that every thread gets the same number of blocks (a batch-1
-        // 14x14 layer fits one block otherwise, and would run on one thread).
-        let threads = rayon::current_num_threads();
-        while !(n * blocks).is_multiple_of(threads) && blocks < th {
-            blocks += 1;
-        }
-        rows_per_block = th.div_ceil(blocks);
-        let blocks = th.div_ceil(rows_per_block);
-        let len = n * c_out * oh * ow;
-        let mut out: Vec<f32> = Vec::with_capacity(len);
-        advise_huge_pages(&mut out);
-        let dst = OutPtr(out.as_mut_ptr());
-        let g = Geom {
-            c_in,
-            h,
-            w,
-            c_out,
-            oh,
-            ow,
-            tw,
-        };
-        (0..n * blocks).into_par_iter().for_each(|item| {
-            let (img, b) = (item / blocks, item % blocks);
-            let ty0 = b * rows_per_block;
-            let ty1 = (ty0 + rows_per_block).min(th);
-            let xi = &x[img * c_in * h * w..(img + 1) * c_in * h * w];
-            // SAFETY: this block writes output rows 2*ty0 .. 2*ty1 (clipped to oh) of image
-            // `img`, every channel and column: no other block touches them, and the buffer holds
-            // `n * c_out * oh * ow` floats.
-            let out_img = unsafe { dst.get().add(img * c_out * oh * ow) };
-            let data = Operands { x: xi, u, bias };
-            block(data, self, g, ty0..ty1, out_img);
-        });
-        // SAFETY: the blocks together wrote every output row of every image and channel.
-        unsafe { out.set_len(len) };
-        Ok((CpuStorage::F32(out), Shape::from((n, c_out, oh, ow))))
+        run(x, (n, c_in, h, w), c_out, Transformed::F32(u), bias, self)
     }
+}
+
+/// The Winograd convolution of `x` (`[n, c_in, h, w]`) into `c_out` channels.
+fn run(
+    x: &[f32],
+    (n, c_in, h, w): (usize, usize, usize, usize),
+    c_out: usize,
+    u: Transformed,
+    bias: &[f32],
+    op: &WinogradOp,
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let [pt, pb, pl, pr] = op.pad;
+    let (ph, pw) = (h + pt + pb, w + pl + pr);
+    if ph < 3 || pw < 3 {
+        candle_core::bail!(
+            "winograd: input {h}x{w} with padding {:?} is smaller than 3x3",
+            op.pad
+        );
+    }
+    let (oh, ow) = (ph - 2, pw - 2);
+    let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
+    let tiles_per_block = (BLOCK_FLOATS / (16 * (c_in + c_out))).max(16);
+    let mut rows_per_block = (tiles_per_block / tw).clamp(1, th);
+    let mut blocks = th.div_ceil(rows_per_block);
+    // Split a little finer so that every thread gets the same number of blocks (a batch-1
+    // 14x14 layer fits one block otherwise, and would run on one thread).
+    let threads = rayon::current_num_threads();
+    while !(n * blocks).is_multiple_of(threads) && blocks < th {
+        blocks += 1;
+    }
+    rows_per_block = th.div_ceil(blocks);
+    let blocks = th.div_ceil(rows_per_block);
+    let len = n * c_out * oh * ow;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    advise_huge_pages(&mut out);
+    let dst = OutPtr(out.as_mut_ptr());
+    let g = Geom {
+        c_in,
+        h,
+        w,
+        c_out,
+        oh,
+        ow,
+        tw,
+    };
+    (0..n * blocks).into_par_iter().for_each(|item| {
+        let (img, b) = (item / blocks, item % blocks);
+        let ty0 = b * rows_per_block;
+        let ty1 = (ty0 + rows_per_block).min(th);
+        let xi = &x[img * c_in * h * w..(img + 1) * c_in * h * w];
+        // SAFETY: this block writes output rows 2*ty0 .. 2*ty1 (clipped to oh) of image
+        // `img`, every channel and column: no other block touches them, and the buffer holds
+        // `n * c_out * oh * ow` floats.
+        let out_img = unsafe { dst.get().add(img * c_out * oh * ow) };
+        let data = Operands { x: xi, u, bias };
+        block(data, op, g, ty0..ty1, out_img);
+    });
+    // SAFETY: the blocks together wrote every output row of every image and channel.
+    unsafe { out.set_len(len) };
+    Ok((CpuStorage::F32(out), Shape::from((n, c_out, oh, ow))))
 }
 
 #[derive(Clone, Copy)]
@@ -155,12 +170,21 @@ struct Geom {
     tw: usize,
 }
 
-/// The data a block reads: one image's input `[c_in, h, w]`, the transformed weight
-/// `[16][c_in][c_out]` and the bias `[c_out]`.
+/// The transformed weight as the 16 products need it.
+#[derive(Clone, Copy)]
+enum Transformed<'a> {
+    /// f32 `[16][c_in][c_out]`, multiplied by `gemm`.
+    F32(&'a [f32]),
+    /// The 16 `c_out x c_in` matrices `U[e]` packed in bf16, multiplied by the bf16 kernel.
+    Bf16(&'a [PackedA], Bf16Kernel),
+}
+
+/// The data a block reads: one image's input `[c_in, h, w]`, the transformed weight and the bias
+/// `[c_out]`.
 #[derive(Clone, Copy)]
 struct Operands<'a> {
     x: &'a [f32],
-    u: &'a [f32],
+    u: Transformed<'a>,
     bias: &'a [f32],
 }
 
@@ -253,7 +277,32 @@ fn block(data: Operands, op: &WinogradOp, g: Geom, tile_rows: Range<usize>, out:
             }
         }
     }
+    let u = match u {
+        Transformed::F32(u) => u,
+        Transformed::Bf16(packed, kernel) => {
+            for (e, pe) in packed.iter().enumerate() {
+                let src = BSource {
+                    ptr: v[e * c_in * tiles..].as_ptr(),
+                    rs: tiles,
+                    n: tiles,
+                };
+                let dest = Dest {
+                    ptr: OutPtr(m[e * c_out * tiles..].as_mut_ptr()),
+                    ldc: tiles,
+                    bias: None,
+                    act: Activation::None,
+                };
+                // SAFETY: V[e] (`c_in x tiles`) and M[e] (`c_out x tiles`) lie inside `v` and
+                // `m`, which do not alias.
+                unsafe { bf16::gemm(pe, src, dest, kernel, 1) };
+            }
+            &[][..]
+        }
+    };
     for e in 0..16 {
+        if u.is_empty() {
+            break;
+        }
         // SAFETY: U[e] is `c_out x c_in` column-major (rows stride 1, columns stride c_out)
         // inside `u`; V[e] is `c_in x tiles` row-major inside `v`; M[e] is `c_out x tiles`
         // row-major inside `m`, which aliases neither.
@@ -330,6 +379,88 @@ fn block(data: Operands, op: &WinogradOp, g: Geom, tile_rows: Range<usize>, out:
     SCRATCH.set(scratch);
 }
 
+/// The bf16 Winograd convolution: the 16 transformed matrices packed at load time.
+struct WinogradBf16Op {
+    op: WinogradOp,
+    packed: Arc<Vec<PackedA>>,
+    kernel: Bf16Kernel,
+}
+
+impl candle_core::CustomOp2 for WinogradBf16Op {
+    fn name(&self) -> &'static str {
+        "mias-winograd3x3-bf16"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, c_in, h, w) = l1.shape().dims4()?;
+        let c_out = self.packed.first().map_or(0, PackedA::rows);
+        let agree = self.packed.len() == 16
+            && self
+                .packed
+                .iter()
+                .all(|p| p.cols() == c_in && p.rows() == c_out)
+            && l2.shape().dims1()? == c_out;
+        if !agree {
+            candle_core::bail!(
+                "winograd (bf16): input {:?}, transformed weight ({} matrices of {c_out}x{}) and bias {:?} do not agree",
+                l1.shape(),
+                self.packed.len(),
+                self.packed.first().map_or(0, PackedA::cols),
+                l2.shape()
+            );
+        }
+        let x = contiguous("winograd", s1, l1, "input")?;
+        let bias = contiguous("winograd", s2, l2, "bias")?;
+        let u = Transformed::Bf16(&self.packed, self.kernel);
+        run(x, (n, c_in, h, w), c_out, u, bias, &self.op)
+    }
+}
+
+/// The transformed weight `[16][c_in][c_out]` of [`transform_weights`] as 16 bf16 matrices
+/// `U[e]` (`c_out x c_in`): `G g Gᵀ` is computed in f32 and rounded to bf16 once.
+pub fn pack_transformed_bf16(u: &Tensor) -> candle_core::Result<Arc<Vec<PackedA>>> {
+    let (sixteen, c_in, c_out) = u.dims3()?;
+    if sixteen != 16 {
+        candle_core::bail!(
+            "winograd: transformed weight {:?} is not [16, c_in, c_out]",
+            u.dims()
+        );
+    }
+    let u = u
+        .to_device(&candle_core::Device::Cpu)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    Ok(Arc::new(
+        (0..16)
+            .map(|e| PackedA::pack(&u[e * c_in * c_out..], c_out, c_in, 1, c_out))
+            .collect(),
+    ))
+}
+
+/// [`winograd_conv3x3`] in bf16: `packed` from [`pack_transformed_bf16`], the 16 products on
+/// `kernel`; the transforms stay f32.
+pub fn winograd_conv3x3_bf16(
+    x: &Tensor,
+    packed: &Arc<Vec<PackedA>>,
+    kernel: Bf16Kernel,
+    bias: &Tensor,
+    pad: [usize; 4],
+    act: Activation,
+) -> candle_core::Result<Tensor> {
+    let op = WinogradBf16Op {
+        op: WinogradOp { pad, act },
+        packed: Arc::clone(packed),
+        kernel,
+    };
+    x.contiguous()?.apply_op2_no_bwd(&bias.contiguous()?, &op)
+}
+
 /// 3x3 stride-1 convolution of `x` `[N, C, H, W]` with the transformed weight `u`
 /// ([`transform_weights`]) and `bias` `[O]`, zero padding `pad`, then `act`. CPU, f32 only.
 pub fn winograd_conv3x3(
@@ -349,6 +480,7 @@ pub fn winograd_conv3x3(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::bf16::Bf16Kernel;
     use crate::test_util::{max_abs_diff, random, reference_conv};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
@@ -382,6 +514,116 @@ mod tests {
                     .unwrap();
                 let d = max_abs_diff(&ours, &theirs) / scale;
                 assert!(d < 1e-5, "{n} {ci} {h} {w} {co} {pad:?}: relative diff {d}");
+            }
+        }
+    }
+
+    /// bf16's unit roundoff (8-bit significand, rounding to nearest).
+    const U_BF16: f64 = 1.0 / 256.0;
+
+    /// Winograd in bf16 against candle's direct f32 convolution.
+    ///
+    /// The bound: the bf16 path rounds `U = G g Gᵀ` and `V = Bᵀ d B` (each within a relative
+    /// u = 2^-8), so output `y = Σ_ci Σ_ij A_i,dy A_j,dx U_ij V_ij` is off by at most
+    /// (2u + u²) Σ_ci Σ_ij |A_i,dy||A_j,dx||U_ij||V_ij|. With |U_ij| <= Σ_ab |G_ia||G_jb||g_ab| and
+    /// |V_ij| <= Σ_pq |B_pi||B_qj||d_pq| that is at most (2u + u²) Σ_ci Σ_pq K_dy,dx[p, q] |d_pq|
+    /// with the 4x4 kernel K_dy,dx = W_dyᵀ |g| W_dx, W_dy[a][p] = Σ_i |A_i,dy||G_ia||B_pi|: the
+    /// stride-2 convolution of |x| with K, computed here by candle from the textbook matrices
+    /// (Lavin & Gray), independently of the kernel's code. f32 rounding in the transforms and
+    /// the c_in-term sums adds a few 2^-24 of the same magnitude.
+    #[test]
+    fn bf16_matches_the_direct_convolution_within_the_rounding_bound() {
+        use candle_core::{DType, Device};
+        let dev = Device::Cpu;
+        // W_dy[a][p] from A = [[1,0],[1,1],[1,-1],[0,-1]], G = [[1,0,0],[.5,.5,.5],[.5,-.5,.5],
+        // [0,0,1]], Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]].
+        let a = [[1f32, 0.], [1., 1.], [1., -1.], [0., -1.]];
+        let g = [
+            [1f32, 0., 0.],
+            [0.5, 0.5, 0.5],
+            [0.5, -0.5, 0.5],
+            [0., 0., 1.],
+        ];
+        let bt = [
+            [1f32, 0., -1., 0.],
+            [0., 1., 1., 0.],
+            [0., -1., 1., 0.],
+            [0., 1., 0., -1.],
+        ];
+        let wmat = |dy: usize| {
+            let mut w = vec![0f32; 12];
+            for ai in 0..3 {
+                for p in 0..4 {
+                    w[ai * 4 + p] = (0..4).map(|i| (a[i][dy] * g[i][ai] * bt[i][p]).abs()).sum();
+                }
+            }
+            Tensor::from_vec(w, (3, 4), &dev).unwrap()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(29);
+        for (n, ci, h, w, co, pad) in [
+            (1, 16, 9, 11, 20, [1, 1, 1, 1]),
+            (2, 40, 14, 14, 24, [1, 1, 1, 1]),
+            (1, 32, 8, 7, 13, [0, 1, 1, 0]),
+        ] {
+            let x = random(&[n, ci, h, w], &mut rng);
+            let wt = random(&[co, ci, 3, 3], &mut rng);
+            let b = random(&[co], &mut rng);
+            let exact = reference_conv(&x, &wt, &b, 1, pad, Activation::Relu, 1);
+            let (oh, ow) = (exact.dim(2).unwrap(), exact.dim(3).unwrap());
+            let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
+            // |x| padded to exactly 2 * tiles + 2 rows and columns.
+            let xa = x
+                .abs()
+                .unwrap()
+                .pad_with_zeros(2, pad[0], 2 * th + 2 - h - pad[0])
+                .unwrap()
+                .pad_with_zeros(3, pad[2], 2 * tw + 2 - w - pad[2])
+                .unwrap();
+            let ga = wt.abs().unwrap();
+            let mut mag = vec![0f32; n * co * 2 * th * 2 * tw];
+            for dy in 0..2 {
+                for dx in 0..2 {
+                    let k = wmat(dy)
+                        .t()
+                        .unwrap()
+                        .broadcast_matmul(&ga)
+                        .unwrap()
+                        .broadcast_matmul(&wmat(dx))
+                        .unwrap();
+                    let m = xa.conv2d(&k.contiguous().unwrap(), 0, 2, 1, 1).unwrap();
+                    let m = m.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    for (idx, v) in m.into_iter().enumerate() {
+                        let (img_c, rest) = (idx / (th * tw), idx % (th * tw));
+                        let (ty, tx) = (rest / tw, rest % tw);
+                        let (oy, ox) = (2 * ty + dy, 2 * tx + dx);
+                        mag[(img_c * 2 * th + oy) * 2 * tw + ox] = v;
+                    }
+                }
+            }
+            let u = transform_weights(&wt).unwrap();
+            let packed = pack_transformed_bf16(&u).unwrap();
+            let e = exact.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for kernel in Bf16Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+                let ours =
+                    winograd_conv3x3_bf16(&x, &packed, kernel, &b, pad, Activation::Relu).unwrap();
+                assert_eq!(ours.dims(), exact.dims());
+                assert_eq!(ours.dtype(), DType::F32);
+                let o = ours.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let mut worst = 0f64;
+                for (i, (&o, &e)) in o.iter().zip(&e).enumerate() {
+                    let (img_c, rest) = (i / (oh * ow), i % (oh * ow));
+                    let (oy, ox) = (rest / ow, rest % ow);
+                    let m = f64::from(mag[(img_c * 2 * th + oy) * 2 * tw + ox]) + 1.0;
+                    let eps = 2.0 * U_BF16 + U_BF16 * U_BF16 + 64.0 * ci as f64 * 2f64.powi(-24);
+                    let d = f64::from((o - e).abs());
+                    assert!(
+                        d <= eps * m,
+                        "{kernel} {n} {ci} {h} {w} {co}: |{o} - {e}| > {}",
+                        eps * m
+                    );
+                    worst = worst.max(d / (2.0 * U_BF16 * m));
+                }
+                eprintln!("{kernel} winograd {ci}->{co}: worst error {worst:.3} of the 2u bound");
             }
         }
     }
