@@ -1,21 +1,24 @@
-"""Seeds for the `dicom_loader` fuzz target that exercise the codecs the committed fixtures
-(crates/mias-data/tests/data/dicom, the target's other seed folder) do not: a deflated data set
-and a near-lossless JPEG-LS frame. Run by hand from this directory:
+"""Fixtures (and `dicom_loader` fuzz seeds) for the codecs added after make_dicom_reference.py:
+a deflated data set and a near-lossless JPEG-LS frame, each a few hundred bytes (a 12 x 10
+ramp with seeded noise, 12 bits stored). Run by hand from this directory:
 
     pip install pydicom==3.0.2 numpy pyjpegls
-    python3 make_dicom_seeds.py
+    python3 make_codec_fixtures.py
 
-Each file is a few hundred bytes: a 12 x 10 greyscale ramp with a seeded pattern.
+Writes dicom/deflated.dcm, dicom/jpegls_near.dcm and codec_fixtures.json: the stored values
+pydicom decodes from each file (its own inflate; CharLS through pyjpegls), row-major.
 """
+import json
 from pathlib import Path
 
 import jpeg_ls
 import numpy as np
+import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import DeflatedExplicitVRLittleEndian, JPEGLSNearLossless, generate_uid
 
-HERE = Path(__file__).resolve().parent / "dicom_loader"
+HERE = Path(__file__).resolve().parent / "dicom"
 
 
 def base(syntax, bits):
@@ -48,6 +51,15 @@ def main():
     ds.PixelData = encapsulate([bytes(frame)])
     ds["PixelData"].VR = "OB"
     ds.save_as(HERE / "jpegls_near.dcm", enforce_file_format=True)
+
+    out = {}
+    for name in ("deflated.dcm", "jpegls_near.dcm"):
+        back = pydicom.dcmread(HERE / name)
+        out[f"dicom/{name}"] = back.pixel_array.astype(int).ravel().tolist()
+    # The near-lossless frame is within NEAR = 2 of the values encoded, and not all equal.
+    near = np.array(out["dicom/jpegls_near.dcm"]).reshape(12, 10)
+    assert np.abs(near - values.astype(int)).max() <= 2 and (near != values).any()
+    (HERE.parent / "codec_fixtures.json").write_text(json.dumps(out) + "\n")
 
 
 if __name__ == "__main__":
