@@ -16,6 +16,9 @@
 //!   are appended, a changed file or a reordered manifest gets new ones, and shards made on
 //!   other machines with the same files merge by copying.
 
+// Without the `collections` feature no reader builds a collection; `working_image` stays.
+#![cfg_attr(not(feature = "collections"), allow(dead_code))]
+
 use std::collections::HashMap;
 use std::path::Path;
 

@@ -16,15 +16,17 @@ use std::path::{Path, PathBuf};
 use image::GrayImage;
 use sha2::{Digest, Sha256};
 
+#[cfg(feature = "collections")]
 use crate::cbis;
-use crate::collection::{Collection, CollectionKind};
+use crate::collection::Collection;
+#[cfg(feature = "collections")]
+use crate::collection::CollectionKind;
 use crate::error::{Error, Result};
 use crate::info::{
     IMAGE_SIDE, ImageId, ImageRecord, InfoTable, Label, LabelVariant, Labelling, PatientId, Subset,
     Summary, mdb_name, mdb_patient_name, mdb_side, parse_mdb,
 };
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestImage, ManifestLesion, View};
-use crate::pgm;
 
 /// The name of the label table in a dataset directory.
 pub const INFO_FILE: &str = "Info.txt";
@@ -102,6 +104,8 @@ enum Source {
         table: InfoTable,
         side: Option<u32>,
     },
+    // Built only by the collection readers of the `collections` feature.
+    #[cfg_attr(not(feature = "collections"), allow(dead_code))]
     Collection(Box<Collection>),
 }
 
@@ -126,6 +130,7 @@ impl Dataset {
         }
         let info = dir.join(INFO_FILE);
         if !info.is_file() {
+            #[cfg(feature = "collections")]
             if dir.join(MANIFEST_FILE).is_file() {
                 let manifest = Manifest::open(&dir)?;
                 let collection = Collection::new(CollectionKind::Manifest, manifest)?;
@@ -134,6 +139,7 @@ impl Dataset {
                     source: Source::Collection(Box::new(collection)),
                 });
             }
+            #[cfg(feature = "collections")]
             if cbis::is_cbis_ddsm(&dir) {
                 let manifest = cbis::open(&dir)?;
                 let collection = Collection::new(CollectionKind::CbisDdsm, manifest)?;
@@ -142,6 +148,7 @@ impl Dataset {
                     source: Source::Collection(Box::new(collection)),
                 });
             }
+            #[cfg(feature = "collections")]
             if crate::vindr::is_vindr(&dir) {
                 let manifest = crate::vindr::open(&dir)?;
                 let collection = Collection::new(CollectionKind::VinDr, manifest)?;
@@ -160,11 +167,19 @@ impl Dataset {
                      (offline: `--from ../shared/data/mini-mias`)"
                         .into()
                 } else {
-                    format!(
+                    #[cfg(feature = "collections")]
+                    let reason = format!(
                         "no {INFO_FILE} (the Mini-MIAS label table), {MANIFEST_FILE}, \
                          CBIS-DDSM case-description file or VinDr-Mammo {} in this directory",
                         crate::vindr::BREAST_FILE
-                    )
+                    );
+                    #[cfg(not(feature = "collections"))]
+                    let reason = format!(
+                        "no {INFO_FILE} (the Mini-MIAS label table) in this directory; this \
+                         build reads no other collection (mias-data's `collections` feature, \
+                         on by default, is off)"
+                    );
+                    reason
                 },
             });
         }
@@ -376,7 +391,8 @@ impl Dataset {
         }
     }
 
-    /// Decodes one image as 8-bit greyscale: Mini-MIAS's file, its size checked; a
+    /// Decodes one image as 8-bit greyscale: Mini-MIAS's file through
+    /// [`crate::image_file::load_image`] (the one entry for every format), its size checked; a
     /// collection's working image (see [`crate::collection`]).
     pub fn image(&self, id: ImageId) -> Result<GrayImage> {
         let (table, side) = match &self.source {
@@ -385,7 +401,7 @@ impl Dataset {
         };
         table.get(id)?;
         let path = self.image_path(id);
-        let image = load_image(&path)?;
+        let image = crate::image_file::load_image(&path)?;
         if let Some(side) = side
             && image.dimensions() != (side, side)
         {
@@ -488,37 +504,6 @@ pub fn has_official_split(records: &[ImageRecord]) -> bool {
         && records.iter().any(|r| r.subset == Some(Subset::Test))
 }
 
-/// Decodes a PGM or PNG file (chosen by extension, else by content) as 8-bit greyscale.
-pub fn load_image(path: &Path) -> Result<GrayImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    decode_image(&bytes).map_err(|reason| Error::Image {
-        path: path.to_path_buf(),
-        reason,
-    })
-}
-
-/// Decodes PGM (`P5`) or PNG bytes as 8-bit greyscale; the error says why not.
-pub fn decode_image(bytes: &[u8]) -> Result<GrayImage, String> {
-    if bytes.len() >= 2 && bytes[0] == b'P' && bytes[1].is_ascii_digit() {
-        return pgm::decode(bytes).map_err(|e| e.to_string());
-    }
-    if bytes.starts_with(b"\x89PNG") {
-        let decoded = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
-            .map_err(|e| format!("not a valid PNG: {e}"))?;
-        return match decoded {
-            image::DynamicImage::ImageLuma8(g) => Ok(g),
-            other => Err(format!(
-                "expected 8-bit greyscale, found {:?}",
-                other.color()
-            )),
-        };
-    }
-    if bytes.is_empty() {
-        return Err("empty file".into());
-    }
-    Err("neither a binary PGM (P5) nor a PNG".into())
-}
-
 /// SHA-256 of a file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -586,16 +571,5 @@ mod tests {
             assert_eq!(m[0].0, format!("mdb001.{}", format.extension()));
             assert!(m.iter().all(|(_, h)| h.len() == 64));
         }
-    }
-
-    #[test]
-    fn decode_rejects_other_formats() {
-        assert_eq!(decode_image(b"").unwrap_err(), "empty file");
-        assert!(decode_image(b"GIF89a").unwrap_err().contains("neither"));
-        assert!(
-            decode_image(b"\x89PNG\r\n")
-                .unwrap_err()
-                .contains("not a valid PNG")
-        );
     }
 }

@@ -1,10 +1,16 @@
 //! DICOM mammograms through dicom-rs (`dicom-object` parses, `dicom-pixeldata` decodes):
 //! greyscale single-frame images, 8 or 16 bits allocated, signed or not, MONOCHROME1 or
-//! MONOCHROME2, uncompressed (implicit or explicit VR, little or big endian), RLE Lossless,
-//! JPEG baseline (8-bit) and lossless (process 14, any predictor, up to 16 bits) through
-//! `jpeg-decoder`, and JPEG 2000 through the pure-Rust `openjp2` port of OpenJPEG (no native
-//! library). 12-bit lossy JPEG (extended, process 4) is refused: `jpeg-decoder` has no 12-bit
-//! DCT.
+//! MONOCHROME2, uncompressed (implicit or explicit VR, little or big endian, deflated), RLE
+//! Lossless, JPEG baseline (8-bit) and lossless (process 14, any predictor, up to 16 bits)
+//! through `jpeg-decoder`, JPEG 2000 through the pure-Rust `openjp2` port of OpenJPEG (no
+//! native library), and JPEG-LS (lossless and near-lossless) through `pure_jpegls`, called
+//! here because dicom-rs's own JPEG-LS decoder is CharLS (C++). Built only with the `dicom`
+//! feature of mias-data (on by default).
+//!
+//! 12-bit lossy JPEG (JPEG Extended, process 4) is refused with its own error: `jpeg-decoder`
+//! and `zune-jpeg` have no 12-bit DCT, and the one pure-Rust decoder that has one
+//! (`libjpeg-turbo-rs`, 0.x, some 70,000 lines with SIMD `unsafe`) is a large young
+//! dependency for a transfer syntax mammography archives rarely use.
 //!
 //! [`decode`] reads the header and the stored sample values; [`DicomImage::to_gray8`] applies
 //! the rescale and the VOI window of [`crate::window`] (the header's window, else a percentile
@@ -20,9 +26,12 @@
 //! binary values that are whole values), RLE segment sizes, and the JPEG / JPEG 2000 frame
 //! header against Rows, Columns and Bits Allocated.
 //!
+//! A deflated data set is inflated once here (bounded by [`MAX_INFLATED`]) so that the same
+//! length checks run on it, then dicom-rs inflates it again to parse it.
+//!
 //! Not supported, each with its own error: colour and multi-frame images, 1- and 32-bit
-//! samples, JPEG-LS and JPEG XL (their dicom-rs decoders need a native library or add much to
-//! the build), Modality LUT Sequence, and a VOI LUT Sequence without a window (read it with
+//! samples, 12-bit lossy JPEG, JPEG XL (its dicom-rs decoders add much to the build), Modality
+//! LUT Sequence, and a VOI LUT Sequence without a window (read it with
 //! [`WindowRule::Percentile`] to ignore it).
 
 use std::path::Path;
@@ -42,6 +51,17 @@ use crate::window::{Rescale, Samples, VoiFunction, Window, WindowRule, WindowSou
 /// (full-field detectors give at most about 4,000 x 6,000), low enough that a forged header
 /// cannot make the decoders allocate gigabytes.
 pub const MAX_PIXELS: u64 = 1 << 27;
+
+/// The most bytes a deflated data set may inflate to: the pixel data of the largest image
+/// accepted ([`MAX_PIXELS`] 16-bit samples) and 64 MiB of other attributes. A deflate bomb
+/// (a few kilobytes that inflate to gigabytes) is refused at this size.
+pub const MAX_INFLATED: u64 = 2 * MAX_PIXELS + (64 << 20);
+
+/// The transfer syntax UIDs of JPEG-LS, lossless and near-lossless.
+const JPEG_LS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
+
+/// The transfer syntax UID of the deflated explicit VR little endian data set.
+const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 
 /// A DICOM attribute mias reads, with its keyword and tag for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,20 +170,9 @@ pub enum Photometric {
     Monochrome2,
 }
 
-/// Where a laterality or a view was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum MetaSource {
-    /// ImageLaterality (0020,0062), the attribute the mammography IODs require.
-    ImageLaterality,
-    /// Laterality (0020,0060) of the series.
-    Laterality,
-    /// ViewPosition (0018,5101).
-    ViewPosition,
-    /// PatientOrientation (0020,0020) holding `CC` or `MLO`, as CBIS-DDSM writes it.
-    PatientOrientation,
-    /// A CBIS-DDSM-style PatientID (`Mass-Test_P_00173_LEFT_CC`).
-    PatientId,
-}
+/// Where a laterality or a view was read (defined beside [`crate::image_file::Mammogram`], which
+/// carries it whether or not DICOM is built in).
+pub use crate::image_file::MetaSource;
 
 /// A decoded DICOM image: the header facts mias uses and the stored sample values.
 #[derive(Clone, Debug)]
@@ -263,7 +272,10 @@ pub fn decode(bytes: &[u8]) -> Result<DicomImage, DicomError> {
         .from_reader(bytes)
         .map_err(|e| parse_error(&e))?;
     let transfer_syntax = obj.meta().transfer_syntax().to_string();
-    check_transfer_syntax(&transfer_syntax)?;
+    let jpeg_ls = JPEG_LS.contains(&transfer_syntax.as_str());
+    if !jpeg_ls {
+        check_transfer_syntax(&transfer_syntax)?;
+    }
 
     let photometric = match text(&obj, tags::PHOTOMETRIC_INTERPRETATION)?.as_deref() {
         Some("MONOCHROME1") => Photometric::Monochrome1,
@@ -374,27 +386,31 @@ pub fn decode(bytes: &[u8]) -> Result<DicomImage, DicomError> {
     } else if let Some(family) = codestream_family(&transfer_syntax) {
         check_codestream(&obj, family, rows, columns, bits_allocated)?;
     }
-    let decoded = obj.decode_pixel_data().map_err(|e| {
-        DicomError::at(
-            tags::PIXEL_DATA,
-            format!("cannot decode ({}): {}", transfer_syntax, chain(&e)),
-        )
-    })?;
-    let pixels = pixels_of(rows, columns);
-    let bytes_per_sample = usize::from(bits_allocated / 8);
-    let data = decoded.data();
-    let needed = pixels * bytes_per_sample;
-    if data.len() < needed {
-        return Err(DicomError::at(
-            tags::PIXEL_DATA,
-            format!(
-                "truncated: {rows} x {columns} pixels of {bits_allocated} bits need {needed} \
-                 bytes, the pixel data holds {}",
-                data.len()
-            ),
-        ));
-    }
-    let values = stored_values(&data[..needed], bits_allocated, bits_stored, signed);
+    let values = if jpeg_ls {
+        decode_jpeg_ls(&obj, rows, columns, bits_allocated, bits_stored, signed)?
+    } else {
+        let decoded = obj.decode_pixel_data().map_err(|e| {
+            DicomError::at(
+                tags::PIXEL_DATA,
+                format!("cannot decode ({}): {}", transfer_syntax, chain(&e)),
+            )
+        })?;
+        let pixels = pixels_of(rows, columns);
+        let bytes_per_sample = usize::from(bits_allocated / 8);
+        let data = decoded.data();
+        let needed = pixels * bytes_per_sample;
+        if data.len() < needed {
+            return Err(DicomError::at(
+                tags::PIXEL_DATA,
+                format!(
+                    "truncated: {rows} x {columns} pixels of {bits_allocated} bits need {needed} \
+                     bytes, the pixel data holds {}",
+                    data.len()
+                ),
+            ));
+        }
+        stored_values(&data[..needed], bits_allocated, bits_stored, signed)
+    };
     Ok(DicomImage {
         transfer_syntax,
         photometric,
@@ -465,7 +481,20 @@ fn check_lengths(bytes: &[u8]) -> Result<(), DicomError> {
     match syntax.as_str() {
         "1.2.840.10008.1.2" => walker.explicit = false,
         "1.2.840.10008.1.2.2" => walker.little = false,
-        // Deflated or unknown syntaxes: dicom-rs refuses them before reading values.
+        // The data set after the meta group is deflated explicit VR little endian: walk it
+        // inflated.
+        DEFLATED => {
+            let inflated = inflate(&bytes[walker.pos.min(bytes.len())..])?;
+            let mut inner = LengthWalker {
+                bytes: &inflated,
+                pos: 0,
+                explicit: true,
+                little: true,
+                in_pixel_sequence: false,
+            };
+            return inner.data_set();
+        }
+        // Unknown syntaxes: dicom-rs refuses them before reading values.
         s if s.ends_with(".99") || s.is_empty() => return Ok(()),
         _ => {}
     }
@@ -697,6 +726,7 @@ fn check_rle(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Codestream {
     Jpeg,
+    JpegLs,
     Jpeg2000,
 }
 
@@ -704,13 +734,15 @@ fn codestream_family(uid: &str) -> Option<Codestream> {
     let number: u32 = uid.strip_prefix("1.2.840.10008.1.2.4.")?.parse().ok()?;
     match number {
         50..=70 => Some(Codestream::Jpeg),
+        80 | 81 => Some(Codestream::JpegLs),
         90..=93 | 201..=203 => Some(Codestream::Jpeg2000),
         _ => None,
     }
 }
 
-/// Checks that a JPEG or JPEG 2000 codestream is one greyscale component of Rows x Columns
-/// with a precision that fits Bits Allocated, before dicom-rs decodes it.
+/// Checks that a JPEG, JPEG-LS or JPEG 2000 codestream is one greyscale component of Rows x
+/// Columns with a precision that fits Bits Allocated, before it is decoded; refuses 12-bit
+/// lossy JPEG by name.
 /// dicom-transfer-syntax-registry 0.10.1 copies the decoded samples into a buffer sized from
 /// the DICOM header without comparing the two sizes (and writes a second JPEG 2000 component
 /// past the end), so a codestream larger than the header says, or with two components, would
@@ -729,18 +761,34 @@ fn check_codestream(
         .ok_or_else(|| bad("compressed pixel data that is not encapsulated".into()))?;
     let stream: Vec<u8> = fragments.iter().flatten().copied().collect();
     let (width, height, components, precision) = match family {
-        Codestream::Jpeg => jpeg_frame(&stream),
-        Codestream::Jpeg2000 => j2k_frame(&stream),
+        Codestream::Jpeg => jpeg_frame(&stream).filter(|f| f.4 != SOF55),
+        Codestream::JpegLs => jpeg_frame(&stream).filter(|f| f.4 == SOF55),
+        Codestream::Jpeg2000 => j2k_frame(&stream).map(|(w, h, c, p)| (w, h, c, p, 0)),
     }
+    .map(|(w, h, c, p, marker)| {
+        // SOF1 (extended, Huffman) and SOF9 (extended, arithmetic) at 12 bits: a lossy DCT.
+        if matches!(marker, 0xC1 | 0xC9) && p == 12 {
+            Err(bad(
+                "cannot decode 12-bit lossy JPEG (JPEG Extended, process 4): no pure-Rust \
+                 decoder of its 12-bit DCT is built in (jpeg-decoder and zune-jpeg stop at 8 \
+                 bits); convert the file (to JPEG 2000 or uncompressed, e.g. with dcmtk's \
+                 dcmdjpeg or pydicom) and read that"
+                    .into(),
+            ))
+        } else {
+            Ok((w, h, c, p))
+        }
+    })
     .ok_or_else(|| {
         bad(format!(
             "no readable {} frame header in the pixel data",
             match family {
                 Codestream::Jpeg => "JPEG (SOF)",
+                Codestream::JpegLs => "JPEG-LS (SOF55)",
                 Codestream::Jpeg2000 => "JPEG 2000 (SIZ)",
             }
         ))
-    })?;
+    })??;
     if (width, height) != (u32::from(columns), u32::from(rows)) || components != 1 {
         return Err(bad(format!(
             "the codestream holds {width} x {height} pixels with {components} component(s), \
@@ -750,6 +798,7 @@ fn check_codestream(
     let fits = match family {
         // jpeg-decoder gives one byte per sample up to 8 bits, two above.
         Codestream::Jpeg => (precision > 8) == (bits_allocated == 16),
+        Codestream::JpegLs => precision <= u32::from(bits_allocated),
         Codestream::Jpeg2000 => precision <= u32::from(bits_allocated),
     };
     if !fits {
@@ -760,8 +809,12 @@ fn check_codestream(
     Ok(())
 }
 
-/// `(width, height, components, precision)` from a JPEG stream's SOF segment.
-fn jpeg_frame(bytes: &[u8]) -> Option<(u32, u32, u32, u32)> {
+/// The start-of-frame marker of JPEG-LS (ITU-T T.87).
+const SOF55: u8 = 0xF7;
+
+/// `(width, height, components, precision, marker)` from a JPEG stream's SOF segment (any
+/// DCT or lossless process, or JPEG-LS's SOF55).
+fn jpeg_frame(bytes: &[u8]) -> Option<(u32, u32, u32, u32, u8)> {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
@@ -783,12 +836,15 @@ fn jpeg_frame(bytes: &[u8]) -> Option<(u32, u32, u32, u32)> {
             _ => {}
         }
         let length = usize::from(u16::from_be_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]));
-        if matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF) {
+        if matches!(
+            marker,
+            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | SOF55
+        ) {
             let f = bytes.get(at + 2..at + 8)?;
             let precision = u32::from(f[0]);
             let height = u32::from(u16::from_be_bytes([f[1], f[2]]));
             let width = u32::from(u16::from_be_bytes([f[3], f[4]]));
-            return Some((width, height, u32::from(f[5]), precision));
+            return Some((width, height, u32::from(f[5]), precision, marker));
         }
         if length < 2 {
             return None;
@@ -851,6 +907,58 @@ fn packbits_length(bytes: &[u8]) -> Option<usize> {
     Some(total)
 }
 
+/// Decodes JPEG-LS pixel data (lossless or near-lossless, one component) with `pure_jpegls`
+/// into stored values. [`check_codestream`] has already matched its frame header to the
+/// DICOM header, so the samples fit Bits Allocated.
+fn decode_jpeg_ls(
+    obj: &DefaultDicomObject,
+    rows: u16,
+    columns: u16,
+    bits_allocated: u16,
+    bits_stored: u16,
+    signed: bool,
+) -> Result<Vec<i32>, DicomError> {
+    let bad = |reason: String| DicomError::at(tags::PIXEL_DATA, reason);
+    let fragments = obj
+        .get(tags::PIXEL_DATA.tag)
+        .and_then(|e| e.value().fragments())
+        .ok_or_else(|| bad("compressed pixel data that is not encapsulated".into()))?;
+    // One frame: its fragments joined are the codestream.
+    let stream: Vec<u8> = fragments.iter().flatten().copied().collect();
+    let (samples, _, _) = jpegls::decode(&stream, u32::from(columns), u32::from(rows))
+        .map_err(|e| bad(format!("cannot decode JPEG-LS: {e}")))?;
+    let data: Vec<u8> = if bits_allocated == 8 {
+        // The frame's precision is at most 8 bits here.
+        samples.iter().map(|&v| v.to_le_bytes()[0]).collect()
+    } else {
+        samples.iter().flat_map(|v| v.to_ne_bytes()).collect()
+    };
+    Ok(stored_values(&data, bits_allocated, bits_stored, signed))
+}
+
+/// Inflates a deflated data set (raw DEFLATE, PS3.5 A.5) to at most [`MAX_INFLATED`] bytes.
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, DicomError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(bytes)
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| DicomError {
+            tag: None,
+            reason: format!("damaged deflated data set: cannot inflate it: {e}"),
+        })?;
+    if out.len() as u64 > MAX_INFLATED {
+        return Err(DicomError {
+            tag: None,
+            reason: format!(
+                "the deflated data set inflates to more than {MAX_INFLATED} bytes (a damaged \
+                 file or a deflate bomb)"
+            ),
+        });
+    }
+    Ok(out)
+}
+
 /// Stored values from decoded native-endian samples: masked to `bits` and sign-extended.
 fn stored_values(data: &[u8], allocated: u16, bits: u16, signed: bool) -> Vec<i32> {
     let mask = (1u32 << bits) - 1;
@@ -883,7 +991,8 @@ fn check_transfer_syntax(uid: &str) -> Result<(), DicomError> {
             tags::TRANSFER_SYNTAX_UID,
             format!(
                 "unsupported transfer syntax {} ({uid}): no decoder in this build (mias \
-                 decodes uncompressed, RLE Lossless, JPEG incl. lossless, and JPEG 2000)",
+                 decodes uncompressed, deflated, RLE Lossless, JPEG incl. lossless, JPEG-LS \
+                 and JPEG 2000)",
                 ts.name()
             ),
         )),
@@ -1010,6 +1119,13 @@ fn parse_error(error: &dicom_object::ReadError) -> DicomError {
         | dicom_object::ReadError::ReadUnsupportedTransferSyntax { .. } => {
             Some(tags::TRANSFER_SYNTAX_UID)
         }
+        // dicom-object names a missing meta element by its keyword.
+        _ if message.contains("Missing data element `TransferSyntax`") => {
+            return DicomError::at(
+                tags::TRANSFER_SYNTAX_UID,
+                format!("missing from the file meta group: {message}"),
+            );
+        }
         _ => tag_in(&message),
     };
     let reason = if tag == Some(tags::TRANSFER_SYNTAX_UID) {
@@ -1078,7 +1194,10 @@ mod tests {
         let jpeg = [
             0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 1, 2, 0xFF, 0xFF, 0xC3, 0, 11, 16, 0, 16, 0, 32, 1,
         ];
-        assert_eq!(jpeg_frame(&jpeg), Some((32, 16, 1, 16)));
+        assert_eq!(jpeg_frame(&jpeg), Some((32, 16, 1, 16, 0xC3)));
+        let mut ls = jpeg;
+        ls[10] = SOF55;
+        assert_eq!(jpeg_frame(&ls), Some((32, 16, 1, 16, SOF55)));
         assert_eq!(jpeg_frame(&[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]), None); // scan before frame
         assert_eq!(jpeg_frame(&jpeg[..14]), None); // truncated SOF
         // SOC, SIZ: 40 x 30 from offset (8, 5), one 12-bit component, not subsampled.

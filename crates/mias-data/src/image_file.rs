@@ -1,13 +1,16 @@
 //! One entry for every image file mias reads: PGM, PNG, JPEG, TIFF and DICOM, recognised by
 //! their first bytes (not their extension), decoded to 8-bit grey.
 //!
-//! | format | recognised by | decoded by | bit depths |
-//! |---|---|---|---|
-//! | PGM | `P5` | [`crate::pgm`] | 8 |
-//! | PNG | `\x89PNG` | `image` | 8, 16 |
-//! | JPEG | `FF D8 FF` | `image` (zune-jpeg) | 8 (12-bit JPEG is refused by the decoder) |
-//! | TIFF | `II*\0`, `MM\0*` | `image` (tiff) | 8, 16 |
-//! | DICOM | `DICM` at byte 128 | [`crate::dicom`] (dicom-rs) | 8, 16 |
+//! | format | recognised by | decoded by | bit depths | feature |
+//! |---|---|---|---|---|
+//! | PGM | `P5` | [`crate::pgm`] | 8 | always |
+//! | PNG | `\x89PNG` | `image` | 8, 16 | always |
+//! | JPEG | `FF D8 FF` | `image` (zune-jpeg) | 8 (12-bit JPEG is refused by the decoder) | `jpeg` |
+//! | TIFF | `II*\0`, `MM\0*` | `image` (tiff) | 8, 16 | `tiff` |
+//! | DICOM | `DICM` at byte 128 | `crate::dicom` (dicom-rs) | 8, 16 | `dicom` |
+//!
+//! Every format is recognised in every build; one whose mias-data feature is off (see the
+//! crate's `Cargo.toml`) is an error naming that feature, never a wrong decoder.
 //!
 //! 8-bit grey is taken as it is. 16-bit grey (PNG, TIFF) goes through the window rule of
 //! [`crate::window`] (no header there, so the percentile window unless asked otherwise), the
@@ -25,7 +28,8 @@ use std::path::{Path, PathBuf};
 use image::{DynamicImage, GrayImage};
 use serde::Serialize;
 
-use crate::dicom::{self, MetaSource};
+#[cfg(feature = "dicom")]
+use crate::dicom;
 use crate::error::{Error, Result};
 use crate::info::Side;
 use crate::manifest::View;
@@ -128,6 +132,21 @@ pub struct Mammogram {
     pub flipped: bool,
 }
 
+/// Where a DICOM header's laterality or view was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum MetaSource {
+    /// ImageLaterality (0020,0062), the attribute the mammography IODs require.
+    ImageLaterality,
+    /// Laterality (0020,0060) of the series.
+    Laterality,
+    /// ViewPosition (0018,5101).
+    ViewPosition,
+    /// PatientOrientation (0020,0020) holding `CC` or `MLO`, as CBIS-DDSM writes it.
+    PatientOrientation,
+    /// A CBIS-DDSM-style PatientID (`Mass-Test_P_00173_LEFT_CC`).
+    PatientId,
+}
+
 /// Where a laterality came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum LateralitySource {
@@ -154,7 +173,11 @@ pub fn dimensions(path: &Path) -> Result<(u32, u32)> {
         path: path.to_path_buf(),
         reason,
     };
+    if let Some(reason) = FileFormat::detect(&head).and_then(not_built) {
+        return Err(bad(reason));
+    }
     match FileFormat::detect(&head) {
+        #[cfg(feature = "dicom")]
         Some(FileFormat::Dicom) => dicom::dimensions(path),
         Some(FileFormat::Pgm) => Ok(load_image(path)?.dimensions()),
         Some(_) => image::ImageReader::open(path)
@@ -184,6 +207,7 @@ pub fn load_mammogram(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadError {
     /// A DICOM error, with the attribute at fault.
+    #[cfg(feature = "dicom")]
     Dicom(dicom::DicomError),
     /// Any other image error.
     Image(String),
@@ -193,6 +217,7 @@ impl LoadError {
     /// The crate error for this file.
     pub fn with_path(self, path: &Path) -> Error {
         match self {
+            #[cfg(feature = "dicom")]
             LoadError::Dicom(e) => e.with_path(path),
             LoadError::Image(reason) => Error::Image {
                 path: PathBuf::from(path),
@@ -205,6 +230,7 @@ impl LoadError {
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            #[cfg(feature = "dicom")]
             LoadError::Dicom(e) => e.fmt(f),
             LoadError::Image(reason) => f.write_str(reason),
         }
@@ -230,23 +256,11 @@ pub fn decode_mammogram(
                 .into()
         })
     })?;
+    if let Some(reason) = not_built(format) {
+        return Err(LoadError::Image(reason));
+    }
     let mut m = match format {
-        FileFormat::Dicom => {
-            let d = dicom::decode(bytes).map_err(LoadError::Dicom)?;
-            let (image, window) = d.to_gray8(&options.window).map_err(LoadError::Dicom)?;
-            Mammogram {
-                original_size: image.dimensions(),
-                image,
-                format,
-                bits: d.samples.bits,
-                window: Some(window),
-                laterality: d
-                    .laterality
-                    .map(|(side, source)| (side, LateralitySource::Header(source))),
-                view: d.view,
-                flipped: false,
-            }
-        }
+        FileFormat::Dicom => decode_dicom(bytes, &options.window)?,
         FileFormat::Pgm => {
             let image = pgm::decode(bytes).map_err(|e| LoadError::Image(e.to_string()))?;
             plain(image, format, 8, None)
@@ -289,6 +303,48 @@ pub fn decode_mammogram(
         }
     }
     Ok(m)
+}
+
+/// Why a recognised format cannot be read by this build: the mias-data feature it needs is off.
+fn not_built(format: FileFormat) -> Option<String> {
+    let feature = match format {
+        FileFormat::Dicom if !cfg!(feature = "dicom") => "dicom",
+        FileFormat::Jpeg if !cfg!(feature = "jpeg") => "jpeg",
+        FileFormat::Tiff if !cfg!(feature = "tiff") => "tiff",
+        _ => return None,
+    };
+    Some(format!(
+        "a {} file, which this build does not read: mias-data was compiled without its \
+         `{feature}` feature (on by default)",
+        format.name().to_uppercase()
+    ))
+}
+
+/// A DICOM file: stored values through [`crate::dicom`], windowed to 8 bits.
+#[cfg(feature = "dicom")]
+fn decode_dicom(bytes: &[u8], rule: &WindowRule) -> Result<Mammogram, LoadError> {
+    let d = dicom::decode(bytes).map_err(LoadError::Dicom)?;
+    let (image, window) = d.to_gray8(rule).map_err(LoadError::Dicom)?;
+    Ok(Mammogram {
+        original_size: image.dimensions(),
+        image,
+        format: FileFormat::Dicom,
+        bits: d.samples.bits,
+        window: Some(window),
+        laterality: d
+            .laterality
+            .map(|(side, source)| (side, LateralitySource::Header(source))),
+        view: d.view,
+        flipped: false,
+    })
+}
+
+/// Without the `dicom` feature [`not_built`] refuses DICOM before this is reached.
+#[cfg(not(feature = "dicom"))]
+fn decode_dicom(_: &[u8], _: &WindowRule) -> Result<Mammogram, LoadError> {
+    Err(LoadError::Image(
+        not_built(FileFormat::Dicom).unwrap_or_default(),
+    ))
 }
 
 fn plain(image: GrayImage, format: FileFormat, bits: u16, window: Option<Window>) -> Mammogram {
@@ -386,6 +442,10 @@ mod tests {
         assert_eq!(FileFormat::detect(b"GIF89a"), None);
         let err = decode_mammogram(b"GIF89a", &LoadOptions::default(), None).unwrap_err();
         assert!(err.to_string().contains("not a recognised image"), "{err}");
+        let err = decode_mammogram(b"", &LoadOptions::default(), None).unwrap_err();
+        assert_eq!(err.to_string(), "empty file");
+        let err = decode_mammogram(b"\x89PNG\r\n", &LoadOptions::default(), None).unwrap_err();
+        assert!(err.to_string().contains("not a valid PNG"), "{err}");
     }
 
     #[test]

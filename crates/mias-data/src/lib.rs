@@ -6,7 +6,13 @@
 //! case-description CSVs and DICOM tree ([`cbis`]) or VinDr-Mammo's tables ([`vindr`]) read
 //! into one, opened for the pipeline by [`Dataset::open`] ([`collection`]), and DICOM,
 //! JPEG, TIFF, PNG and PGM files through one [`load_image`] / [`load_mammogram`] entry (see
-//! [`image_file`], [`dicom`], [`window`]).
+//! [`image_file`], `dicom`, [`window`]).
+//!
+//! Features (all on by default; `default-features = false` leaves the Mini-MIAS core: Info.txt,
+//! the dataset and its checksums, splits, augmentation, preprocessing, masks and cells, PGM and
+//! PNG files): `dicom` (the `dicom` module and DICOM files), `jpeg` and `tiff` (those files),
+//! `collections` (`manifest.csv`, the `cbis` and `vindr` modules; needs `dicom`) and `fetch`
+//! (the `fetch` module). A file whose format is off is an error naming the feature.
 //!
 //! A tiny generated dataset in the Mini-MIAS layout (two women, one abnormal film with a lesion
 //! given in Info.txt's bottom-left coordinates):
@@ -55,11 +61,14 @@
 #![warn(missing_docs)]
 
 pub mod augment;
+#[cfg(feature = "collections")]
 pub mod cbis;
 pub mod cells;
 pub mod collection;
+#[cfg(feature = "collections")]
 mod csv_table;
 pub mod dataset;
+#[cfg(feature = "dicom")]
 pub mod dicom;
 pub mod error;
 #[cfg(feature = "fetch")]
@@ -71,6 +80,7 @@ pub mod mask;
 pub mod pgm;
 pub mod preprocess;
 pub mod split;
+#[cfg(feature = "collections")]
 pub mod vindr;
 pub mod window;
 

@@ -27,6 +27,7 @@
 //! which bilateral scores compare.
 //!
 //! ```
+//! # #[cfg(feature = "collections")] {
 //! use mias_data::{Manifest, View};
 //!
 //! let text = "image,patient,laterality,view,label,x,y,radius\n\
@@ -38,6 +39,7 @@
 //! assert_eq!((s.images, s.normal, s.malignant, s.lesions, s.pairs), (2, 1, 1, 2, 1));
 //! assert_eq!(m.contralateral(0), Some(1));
 //! assert_eq!(m.images()[0].view, View::Cc);
+//! # }
 //! # Ok::<(), mias_data::Error>(())
 //! ```
 //!
@@ -59,6 +61,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "collections")]
 use crate::error::{Error, Result};
 use crate::info::{Label, Pixel, Severity, Side};
 
@@ -215,6 +218,7 @@ pub struct ManifestSummary {
 
 impl Manifest {
     /// Reads `dir/manifest.csv` and checks that every image file exists.
+    #[cfg(feature = "collections")]
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let manifest = Self::read(&dir.join(MANIFEST_FILE))?;
@@ -241,12 +245,14 @@ impl Manifest {
     }
 
     /// Reads and parses a manifest file; image paths are relative to its directory.
+    #[cfg(feature = "collections")]
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse(&text, path)
     }
 
     /// Parses manifest text; `source` names it in errors and its directory anchors the paths.
+    #[cfg(feature = "collections")]
     pub fn parse(text: &str, source: &Path) -> Result<Self> {
         let fail = |line: usize, column: Option<&str>, reason: String| Error::Manifest {
             path: source.to_path_buf(),
@@ -582,7 +588,7 @@ impl Manifest {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "collections"))]
 mod tests {
     use super::*;
 

@@ -281,6 +281,8 @@ def synthetic():
     save("jpeg_extended_12bit.dcm", ds, stored, "JPEG extended 12-bit: not decodable here",
          error="PixelData (7FE0,0010): cannot decode")
 
+    # Refused when this was written; mias decodes JPEG-LS since, and make_pydicom_reference.py
+    # records CharLS's decoding of this file (tests/it/pydicom_files.rs checks it).
     ds = base(8, 8, 16, 12, False, "MONOCHROME2", JPEGLSLossless)
     stored = pattern(8, 8, 0, 4095, 10).astype(np.uint16)
     ds.PixelData = encapsulate([imagecodecs.jpegls_encode(stored)])

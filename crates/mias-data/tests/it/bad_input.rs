@@ -120,14 +120,65 @@ fn broken_images_are_named_with_the_reason() {
 
 #[test]
 fn a_colour_png_is_refused() {
+    // Mini-MIAS images go through the one image entry (`image_file`): grey stored as RGB is
+    // read as grey, real colour is refused.
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("Info.txt"), "mdb001 F NORM \n").unwrap();
-    RgbImage::new(8, 8)
-        .save(tmp.path().join("mdb001.png"))
+    let path = tmp.path().join("mdb001.png");
+    RgbImage::from_pixel(8, 8, image::Rgb([90, 90, 90]))
+        .save(&path)
         .unwrap();
     let ds = Dataset::open_with(tmp.path(), &small()).unwrap();
+    let grey = ds.image(mias_data::info::mdb(1).unwrap()).unwrap();
+    assert_eq!(grey, GrayImage::from_pixel(8, 8, Luma([90])));
+    RgbImage::from_pixel(8, 8, image::Rgb([90, 10, 10]))
+        .save(&path)
+        .unwrap();
     let e = message(ds.image(mias_data::info::mdb(1).unwrap()).unwrap_err());
-    assert!(e.contains("expected 8-bit greyscale"), "{e}");
+    assert!(
+        e.contains("mdb001.png") && e.contains("convert the file to grey"),
+        "{e}"
+    );
+}
+
+/// Without a format's feature its files are recognised and refused, naming the feature.
+#[cfg(not(all(feature = "dicom", feature = "jpeg", feature = "tiff")))]
+#[test]
+fn a_format_left_out_of_the_build_names_its_feature() {
+    use mias_data::{LoadOptions, image_file::decode_mammogram};
+    let mut dicom = vec![0u8; 128];
+    dicom.extend_from_slice(b"DICM\x02\x00\x00\x00UL\x04\x00");
+    for (bytes, feature, on) in [
+        (dicom, "`dicom`", cfg!(feature = "dicom")),
+        (
+            vec![0xFF, 0xD8, 0xFF, 0xE0],
+            "`jpeg`",
+            cfg!(feature = "jpeg"),
+        ),
+        (
+            b"II*\0\x08\0\0\0".to_vec(),
+            "`tiff`",
+            cfg!(feature = "tiff"),
+        ),
+    ] {
+        if on {
+            continue;
+        }
+        let e = decode_mammogram(&bytes, &LoadOptions::default(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("compiled without its") && e.contains(feature),
+            "{e}"
+        );
+    }
+    #[cfg(not(feature = "collections"))]
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("manifest.csv"), "image\n").unwrap();
+        let e = message(Dataset::open(tmp.path()).unwrap_err());
+        assert!(e.contains("`collections` feature"), "{e}");
+    }
 }
 
 #[test]
