@@ -15,6 +15,8 @@
 //! - [`cache`]: frozen-backbone features stored once per (backbone, weights, flavor,
 //!   preprocessing, augmentation, seed, image, view); a damaged entry is computed again.
 //! - [`extract`]: features of augmented views through the cache.
+//! - [`compare`]: paired comparisons of two named columns of out-of-fold film scores
+//!   (`comparisons.csv`): AUCs and their difference on every population, bootstrap over women.
 //! - [`labels`]: the labels an experiment learns: real, or permuted over women (the control).
 //! - [`record`]: the run record, `run.json`, written and read back.
 //! - [`inference`]: a finished run's backbones applied to a new mammogram.
@@ -31,7 +33,7 @@
 
 mod by_name;
 pub mod cache;
-
+pub mod compare;
 pub mod extract;
 pub mod fault;
 pub mod inference;

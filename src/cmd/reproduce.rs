@@ -419,7 +419,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     staging::remove_on_signal()?;
     let staged = Staging::begin(&args.out)?;
     if let Some((outcome, evals)) = &paper {
-        report::write_results(staged.path(), outcome, &p.dataset, evals, &p.not_run)?;
+        let eval_cfg = report::eval_config(p.cfg.threshold, p.cfg.seed);
+        report::write_results(
+            staged.path(),
+            outcome,
+            &p.dataset,
+            evals,
+            &eval_cfg,
+            &p.not_run,
+        )?;
     }
     let mut lesion_evals = Vec::new();
     let mut lesion_record = None;
@@ -440,6 +448,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             run.not_run.clone(),
             run.seconds,
         ))?);
+    }
+    if let (Some((outcome, _)), Some(run), Some((cfg, _))) = (&paper, &lesion, &lesion_cfg) {
+        compare_methods(staged.path(), outcome, &run.outcome, &p.dataset, cfg)?;
     }
     p.timings.evaluation_and_outputs = t.elapsed().as_secs_f64();
     p.timings.total = start.elapsed().as_secs_f64();
@@ -482,6 +493,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `comparisons.csv`: the lesion method's headline against the paper method's ensemble under
+/// the honest protocol, on the same films (both runs on the real labels; a negative control's
+/// labels differ between the methods, so none is compared).
+fn compare_methods(
+    dir: &Path,
+    paper: &Outcome,
+    lesion: &lesion::Outcome,
+    dataset: &Dataset,
+    cfg: &LesionConfig,
+) -> anyhow::Result<()> {
+    if paper.labels != LabelSource::Real || lesion.permute_labels.is_some() {
+        return Ok(());
+    }
+    let (Some(a), Some(b)) = (
+        report::honest_column(paper, mias::members::Model::Ensemble, dataset)?,
+        lesion::report::headline_column(lesion, dataset)?,
+    ) else {
+        return Ok(());
+    };
+    let bootstrap = mias_eval::Bootstrap {
+        replicates: cfg.evaluation.bootstrap_replicates,
+        seed: cfg.seed,
+    };
+    let c = mias::compare::compare(&a, &b, &lesion::report::WOMAN_SCORE, 0.95, &bootstrap)?;
+    mias::compare::write(&dir.join("comparisons.csv"), &[c])
 }
 
 /// `--shard I/N`: the shard's features and dense maps into the cache, nothing written to

@@ -1,10 +1,22 @@
 //! What the lesion method writes into `results/lesion/`: `metrics.csv` (the long format of the
-//! paper method's `metrics.csv`, protocol `honest`, with a `labels` column), `per_class.csv`,
-//! `localisation.csv`, `table.md`, `roc.png`/`roc.svg` and `heatmaps/*.png`.
+//! paper method's `metrics.csv`, protocol `honest`, with `population` and `labels` columns),
+//! `per_class.csv`, `localisation.csv`, `table.md`, `predictions.csv` (one row per film, with
+//! the headline model's `score`), `women.csv` (one row per woman), `roc.png`/`roc.svg` and
+//! `heatmaps/*.png`.
 //!
-//! Every AUC interval is a percentile bootstrap over women (both breasts of a woman are drawn
-//! together); accuracy, sensitivity and specificity are counted at each fold's threshold (chosen
-//! on its training women's inner scores) with Wilson intervals.
+//! Every figure is given on three populations ([`mias_eval::Population`]: every film; abnormal
+//! films against the films of women with no abnormal film; one case per woman, the largest of
+//! her films' scores, abnormal when any film is), pooled out of fold with fold means beside.
+//! Every interval (AUC, sensitivity, specificity, accuracy, precision, F1) is a percentile
+//! bootstrap over women (a woman's films are drawn together); a film is called abnormal at its
+//! fold's threshold (chosen on its training women's inner scores), a woman when any of her
+//! films is.
+//!
+//! The **headline** is the configured method, fixed before the run: the ensemble of the
+//! configured backbones scored by the variant that chooses C and k (`lesion+bilateral`, or
+//! `lesion` when `classifier.bilateral = false`; with one backbone the ensemble of one, which
+//! ranks and calls films as that backbone does) ([`headline_model`]); every other row is an
+//! ablation.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,11 +26,16 @@ use image::{GrayImage, Rgb, RgbImage};
 use mias_data::{AbnormalityClass, ImageId};
 use mias_eval::polars::prelude::{Column, DataFrame};
 use mias_eval::{
-    EvalConfig, Evaluation, Metrics, RocCurve, RocSeries, Table, metrics_table, write_roc,
+    Evaluation, FilmScore, Metrics, Population, RocCurve, RocSeries, Table, WomanScore,
+    metrics_table, write_roc,
 };
 use serde::Serialize;
 
 use super::{Film, ModelScores, Outcome, Variant, to_unit};
+
+/// How a woman's films make her score in the women population: the largest of them (she is
+/// called abnormal when any of her films is).
+pub const WOMAN_SCORE: WomanScore = WomanScore::Max;
 
 /// Settings of the evaluation.
 #[derive(Clone, Copy, Debug)]
@@ -36,8 +53,70 @@ pub struct ReportConfig {
 pub struct ModelEval {
     /// Model name.
     pub name: String,
-    /// Pooled out-of-fold figures (AUC from the bootstrap over women).
-    pub metrics: Metrics,
+    /// Whether this is the configured method ([`headline_model`]); the others are ablations.
+    pub headline: bool,
+    /// Per population (in [`Population::ALL`] order; a population with one class only is
+    /// left out): pooled out-of-fold figures and their fold means, every interval from the
+    /// bootstrap over women.
+    pub populations: Vec<(Population, Evaluation)>,
+}
+
+impl ModelEval {
+    /// The pooled out-of-fold figures on `population`, if it was evaluated.
+    pub fn pooled(&self, population: Population) -> Option<&Metrics> {
+        self.populations
+            .iter()
+            .find(|(p, _)| *p == population)
+            .map(|(_, e)| e.pooled())
+    }
+}
+
+/// The configured method: the ensemble scored by the variant that chooses C and k
+/// (`lesion+bilateral` when the run computed it, else `lesion`).
+pub fn headline_model(outcome: &Outcome) -> Option<&ModelScores> {
+    let named = |v: Variant| format!("Ensemble {}", v.name());
+    let bilateral = named(Variant::Bilateral);
+    let lesion = named(Variant::Lesion);
+    outcome
+        .models
+        .iter()
+        .find(|m| m.name == bilateral)
+        .or_else(|| outcome.models.iter().find(|m| m.name == lesion))
+}
+
+/// The outer fold of every film.
+fn fold_of(outcome: &Outcome) -> BTreeMap<ImageId, usize> {
+    outcome
+        .folds
+        .iter()
+        .flat_map(|f| f.test.iter().map(move |&id| (id, f.index)))
+        .collect()
+}
+
+/// One model's out-of-fold rows for mias-eval's populations: each film numbered by its place
+/// among the run's films, its woman, label, score, outer fold and that fold's threshold.
+pub fn film_rows(model: &ModelScores, outcome: &Outcome) -> anyhow::Result<Vec<FilmScore>> {
+    let folds = fold_of(outcome);
+    outcome
+        .films
+        .iter()
+        .enumerate()
+        .filter(|(_, (id, _))| model.scores.contains_key(*id))
+        .map(|(k, (id, film))| {
+            Ok(FilmScore {
+                film: k as u64,
+                woman: u64::from(film.record.patient.0),
+                abnormal: film.abnormal,
+                score: model.scores[id],
+                fold: Some(
+                    *folds
+                        .get(id)
+                        .with_context(|| format!("{}: a scored film in no fold", model.name))?,
+                ),
+                threshold: Some(model.threshold_of[id]),
+            })
+        })
+        .collect()
 }
 
 /// Localisation of one backbone: how often the hottest breast cell of an abnormal film with
@@ -83,38 +162,34 @@ impl ReportConfig {
     }
 }
 
-/// The AUC of real-valued scores with a percentile bootstrap over women (`women[i]` is the
-/// woman of item `i`).
-pub fn auc_over_women(
-    women: &[u64],
-    y: &[bool],
-    scores: &[f64],
-    cfg: &ReportConfig,
-) -> anyhow::Result<mias_eval::Estimate> {
-    mias_eval::auc_cluster_bootstrap(y, scores, women, 0.95, &cfg.bootstrap())
-        .context("AUC interval (bootstrap over women)")
-}
-
-/// Pooled figures of one model on `films` (their labels and women).
+/// Figures of one model on every population: pooled out of fold with fold means, every
+/// interval from the bootstrap over women. A population with one class only (a collection
+/// without normal women) is left out.
 pub fn evaluate(
     model: &ModelScores,
-    films: &BTreeMap<ImageId, Film>,
+    outcome: &Outcome,
     cfg: &ReportConfig,
 ) -> anyhow::Result<ModelEval> {
-    let ids: Vec<ImageId> = model.scores.keys().copied().collect();
-    let y: Vec<bool> = ids.iter().map(|id| films[id].abnormal).collect();
-    let s: Vec<f64> = ids.iter().map(|id| model.scores[id]).collect();
-    let thresholds: Vec<f64> = ids.iter().map(|id| model.threshold_of[id]).collect();
-    let eval_cfg = EvalConfig {
-        bootstrap: cfg.bootstrap(),
-        ..EvalConfig::default()
-    };
-    let metrics = Metrics::at_thresholds(&y, &s, &thresholds, &eval_cfg)
-        .with_context(|| format!("figures of {}", model.name))?
-        .with_auc(auc_over_women(&women(films, &ids)?, &y, &s, cfg)?);
+    let rows = film_rows(model, outcome)?;
+    let mut populations = Vec::new();
+    for p in Population::ALL {
+        let cases = mias_eval::population(&rows, p, &WOMAN_SCORE)
+            .with_context(|| format!("{} on the {} population", model.name, p.label()))?;
+        let (pos, neg) = cases.class_counts();
+        if pos == 0 || neg == 0 {
+            continue;
+        }
+        let cv = cases
+            .cross_validated(0.95, &cfg.bootstrap())
+            .with_context(|| {
+                format!("figures of {} on the {} population", model.name, p.label())
+            })?;
+        populations.push((p, Evaluation::CrossValidated(cv)));
+    }
     Ok(ModelEval {
         name: model.name.clone(),
-        metrics,
+        headline: headline_model(outcome).is_some_and(|h| h.name == model.name),
+        populations,
     })
 }
 
@@ -279,21 +354,10 @@ pub fn write(
     let evals: Vec<ModelEval> = outcome
         .models
         .iter()
-        .map(|m| evaluate(m, &outcome.films, cfg))
+        .map(|m| evaluate(m, outcome, cfg))
         .collect::<anyhow::Result<_>>()?;
-    let wrapped: Vec<(String, Evaluation)> = evals
-        .iter()
-        .map(|e| (e.name.clone(), Evaluation::Single(e.metrics.clone())))
-        .collect();
-    let refs: Vec<(&str, &Evaluation)> = wrapped.iter().map(|(n, e)| (n.as_str(), e)).collect();
-    let mut table = metrics_table("honest", &refs)?;
-    let labels_col = if outcome.permute_labels.is_some() {
-        "permuted"
-    } else {
-        "real"
-    };
-    mias_eval::tag_rows(&mut table.frame, "labels", labels_col)?;
-    table.write_csv(&dir.join("metrics.csv"))?;
+    metrics_table_of(&evals, outcome.permute_labels.is_some())?
+        .write_csv(&dir.join("metrics.csv"))?;
     Table {
         frame: per_class(outcome, cfg)?,
         display: None,
@@ -317,24 +381,129 @@ pub fn write(
         &dir.join("predictions.csv"),
         predictions_csv(outcome, dataset).as_bytes(),
     )?;
+    mias_core::fs::write_atomic(
+        &dir.join("women.csv"),
+        women_csv(outcome, dataset)?.as_bytes(),
+    )?;
     roc(dir, outcome)?;
     heatmaps(&dir.join("heatmaps"), outcome, dataset, cfg)?;
     Ok(evals)
 }
 
-/// One row per film: its woman, outer fold, label (and whose label it carries), every model's
-/// out-of-fold score and call, and each backbone's hottest breast cell (grid row and column).
+/// The headline model's out-of-fold film scores as a named column for a paired comparison
+/// ([`crate::compare`]); `None` without a headline model.
+pub fn headline_column(
+    outcome: &Outcome,
+    dataset: &mias_data::Dataset,
+) -> anyhow::Result<Option<crate::compare::ScoreColumn>> {
+    let Some(model) = headline_model(outcome) else {
+        return Ok(None);
+    };
+    let folds = fold_of(outcome);
+    let mut films = BTreeMap::new();
+    for (id, &score) in &model.scores {
+        let film = &outcome.films[id];
+        films.insert(
+            dataset.name(*id),
+            crate::compare::ScoredFilm {
+                woman: u64::from(film.record.patient.0),
+                abnormal: film.abnormal,
+                score,
+                fold: *folds
+                    .get(id)
+                    .with_context(|| format!("{}: a scored film in no fold", model.name))?,
+            },
+        );
+    }
+    Ok(Some(crate::compare::ScoreColumn {
+        name: format!("lesion: {}", model.name),
+        films,
+    }))
+}
+
+/// metrics.csv: every model's rows on each population (a `population` column), then the
+/// `labels` column (`real`, or `permuted` under the negative control).
+pub fn metrics_table_of(evals: &[ModelEval], permuted: bool) -> anyhow::Result<Table> {
+    let mut frames = Vec::new();
+    for p in Population::ALL {
+        let models: Vec<(&str, &Evaluation)> = evals
+            .iter()
+            .filter_map(|e| {
+                e.populations
+                    .iter()
+                    .find(|(q, _)| *q == p)
+                    .map(|(_, ev)| (e.name.as_str(), ev))
+            })
+            .collect();
+        if models.is_empty() {
+            continue;
+        }
+        let mut frame = metrics_table("honest", &models)?.frame;
+        mias_eval::tag_rows(&mut frame, "population", p.name())?;
+        frames.push(frame);
+    }
+    let mut frame = mias_eval::stack(&frames.iter().collect::<Vec<_>>())?;
+    mias_eval::tag_rows(
+        &mut frame,
+        "labels",
+        if permuted { "permuted" } else { "real" },
+    )?;
+    Ok(Table {
+        frame,
+        display: None,
+        title: "Lesion method, every population".into(),
+        notes: vec![],
+    })
+}
+
+/// How `dataset` names a woman in the CSV files (Mini-MIAS: her number; a collection: its
+/// patient id).
+fn woman_name(dataset: &mias_data::Dataset, p: mias_data::PatientId) -> String {
+    if dataset.is_mini_mias() {
+        p.0.to_string()
+    } else {
+        dataset.patient_name(p)
+    }
+}
+
+/// women.csv: one row per woman, `woman,label,score,fold`: abnormal (1) when any of her films
+/// is, the headline model's out-of-fold woman score ([`WOMAN_SCORE`]: the largest of her
+/// films'), and the outer fold her films were scored in.
+pub fn women_csv(outcome: &Outcome, dataset: &mias_data::Dataset) -> anyhow::Result<String> {
+    let mut s = String::from("woman,label,score,fold\n");
+    let Some(model) = headline_model(outcome) else {
+        return Ok(s);
+    };
+    let rows = film_rows(model, outcome)?;
+    let women = mias_eval::population(&rows, Population::Women, &WOMAN_SCORE)
+        .context("the women of the headline model")?;
+    let patient: BTreeMap<u64, mias_data::PatientId> = outcome
+        .films
+        .values()
+        .map(|f| (u64::from(f.record.patient.0), f.record.patient))
+        .collect();
+    let folds = women.folds.as_deref().unwrap_or(&[]);
+    for (i, w) in women.ids.iter().enumerate() {
+        s.push_str(&format!(
+            "{},{},{},{}\n",
+            woman_name(dataset, patient[w]),
+            u8::from(women.abnormal[i]),
+            women.scores[i],
+            folds.get(i).map_or(String::new(), |f| f.to_string())
+        ));
+    }
+    Ok(s)
+}
+
+/// One row per film: its woman, outer fold, label (and whose label it carries), `score` (the
+/// headline model's out-of-fold score, [`headline_model`]), every model's out-of-fold score and
+/// call, and each backbone's hottest breast cell (grid row and column).
 /// Films and women are named as `dataset` names them (Mini-MIAS: `mdbNNN` and the woman's
 /// number; a collection: the manifest's path and patient).
 pub fn predictions_csv(outcome: &Outcome, dataset: &mias_data::Dataset) -> String {
-    let woman = |p: mias_data::PatientId| {
-        if dataset.is_mini_mias() {
-            p.0.to_string()
-        } else {
-            dataset.patient_name(p)
-        }
-    };
-    let mut s = String::from("image,woman,fold,label,label_from");
+    let woman = |p: mias_data::PatientId| woman_name(dataset, p);
+    let headline = headline_model(outcome);
+    let mut s = String::from("image,woman,fold,label,label_from,score");
     for m in &outcome.models {
         let key = m.name.replace(' ', "_").to_ascii_lowercase();
         s.push_str(&format!(",score_{key},call_{key}"));
@@ -357,6 +526,10 @@ pub fn predictions_csv(outcome: &Outcome, dataset: &mias_data::Dataset) -> Strin
             u8::from(film.abnormal),
             dataset.name(film.from)
         ));
+        match headline.and_then(|m| m.scores.get(id)) {
+            Some(v) => s.push_str(&format!(",{v}")),
+            None => s.push(','),
+        }
         for m in &outcome.models {
             match (m.scores.get(id), m.predicted.get(id)) {
                 (Some(v), Some(c)) => s.push_str(&format!(",{v},{}", u8::from(*c))),
@@ -403,25 +576,62 @@ pub fn markdown(outcome: &Outcome, evals: &[ModelEval], loc: &[Localisation]) ->
         ),
         None => String::new(),
     };
+    let women = outcome
+        .films
+        .values()
+        .map(|f| f.record.patient)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     s.push_str(&format!(
-        "# Lesion method, leakage-free protocol\n\nPooled out-of-fold figures over {} films in {} \
-         folds grouped by woman; percent with 95% intervals (AUC: bootstrap over women; the \
-         rest: Wilson, at each fold's threshold chosen on its training women).{control}\n\n",
+        "# Lesion method, leakage-free protocol\n\nPooled out-of-fold figures over {} films of \
+         {women} women in {} folds grouped by woman, on three populations: **films** (every \
+         film), **films vs normal women** (abnormal films against the films of women with no \
+         abnormal film) and **women** (one case per woman: the largest of her films' scores, \
+         abnormal when any film is). Percent with 95% intervals, every one a percentile \
+         bootstrap over women; a film is called abnormal at its fold's threshold (chosen on \
+         its training women), a woman when any of her films is. The headline (**bold**) is \
+         the configured method, fixed before the run; the other rows are ablations.{control}\n\n",
         outcome.films.len(),
         outcome.folds.len()
     ));
-    s.push_str("| Model | AUC | Sensitivity | Specificity | Accuracy |\n|---|---|---|---|---|\n");
-    for e in evals {
-        let m = &e.metrics;
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            e.name,
-            pct(m.auc.as_ref()),
-            pct(m.recall.as_ref()),
-            pct(m.specificity.as_ref()),
-            pct(Some(&m.accuracy))
-        ));
+    s.push_str(
+        "| Model | Population | AUC | AUC, fold mean | Sensitivity | Specificity | Accuracy \
+         |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut ordered: Vec<&ModelEval> = evals.iter().filter(|e| e.headline).collect();
+    ordered.extend(evals.iter().filter(|e| !e.headline));
+    for e in ordered {
+        for (p, ev) in &e.populations {
+            let m = ev.pooled();
+            let fold_mean = ev
+                .over_folds(mias_eval::Metric::Auc)
+                .map_or("n/a".into(), |f| {
+                    format!(
+                        "{:.1} [{:.1}, {:.1}]",
+                        100.0 * f.mean,
+                        100.0 * f.interval.low,
+                        100.0 * f.interval.high
+                    )
+                });
+            let name = if e.headline {
+                format!("**{} (method)**", e.name)
+            } else {
+                format!("{} (ablation)", e.name)
+            };
+            s.push_str(&format!(
+                "| {name} | {} | {} | {fold_mean} | {} | {} | {} |\n",
+                p.label(),
+                pct(m.auc.as_ref()),
+                pct(m.recall.as_ref()),
+                pct(m.specificity.as_ref()),
+                pct(Some(&m.accuracy))
+            ));
+        }
     }
+    s.push_str(
+        "\nAUC, fold mean: the mean of the folds' AUCs with a Student t interval over the \
+         folds, beside the pooled figure.\n",
+    );
     // The score that chose C and k: the bilateral one when the run computed it.
     let bilateral = outcome
         .members
@@ -646,11 +856,19 @@ fn heatmaps(
     Ok(())
 }
 
-/// Used by the command to show the headline: `(model, AUC estimate)`.
+/// Used by the command to show the figures: `(model and population, AUC estimate)`, the
+/// headline model first.
 pub fn headline(evals: &[ModelEval]) -> Vec<(String, Option<mias_eval::Estimate>)> {
-    evals
-        .iter()
-        .map(|e| (e.name.clone(), e.metrics.auc))
+    let mut ordered: Vec<&ModelEval> = evals.iter().filter(|e| e.headline).collect();
+    ordered.extend(evals.iter().filter(|e| !e.headline));
+    ordered
+        .into_iter()
+        .flat_map(|e| {
+            e.populations.iter().map(move |(p, ev)| {
+                let tag = if e.headline { ", the method" } else { "" };
+                (format!("{} ({}{tag})", e.name, p.label()), ev.pooled().auc)
+            })
+        })
         .collect()
 }
 

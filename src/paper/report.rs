@@ -1,7 +1,14 @@
-//! From the paper method's predictions to the files a reader looks at: metrics per protocol
-//! and model (mias-eval), Table 2, Table 3 beside the literature, the leakage report
+//! From the paper method's predictions to the files a reader looks at: metrics per protocol,
+//! model and population (mias-eval), Table 2, Table 3 beside the literature, the leakage report
 //! ([`super::leakage`]), ROC and confusion figures, the per-item predictions, and the final
 //! heads that `predict` applies.
+//!
+//! Every figure of the written files is given on three populations
+//! ([`mias_eval::Population`]: every test item; abnormal items against the items of women with
+//! no abnormal item; one case per woman, the largest of her items' probabilities, abnormal when
+//! any item is), each interval a percentile bootstrap over women ([`evaluate_populations`]);
+//! under the honest protocol the pooled out-of-fold figures stand beside the fold means. Table 2,
+//! Table 3 and the leakage report show the first population (every item).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,8 +19,8 @@ use mias_backbones::BackboneKind;
 use mias_data::Dataset;
 use mias_eval::polars::prelude::DataFrame;
 use mias_eval::{
-    AucInterval, ConfusionPanel, CvSummary, EvalConfig, Evaluation, Figure, FoldPredictions,
-    Metrics, RocCurve, RocSeries,
+    AucInterval, ConfusionPanel, CvSummary, EvalConfig, Evaluation, Figure, FilmScore,
+    FoldPredictions, Metrics, Population, RocCurve, RocSeries, WomanScore,
 };
 
 use super::experiment::{Outcome, ProtocolOutcome};
@@ -141,29 +148,260 @@ fn evaluate_model(
     })
 }
 
+/// One model's figures on every population under one protocol and one set of labels.
+#[derive(Debug)]
+pub struct PopulationEval {
+    /// Which protocol.
+    pub protocol: Protocol,
+    /// Which labels.
+    pub labels: LabelSource,
+    /// A member, or the ensemble.
+    pub model: Model,
+    /// Per population (in [`Population::ALL`] order; one with a single class is left out):
+    /// the figures with intervals from the bootstrap over women; pooled out of fold with the
+    /// fold means beside under the honest protocol.
+    pub populations: Vec<(Population, Evaluation)>,
+}
+
+/// How a woman's test items make her score in the women population: the largest of their
+/// probabilities (she is called abnormal when any item is).
+pub const WOMAN_SCORE: WomanScore = WomanScore::Max;
+
+/// One model's test items as mias-eval's film rows: numbered by their row, each with its
+/// image's woman, label, probability, fold (the honest protocol's part) and the run's
+/// threshold.
+pub fn film_rows(
+    outcome: &ProtocolOutcome,
+    model: Model,
+    dataset: &Dataset,
+    threshold: f64,
+) -> anyhow::Result<Vec<FilmScore>> {
+    let women: BTreeMap<_, u64> = dataset
+        .records()
+        .iter()
+        .map(|r| (r.id, u64::from(r.patient.0)))
+        .collect();
+    let folds = outcome.protocol == Protocol::Honest;
+    outcome
+        .output
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let woman = *women
+                .get(&r.image)
+                .with_context(|| format!("{} is not in the dataset", dataset.name(r.image)))?;
+            let score = r
+                .score(model)
+                .with_context(|| format!("{} has no prediction for {}", model.name(), r.image))?;
+            let fold = if folds {
+                Some(
+                    outcome
+                        .parts
+                        .iter()
+                        .position(|p| p.name == r.part)
+                        .with_context(|| format!("part {} is not a fold", r.part))?,
+                )
+            } else {
+                None
+            };
+            Ok(FilmScore {
+                film: k as u64,
+                woman,
+                abnormal: r.label == 1,
+                score: f64::from(score),
+                fold,
+                threshold: Some(threshold),
+            })
+        })
+        .collect()
+}
+
+/// Every model's figures on every population under one protocol's outcome: the intervals from
+/// the bootstrap over women (`cfg.bootstrap`), a case called abnormal at `cfg.threshold`;
+/// under the honest protocol the pooled out-of-fold figures with the fold means beside.
+pub fn evaluate_populations(
+    outcome: &ProtocolOutcome,
+    members: &[BackboneKind],
+    dataset: &Dataset,
+    cfg: &EvalConfig,
+) -> anyhow::Result<Vec<PopulationEval>> {
+    Model::all(members)
+        .into_iter()
+        .map(|model| {
+            let what = || {
+                format!(
+                    "{} under the {} protocol",
+                    model.display_name(),
+                    outcome.protocol.name()
+                )
+            };
+            let rows = film_rows(outcome, model, dataset, cfg.threshold).with_context(what)?;
+            let mut populations = Vec::new();
+            for p in Population::ALL {
+                let cases = mias_eval::population(&rows, p, &WOMAN_SCORE).with_context(what)?;
+                let (pos, neg) = cases.class_counts();
+                if pos == 0 || neg == 0 {
+                    continue;
+                }
+                let evaluation = if outcome.protocol == Protocol::Honest {
+                    Evaluation::CrossValidated(cases.cross_validated(cfg.level, &cfg.bootstrap)?)
+                } else {
+                    Evaluation::Single(cases.metrics(cfg.level, &cfg.bootstrap)?)
+                };
+                populations.push((p, evaluation));
+            }
+            Ok(PopulationEval {
+                protocol: outcome.protocol,
+                labels: outcome.labels,
+                model,
+                populations,
+            })
+        })
+        .collect()
+}
+
+/// The stacked metrics of `evals` on `populations`: per protocol and labels, each
+/// population's rows tagged with it (`population`), then with the labels (`labels`, the last
+/// column).
+pub fn population_frame(
+    evals: &[&PopulationEval],
+    populations: &[Population],
+) -> anyhow::Result<DataFrame> {
+    let mut frames = Vec::new();
+    let mut groups: Vec<(Protocol, LabelSource)> = Vec::new();
+    for e in evals {
+        if !groups.contains(&(e.protocol, e.labels)) {
+            groups.push((e.protocol, e.labels));
+        }
+    }
+    for (protocol, labels) in groups {
+        for &p in populations {
+            let models: Vec<(&str, &Evaluation)> = evals
+                .iter()
+                .filter(|e| e.protocol == protocol && e.labels == labels)
+                .filter_map(|e| {
+                    e.populations
+                        .iter()
+                        .find(|(q, _)| *q == p)
+                        .map(|(_, ev)| (e.model.display_name(), ev))
+                })
+                .collect();
+            if models.is_empty() {
+                continue;
+            }
+            let mut frame = mias_eval::metrics_table(protocol.name(), &models)?.frame;
+            mias_eval::tag_rows(&mut frame, "population", p.name())?;
+            mias_eval::tag_rows(&mut frame, "labels", labels.name())?;
+            frames.push(frame);
+        }
+    }
+    Ok(mias_eval::stack(&frames.iter().collect::<Vec<_>>())?)
+}
+
+/// The honest protocol's out-of-fold probabilities of `model` as a named column for a paired
+/// comparison ([`crate::compare`]), with the run's own labels; `None` when the honest protocol
+/// did not run.
+pub fn honest_column(
+    outcome: &Outcome,
+    model: Model,
+    dataset: &Dataset,
+) -> anyhow::Result<Option<crate::compare::ScoreColumn>> {
+    let Some(o) = outcome.main().find(|o| o.protocol == Protocol::Honest) else {
+        return Ok(None);
+    };
+    let rows = film_rows(o, model, dataset, 0.5)?;
+    let films = o
+        .output
+        .rows
+        .iter()
+        .zip(rows)
+        .map(|(r, f)| {
+            (
+                dataset.name(r.image),
+                crate::compare::ScoredFilm {
+                    woman: f.woman,
+                    abnormal: f.abnormal,
+                    score: f.score,
+                    fold: f.fold.unwrap_or_default(),
+                },
+            )
+        })
+        .collect();
+    Ok(Some(crate::compare::ScoreColumn {
+        name: format!("paper: {}", model.display_name()),
+        films,
+    }))
+}
+
+/// table2.md's section per protocol: AUC, sensitivity, specificity and accuracy of every model
+/// on every population (pooled; under the honest protocol the fold mean of the AUC beside).
+fn population_markdown(evals: &[&PopulationEval]) -> String {
+    let pct = |e: Option<&mias_eval::Estimate>| {
+        e.map_or("n/a".to_string(), |e| {
+            format!(
+                "{:.1} [{:.1}, {:.1}]",
+                100.0 * e.value,
+                100.0 * e.low,
+                100.0 * e.high
+            )
+        })
+    };
+    let mut md = String::from(
+        "## Every population\n\nPercent with 95% intervals, each a percentile bootstrap over \
+         women. Populations: every test item; abnormal items against the items of women with \
+         no abnormal item; women (one case per woman: the largest of her items' \
+         probabilities, abnormal when any item is). Under the honest protocol the AUC is \
+         given pooled out of fold and as the mean over folds (Student t interval).\n",
+    );
+    let mut protocols: Vec<Protocol> = Vec::new();
+    for e in evals {
+        if !protocols.contains(&e.protocol) {
+            protocols.push(e.protocol);
+        }
+    }
+    for protocol in protocols {
+        let _ = write!(
+            md,
+            "\n### {} protocol\n\n| Model | Population | AUC | AUC, fold mean | Sensitivity | \
+             Specificity | Accuracy |\n|---|---|---|---|---|---|---|\n",
+            protocol.name()
+        );
+        for e in evals.iter().filter(|e| e.protocol == protocol) {
+            for (p, ev) in &e.populations {
+                let m = ev.pooled();
+                let fold_mean = ev
+                    .over_folds(mias_eval::Metric::Auc)
+                    .map_or("n/a".into(), |f| {
+                        pct(Some(&mias_eval::Estimate {
+                            value: f.mean,
+                            ..f.interval
+                        }))
+                    });
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {fold_mean} | {} | {} | {} |",
+                    e.model.display_name(),
+                    p.label(),
+                    pct(m.auc.as_ref()),
+                    pct(m.recall.as_ref()),
+                    pct(m.specificity.as_ref()),
+                    pct(Some(&m.accuracy))
+                );
+            }
+        }
+    }
+    md
+}
+
 /// Where the final head of `member` is saved, relative to the run's directory.
 pub fn head_file(member: BackboneKind) -> PathBuf {
     Path::new("heads").join(format!("{}.safetensors", member.name()))
 }
 
-/// The stacked metrics of `evals`, each row tagged with its labels (`real` or `permuted`).
-pub fn metrics_frame(evals: &[&ProtocolEval]) -> anyhow::Result<DataFrame> {
-    let mut frames = Vec::new();
-    for e in evals {
-        let models: Vec<(&str, &Evaluation)> = e
-            .models
-            .iter()
-            .map(|m| (m.model.display_name(), &m.evaluation))
-            .collect();
-        let mut frame = mias_eval::metrics_table(e.protocol.name(), &models)?.frame;
-        mias_eval::tag_rows(&mut frame, "labels", e.labels.name())?;
-        frames.push(frame);
-    }
-    Ok(mias_eval::stack(&frames.iter().collect::<Vec<_>>())?)
-}
-
 /// Writes every file of the paper's method into `dir` (which exists): metrics.csv (every
-/// protocol, real and permuted labels), table2.md, table3.md, leakage.md, roc.png, roc.svg,
+/// protocol, real and permuted labels, every population of [`evaluate_populations`] under
+/// `eval`), table2.md, table3.md, leakage.md, roc.png, roc.svg,
 /// confusion.png, confusion.svg (the run's own labels), predictions.csv, and the final heads
 /// (see [`head_file`]).
 pub fn write_results(
@@ -171,6 +409,7 @@ pub fn write_results(
     outcome: &Outcome,
     dataset: &Dataset,
     evals: &[ProtocolEval],
+    eval: &EvalConfig,
     not_run: &[NotRun],
 ) -> anyhow::Result<()> {
     let output = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
@@ -178,7 +417,13 @@ pub fn write_results(
         crate::fault::point("output");
         Ok(())
     };
-    let all = metrics_frame(&evals.iter().collect::<Vec<_>>())?;
+    // Every protocol's outcome (real and permuted labels), each model on every population.
+    let mut by_population: Vec<PopulationEval> = Vec::new();
+    for o in &outcome.protocols {
+        by_population.extend(evaluate_populations(o, &outcome.members, dataset, eval)?);
+    }
+    let everything: Vec<&PopulationEval> = by_population.iter().collect();
+    let all = population_frame(&everything, &Population::ALL)?;
     mias_eval::write_csv(&all, &dir.join("metrics.csv"))?;
     crate::fault::point("output");
 
@@ -186,21 +431,31 @@ pub fn write_results(
         .iter()
         .filter(|e| e.labels == outcome.labels)
         .collect();
-    let main_frame = metrics_frame(&main)?;
-    let notes = Notes::new(outcome, not_run);
-    output(
-        "table2.md",
-        table2(outcome, &main, &main_frame, &notes)?.as_bytes(),
-    )?;
-    output("table3.md", table3(&main, &main_frame, &notes)?.as_bytes())?;
-    let evaluated: Vec<super::leakage::Evaluated<'_>> = evals
+    let main_populations: Vec<&PopulationEval> = by_population
         .iter()
-        .flat_map(|e| {
-            e.models.iter().map(move |m| super::leakage::Evaluated {
+        .filter(|e| e.labels == outcome.labels)
+        .collect();
+    // Table 2, Table 3 and the leakage report: every test item (the first population).
+    let main_frame = population_frame(&main_populations, &[Population::Films])?;
+    let notes = Notes::new(outcome, not_run);
+    let mut t2 = table2(outcome, &main, &main_frame, &notes)?;
+    t2.push_str(&population_markdown(&main_populations));
+    output("table2.md", t2.as_bytes())?;
+    output("table3.md", table3(&main, &main_frame, &notes)?.as_bytes())?;
+    fn films_eval(e: &PopulationEval) -> Option<&Evaluation> {
+        e.populations
+            .iter()
+            .find(|(p, _)| *p == Population::Films)
+            .map(|(_, ev)| ev)
+    }
+    let evaluated: Vec<super::leakage::Evaluated<'_>> = by_population
+        .iter()
+        .filter_map(|e| {
+            Some(super::leakage::Evaluated {
                 protocol: e.protocol,
                 labels: e.labels,
-                model: m.model,
-                evaluation: &m.evaluation,
+                model: e.model,
+                evaluation: films_eval(e)?,
             })
         })
         .collect();

@@ -4,7 +4,9 @@
 //! Checked against the generator, not against the code under test: the planted films rank
 //! first (AUC recounted from predictions.csv), the hottest cell of each planted film lies on
 //! its planted disc as often as localisation.csv says (recounted from the generator's centres),
-//! and the label permutation of the negative control moves every label to another film.
+//! women.csv and the women population's AUC recounted from predictions.csv, the label
+//! permutation of the negative control moves every label to another film, and with both
+//! methods comparisons.csv sets each method's own figures side by side on the same folds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -197,6 +199,7 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
         "localisation.csv",
         "table.md",
         "predictions.csv",
+        "women.csv",
         "roc.png",
         "roc.svg",
         "models/lesion.json",
@@ -252,7 +255,87 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
         .unwrap();
     let v: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
     assert!((v - a).abs() < 1e-12, "{v} vs {a}");
-    assert!(row.ends_with(",real"), "{row}");
+    assert!(row.ends_with(",films,real"), "{row}");
+
+    // The headline is the configured method (one backbone, bilateral: the ensemble of
+    // lesion+bilateral); predictions.csv's `score` is its out-of-fold score.
+    for r in &preds {
+        assert_eq!(
+            r["score"], r["score_ensemble_lesion+bilateral"],
+            "{}",
+            r["image"]
+        );
+    }
+    // women.csv: one row per woman, abnormal when any film is, her score the larger of her
+    // two films' (recounted here from predictions.csv), the fold of her films.
+    let women = rows(&dir.join("women.csv"));
+    assert_eq!(women.len(), 20);
+    let mut by_woman: std::collections::BTreeMap<String, (bool, f64, String)> = Default::default();
+    for r in &preds {
+        let s: f64 = r["score"].parse().unwrap();
+        let e = by_woman.entry(r["woman"].clone()).or_insert((
+            false,
+            f64::NEG_INFINITY,
+            r["fold"].clone(),
+        ));
+        assert_eq!(e.2, r["fold"], "woman {}: films in one fold", r["woman"]);
+        *e = (e.0 || r["label"] == "1", e.1.max(s), e.2.clone());
+    }
+    for w in &women {
+        let (abnormal, score, fold) = &by_woman[&w["woman"]];
+        assert_eq!(
+            w["label"],
+            if *abnormal { "1" } else { "0" },
+            "woman {}",
+            w["woman"]
+        );
+        assert_eq!(
+            w["score"].parse::<f64>().unwrap(),
+            *score,
+            "woman {}",
+            w["woman"]
+        );
+        assert_eq!(&w["fold"], fold);
+    }
+    // metrics.csv's women AUC is the AUC of women.csv (recounted here); every model has the
+    // three populations, every interval the bootstrap over the 20 women.
+    let (wp, wn): (Vec<_>, Vec<_>) = women.iter().partition(|w| w["label"] == "1");
+    let score =
+        |w: &&std::collections::HashMap<String, String>| -> f64 { w["score"].parse().unwrap() };
+    let women_auc = auc(
+        &wp.iter().map(score).collect::<Vec<_>>(),
+        &wn.iter().map(score).collect::<Vec<_>>(),
+    );
+    let row = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("honest,Ensemble lesion+bilateral,auc,") && l.ends_with(",women,real")
+        })
+        .unwrap();
+    let v: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+    assert!((v - women_auc).abs() < 1e-12, "{v} vs {women_auc}");
+    for p in ["films", "films_vs_normal_women", "women"] {
+        let n = metrics
+            .lines()
+            .filter(|l| l.ends_with(&format!(",{p},real")) && l.contains(",auc,"))
+            .count();
+        assert_eq!(
+            n, 4,
+            "{p}: MobileNetV2 and the ensemble, lesion and lesion+bilateral"
+        );
+    }
+    assert!(
+        metrics
+            .lines()
+            .skip(1)
+            .all(|l| l.contains("bootstrap over 20 clusters") || l.contains(",undefined,")),
+        "{metrics}"
+    );
+    let table = std::fs::read_to_string(dir.join("table.md")).unwrap();
+    assert!(
+        table.contains("| **Ensemble lesion+bilateral (method)** | women | "),
+        "{table}"
+    );
 
     served_maps_are_the_trained_maps(root, &out, &weights);
 
@@ -465,4 +548,95 @@ fn films_without_the_other_breast_are_scored_alone_when_the_config_says_so() {
     assert!(a >= 0.9, "planted films should rank first: AUC {a}");
     let table = std::fs::read_to_string(root.join("alone/lesion/table.md")).unwrap();
     assert!(table.contains("inner AUC (lesion)"), "{table}");
+}
+
+/// One column of a CSV row by name (fields in double quotes may hold commas).
+fn field(header: &[&str], row: &str, name: &str) -> String {
+    let i = header.iter().position(|h| *h == name).unwrap();
+    let (mut fields, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    for c in row.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    fields[i].clone()
+}
+
+#[test]
+fn both_methods_are_compared_on_the_same_films_and_folds() {
+    let Some(weights) = shared_weights("both_methods_are_compared_on_the_same_films_and_folds")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    make_dataset(&root.join("data"));
+    std::fs::write(root.join("lesion.toml"), CONFIG).unwrap();
+    // The paper method's test config with the lesion config's seed: the same folds.
+    let paper = crate::reproduce::CONFIG.replacen("seed = 7", "seed = 3", 1);
+    assert!(paper.contains("seed = 3") && CONFIG.contains("seed = 3"));
+    std::fs::write(root.join("paper.toml"), paper).unwrap();
+    let out = run_lesion(
+        root,
+        &weights,
+        "both",
+        &[
+            "--methods",
+            "paper,lesion",
+            "--protocol",
+            "honest",
+            "--config",
+            &root.join("paper.toml").display().to_string(),
+        ],
+    );
+    let text = std::fs::read_to_string(out.join("comparisons.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<&str> = lines.collect();
+    let populations: Vec<String> = rows
+        .iter()
+        .map(|r| field(&header, r, "population"))
+        .collect();
+    assert_eq!(populations, ["films", "films_vs_normal_women", "women"]);
+    for r in &rows {
+        assert_eq!(field(&header, r, "model_a"), "paper: Ensemble");
+        assert_eq!(
+            field(&header, r, "model_b"),
+            "lesion: Ensemble lesion+bilateral"
+        );
+        assert!(r.ends_with(",true"), "the same folds: {r}");
+        let (a, b, d): (f64, f64, f64) = (
+            field(&header, r, "auc_a").parse().unwrap(),
+            field(&header, r, "auc_b").parse().unwrap(),
+            field(&header, r, "difference").parse().unwrap(),
+        );
+        assert!((d - (b - a)).abs() < 1e-12, "{r}");
+    }
+    // DeLong only on women (one case each); the films are clustered in women.
+    assert!(rows[2].contains("DeLong applies"), "{}", rows[2]);
+    assert!(!field(&header, rows[2], "delong_low").is_empty());
+    assert!(rows[0].contains("DeLong not applicable"), "{}", rows[0]);
+    assert!(field(&header, rows[0], "delong_low").is_empty());
+    // The two AUCs on every film are each method's own figure in its metrics.csv.
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let row = metrics
+        .lines()
+        .find(|l| l.starts_with("honest,Ensemble,auc,") && l.ends_with(",films,real"))
+        .unwrap();
+    let paper: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+    let a: f64 = field(&header, rows[0], "auc_a").parse().unwrap();
+    assert!((a - paper).abs() < 1e-12, "{a} vs {paper}");
+    let lesion = std::fs::read_to_string(out.join("lesion/metrics.csv")).unwrap();
+    let row = lesion
+        .lines()
+        .find(|l| {
+            l.starts_with("honest,Ensemble lesion+bilateral,auc,") && l.ends_with(",films,real")
+        })
+        .unwrap();
+    let v: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+    let b: f64 = field(&header, rows[0], "auc_b").parse().unwrap();
+    assert!((b - v).abs() < 1e-12, "{b} vs {v}");
 }

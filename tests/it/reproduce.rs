@@ -235,23 +235,80 @@ fn metric(path: &Path, protocol: &str, model: &str, name: &str) -> f64 {
     metric_with(path, protocol, "real", model, name)
 }
 
-/// The `value` of one row of metrics.csv.
+/// The `value` of one row of metrics.csv on every film.
 fn metric_with(path: &Path, protocol: &str, labels: &str, model: &str, name: &str) -> f64 {
+    metric_on(path, protocol, labels, "films", model, name)
+}
+
+/// The `value` of one row of metrics.csv on one population.
+fn metric_on(
+    path: &Path,
+    protocol: &str,
+    labels: &str,
+    population: &str,
+    model: &str,
+    name: &str,
+) -> f64 {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |c: &str| header.iter().position(|h| *h == c).unwrap();
     let (p, l, m, k) = (col("protocol"), col("labels"), col("model"), col("metric"));
     let v = col("value");
-    // The method column may hold a quoted comma: split the unquoted prefix only.
+    let population_col = col("population");
+    assert!(
+        population_col > v && l > population_col,
+        "population, then labels, are the last columns"
+    );
+    // The method column may hold a quoted comma: count the population column from the end.
+    let from_end = header.len() - population_col;
     lines
         .map(|line| line.split(',').collect::<Vec<_>>())
-        .find(|f| f[p] == protocol && f[m] == model && f[k] == name && f.last() == Some(&labels))
+        .find(|f| {
+            f[p] == protocol
+                && f[m] == model
+                && f[k] == name
+                && f.last() == Some(&labels)
+                && f[f.len() - from_end] == population
+        })
         .map(|f| {
             assert!(l > v, "labels is the last column");
             f[v].parse().unwrap()
         })
-        .unwrap_or_else(|| panic!("no {protocol}/{labels}/{model}/{name} in metrics.csv"))
+        .unwrap_or_else(|| {
+            panic!("no {protocol}/{labels}/{population}/{model}/{name} in metrics.csv")
+        })
+}
+
+/// The range of the Mann-Whitney AUC (ties 1/2) of probabilities known to 6 decimals (as
+/// predictions.csv holds them): a pair closer than the rounding counts 0 for the low end and
+/// 1 for the high end.
+fn auc_range(y: &[bool], s: &[f64]) -> (f64, f64) {
+    let (mut low, mut high, mut pairs) = (0.0, 0.0, 0.0);
+    for (i, &a) in y.iter().enumerate() {
+        for (j, &b) in y.iter().enumerate() {
+            if a && !b {
+                pairs += 1.0;
+                if (s[i] - s[j]).abs() <= 1.5e-6 {
+                    high += 1.0;
+                } else if s[i] > s[j] {
+                    low += 1.0;
+                    high += 1.0;
+                }
+            }
+        }
+    }
+    (low / pairs, high / pairs)
+}
+
+/// Asserts `got` lies in the range of [`auc_range`].
+#[track_caller]
+fn assert_auc_in(got: f64, y: &[bool], s: &[f64]) {
+    let (low, high) = auc_range(y, s);
+    assert!(
+        low - 1e-9 <= got && got <= high + 1e-9,
+        "{got} outside [{low}, {high}]"
+    );
 }
 
 #[test]
@@ -337,6 +394,57 @@ fn reproduce_writes_every_output_and_predict_uses_the_run() {
     assert!(count(&honest) >= 0.85, "honest accuracy {}", count(&honest));
     let auc = metric(&metrics, "honest", "Ensemble", "auc");
     assert!(auc >= 0.9, "honest AUC {auc}");
+    // The other two populations, recounted from predictions.csv: abnormal films against the
+    // films of women with no abnormal film, and women (Mini-MIAS numbering: mdb 2k-1 and 2k are
+    // woman k) scored by the larger of their two films' probabilities.
+    let woman = |n: u16| n.div_ceil(2);
+    let abnormal_women: std::collections::BTreeSet<u16> = honest
+        .iter()
+        .filter(|r| r.4 == 1)
+        .map(|r| woman(r.2))
+        .collect();
+    let (y, s): (Vec<bool>, Vec<f64>) = honest
+        .iter()
+        .filter(|r| r.4 == 1 || !abnormal_women.contains(&woman(r.2)))
+        .map(|r| (r.4 == 1, r.5))
+        .unzip();
+    let got = metric_on(
+        &metrics,
+        "honest",
+        "real",
+        "films_vs_normal_women",
+        "Ensemble",
+        "auc",
+    );
+    assert_auc_in(got, &y, &s);
+    let mut women: std::collections::BTreeMap<u16, (bool, f64)> = Default::default();
+    for r in &honest {
+        let e = women
+            .entry(woman(r.2))
+            .or_insert((false, f64::NEG_INFINITY));
+        *e = (e.0 || r.4 == 1, e.1.max(r.5));
+    }
+    let (y, s): (Vec<bool>, Vec<f64>) = women.values().copied().unzip();
+    let got = metric_on(&metrics, "honest", "real", "women", "Ensemble", "auc");
+    assert_auc_in(got, &y, &s);
+    // A woman is called abnormal when any of her films is (threshold 0.5).
+    let called = women.values().filter(|(a, p)| *a == (*p >= 0.5)).count() as f64;
+    let got = metric_on(&metrics, "honest", "real", "women", "Ensemble", "accuracy");
+    assert!((got - called / women.len() as f64).abs() < 1e-9, "{got}");
+    // Every interval of the honest protocol is the bootstrap over the 20 women; the fold mean
+    // stands beside the pooled figure.
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let honest_rows: Vec<&str> = text.lines().filter(|l| l.starts_with("honest,")).collect();
+    assert!(!honest_rows.is_empty());
+    for l in &honest_rows {
+        assert!(
+            l.contains("bootstrap over 20 clusters") || l.contains(",undefined,"),
+            "{l}"
+        );
+    }
+    let table2 = std::fs::read_to_string(out.join("table2.md")).unwrap();
+    assert!(table2.contains("## Every population"), "{table2}");
+    assert!(table2.contains("| Ensemble | women | "), "{table2}");
 
     // The leakage report: no honest test item shares its image or its woman with training,
     // no image-protocol item its image; the control is reported beside the real labels.

@@ -149,37 +149,96 @@ pub fn cluster_bootstrap<F>(
 where
     F: FnMut(&[usize]) -> Option<f64>,
 {
+    let mut cases = Vec::with_capacity(clusters.cases());
+    let intervals = cluster_bootstrap_draws(clusters, bootstrap, level, what, 1, |draw| {
+        // A draw's numbers are in range by construction: the expansion cannot fail.
+        clusters.expand(draw, &mut cases).ok()?;
+        statistic(&cases).map(|v| vec![Some(v)])
+    })?;
+    let interval = intervals
+        .first()
+        .copied()
+        .flatten()
+        .ok_or(Error::BootstrapExhausted {
+            what,
+            valid: 0,
+            attempts: 0,
+            needed: bootstrap.replicates,
+        })?;
+    Ok(interval)
+}
+
+/// The machinery under [`cluster_bootstrap`], for several figures computed on the same
+/// draws (e.g. the AUC, sensitivity and specificity of one model, or the AUCs of two models
+/// and their difference): `statistic` gets each draw itself (`clusters.len()` cluster
+/// numbers, [`Clusters::draws`]) and returns `None` when the draw is to be **redrawn** (e.g.
+/// one class absent), else `figures` values, each `None` when that one figure is undefined
+/// on an otherwise valid draw (e.g. precision with nothing called abnormal).
+///
+/// Draws continue until `bootstrap.replicates` draws were valid. Figure `k`'s interval is the
+/// percentile interval of its defined values on those draws (`None` when it was never
+/// defined); `redrawn` counts the draws redrawn, the same for every figure.
+///
+/// Errors on bad settings, a statistic that returns a number of values other than
+/// `figures`, and when fewer than `replicates` of 100 x `replicates` draws are valid.
+pub fn cluster_bootstrap_draws<F>(
+    clusters: &Clusters,
+    bootstrap: &Bootstrap,
+    level: f64,
+    what: &'static str,
+    figures: usize,
+    mut statistic: F,
+) -> Result<Vec<Option<ClusterInterval>>>
+where
+    F: FnMut(&[usize]) -> Option<Vec<Option<f64>>>,
+{
     bootstrap.check()?;
     check_level(level)?;
     let wanted = bootstrap.replicates;
     let max_attempts = MAX_ATTEMPTS_PER_REPLICATE * wanted;
-    let mut values = Vec::with_capacity(wanted);
-    let mut cases = Vec::with_capacity(clusters.cases());
-    let mut attempts = 0;
+    let mut values: Vec<Vec<f64>> = vec![Vec::with_capacity(wanted); figures];
+    let (mut valid, mut attempts) = (0, 0);
     let mut draws = clusters.draws(bootstrap.seed);
-    while values.len() < wanted {
+    while valid < wanted {
         if attempts == max_attempts {
             return Err(Error::BootstrapExhausted {
                 what,
-                valid: values.len(),
+                valid,
                 attempts,
                 needed: wanted,
             });
         }
         attempts += 1;
         let draw = draws.next().unwrap_or_default();
-        clusters.expand(&draw, &mut cases)?;
-        if let Some(v) = statistic(&cases) {
-            values.push(v);
+        let Some(got) = statistic(&draw) else {
+            continue;
+        };
+        if got.len() != figures {
+            return Err(Error::InvalidParameter {
+                name: "bootstrap statistic",
+                value: format!("{} figures", got.len()),
+                expected: "as many figures as announced",
+            });
+        }
+        valid += 1;
+        for (slot, v) in values.iter_mut().zip(got) {
+            slot.extend(v);
         }
     }
-    values.sort_by(f64::total_cmp);
     let alpha = 1.0 - level;
-    Ok(ClusterInterval {
-        low: percentile_sorted(&values, alpha / 2.0),
-        high: percentile_sorted(&values, 1.0 - alpha / 2.0),
-        redrawn: attempts - wanted,
-    })
+    Ok(values
+        .into_iter()
+        .map(|mut v| {
+            (!v.is_empty()).then(|| {
+                v.sort_by(f64::total_cmp);
+                ClusterInterval {
+                    low: percentile_sorted(&v, alpha / 2.0),
+                    high: percentile_sorted(&v, 1.0 - alpha / 2.0),
+                    redrawn: attempts - wanted,
+                }
+            })
+        })
+        .collect())
 }
 
 #[cfg(test)]

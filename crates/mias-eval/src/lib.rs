@@ -83,12 +83,15 @@ mod interval;
 mod literature;
 mod metrics;
 mod plot;
+mod population;
 mod roc;
 mod stats;
 mod table;
 mod threshold;
 
-pub use cluster::{ClusterDraws, ClusterInterval, Clusters, cluster_bootstrap};
+pub use cluster::{
+    ClusterDraws, ClusterInterval, Clusters, cluster_bootstrap, cluster_bootstrap_draws,
+};
 pub use cluster_auc::{auc_cluster_bootstrap, class_auc};
 pub use confusion::ConfusionMatrix;
 pub use cv::{CvSummary, FoldPredictions, FoldStats, summarize_folds};
@@ -102,6 +105,10 @@ pub use metrics::{AucInterval, EvalConfig, Metric, Metrics};
 pub use plot::{
     Band, ConfusionPanel, Format, Line, LinePlot, RocSeries, confusion_png, confusion_svg, roc_png,
     roc_svg, write_confusion, write_lines, write_roc,
+};
+pub use population::{
+    COMPARISON_COLUMNS, DeLongUse, FilmScore, PairedComparison, Population, PopulationCases,
+    WomanScore, compare_paired, comparison_table, population, populations,
 };
 pub use roc::{DeLong, DeLongComparison, RocCurve, auc, auc_bootstrap};
 pub use table::{

@@ -5,7 +5,7 @@
 //! ROC curve when the curve keeps every distinct threshold, as [`RocCurve`] does.
 
 use crate::error::{Error, Result};
-use crate::input::check_scores;
+use crate::input::{check_finite_scores, check_scores};
 use crate::interval::{Bootstrap, Estimate, IntervalMethod};
 use crate::stats::{check_level, erfc, mean, midranks, normal_ppf, sample_variance};
 
@@ -168,6 +168,12 @@ impl DeLong {
     /// class has fewer than 2 cases (the sample variances need two).
     pub fn from_scores(y_true: &[bool], scores: &[f64]) -> Result<Self> {
         check_scores(y_true, scores)?;
+        Self::of_checked(y_true, scores)
+    }
+
+    /// [`from_scores`](Self::from_scores) on scores already checked (probabilities, or any
+    /// finite numbers: only their ranks matter).
+    fn of_checked(y_true: &[bool], scores: &[f64]) -> Result<Self> {
         let (pos, neg) = split_scores(y_true, scores);
         check_both_classes("the AUC", pos.len(), neg.len())?;
         if pos.len() < 2 || neg.len() < 2 {
@@ -276,9 +282,31 @@ impl DeLongComparison {
         scores_b: &[f64],
         level: f64,
     ) -> Result<Self> {
+        check_scores(y_true, scores_a)?;
+        check_scores(y_true, scores_b)?;
+        Self::of_checked(y_true, scores_a, scores_b, level)
+    }
+
+    /// [`from_scores`](Self::from_scores) for scores that may be any finite numbers (logits,
+    /// standardised scores): DeLong's components depend only on the ranks.
+    ///
+    /// Errors on a length mismatch, empty input, a non-finite score, a class with fewer than
+    /// 2 cases, or a bad level.
+    pub fn from_finite_scores(
+        y_true: &[bool],
+        scores_a: &[f64],
+        scores_b: &[f64],
+        level: f64,
+    ) -> Result<Self> {
+        check_finite_scores(y_true, scores_a)?;
+        check_finite_scores(y_true, scores_b)?;
+        Self::of_checked(y_true, scores_a, scores_b, level)
+    }
+
+    fn of_checked(y_true: &[bool], scores_a: &[f64], scores_b: &[f64], level: f64) -> Result<Self> {
         check_level(level)?;
-        let a = DeLong::from_scores(y_true, scores_a)?;
-        let b = DeLong::from_scores(y_true, scores_b)?;
+        let a = DeLong::of_checked(y_true, scores_a)?;
+        let b = DeLong::of_checked(y_true, scores_b)?;
         let (pos_a, neg_a) = split_scores(y_true, scores_a);
         let (pos_b, neg_b) = split_scores(y_true, scores_b);
         let (v10a, v01a) = structural_components(&pos_a, &neg_a);

@@ -2,10 +2,12 @@
 //! statsmodels, scipy, a numpy DeLong; see `tests/data/make_reference.py`), hand-calculated
 //! cases, tables that round-trip through CSV and Markdown with nothing left behind, plots, and
 //! the bootstrap over clusters against numpy fed with the same draws
-//! (`tests/data/make_cluster_bootstrap.py`).
+//! (`tests/data/make_cluster_bootstrap.py`), and every figure of the three populations with the
+//! paired comparison likewise (`tests/data/make_populations.py`).
 
 mod cluster;
 mod plots;
+mod population;
 mod reference;
 mod tables;
 
