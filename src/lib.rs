@@ -17,6 +17,8 @@
 //! - [`extract`]: features of augmented views through the cache.
 //! - [`labels`]: the labels an experiment learns: real, or permuted over women (the control).
 //! - [`record`]: the run record, `run.json`, written and read back.
+//! - [`html`]: a finished run's `report.html`, built from its files; the page of one film
+//!   (`predict --html`).
 //! - [`inference`]: a finished run's backbones applied to a new mammogram.
 //! - [`shard`]: `--shard I/N`, one machine's share of the feature work.
 //! - [`staging`]: a run's files staged beside its output directory and installed whole;
@@ -34,6 +36,7 @@ pub mod cache;
 pub mod config;
 pub mod extract;
 pub mod fault;
+pub mod html;
 pub mod inference;
 pub mod labels;
 pub mod lesion;
