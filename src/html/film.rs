@@ -111,12 +111,12 @@ pub fn render_film(f: &FilmPage<'_>) -> anyhow::Result<String> {
             format!("{:.4}", p.ensemble).into(),
             call(p.ensemble, p.threshold).into(),
         ]);
-        let _ = write!(
+        let _ = writeln!(
             body,
             "<section id=\"paper\" aria-labelledby=\"paper-h\"><h2 id=\"paper-h\">The paper's \
              method</h2>{}<p class=\"note\">The final heads, trained on every image of the run; \
              called abnormal at P(abnormal) &ge; {}. What to expect on new films is the honest \
-             protocol's estimate in the run's report, not the paper protocol's.</p></section>\n",
+             protocol's estimate in the run's report, not the paper protocol's.</p></section>",
             Table::new(
                 "P(abnormal) of each member and of the ensemble",
                 &["Model", "P(abnormal)", "Call"],

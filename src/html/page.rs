@@ -221,9 +221,9 @@ p, li { max-width: 75ch; }
 .muted, figcaption, .note { color: var(--muted); font-size: 0.92rem; }
 nav ul { display: flex; flex-wrap: wrap; gap: 0.3rem 1.2rem; padding: 0; list-style: none; }
 .scroll { overflow-x: auto; margin: 0.8rem 0; }
-table { border-collapse: collapse; font-size: 0.92rem; min-width: 50%; }
+table { border-collapse: collapse; font-size: 0.88rem; min-width: 50%; }
 caption { text-align: left; font-weight: 600; padding: 0.3rem 0; caption-side: top; }
-th, td { border: 1px solid var(--line); padding: 0.3rem 0.55rem; vertical-align: top; }
+th, td { border: 1px solid var(--line); padding: 0.25rem 0.45rem; vertical-align: top; }
 thead th { background: var(--band); text-align: left; }
 tbody th { text-align: left; font-weight: 600; }
 th.group { background: #eef2f6; font-weight: 700; }

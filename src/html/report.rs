@@ -604,9 +604,9 @@ pub(super) fn headline_section(run: &Run<'_>) -> anyhow::Result<Option<Section>>
     if run.paper.is_empty() && run.lesion.is_empty() {
         return Ok(None);
     }
-    let mut header = vec!["Model", "Method", "Protocol"];
+    let mut header = vec!["Model", "Method, protocol"];
     header.extend(HEADLINE_METRICS.iter().map(|(_, l)| *l));
-    let numeric = 3..3 + HEADLINE_METRICS.len();
+    let numeric = 2..2 + HEADLINE_METRICS.len();
     let mut groups = Vec::new();
 
     // The literature (data/literature.csv, as Table 3 reads it).
@@ -625,11 +625,7 @@ pub(super) fn headline_section(run: &Run<'_>) -> anyhow::Result<Option<Section>>
     let rows: Vec<Vec<Cell>> = literature
         .iter()
         .map(|l| {
-            let mut row: Vec<Cell> = vec![
-                l.source.clone().into(),
-                l.reference.clone().into(),
-                l.note.clone().into(),
-            ];
+            let mut row: Vec<Cell> = vec![l.source.clone().into(), l.reference.clone().into()];
             for (metric, _) in HEADLINE_METRICS {
                 let q: &Quoted = &l.figures[order(metric)];
                 row.push(q.display().into());
@@ -676,10 +672,9 @@ pub(super) fn headline_section(run: &Run<'_>) -> anyhow::Result<Option<Section>>
                 for model in distinct(here.iter().map(|r| r.model.as_str())) {
                     let mut row: Vec<Cell> = vec![
                         model.into(),
-                        format!("{method} method").into(),
                         match protocol {
-                            "honest" => "honest (leakage-free)".to_string(),
-                            p => p.to_string(),
+                            "honest" => format!("{method}, honest (leakage-free)"),
+                            p => format!("{method}, {p}"),
                         }
                         .into(),
                     ];
@@ -719,6 +714,11 @@ pub(super) fn headline_section(run: &Run<'_>) -> anyhow::Result<Option<Section>>
         );
     }
     body.push_str(&table.render());
+    body.push_str("<ul class=\"note\">");
+    for l in &literature {
+        let _ = write!(body, "<li>{}: {}</li>", escape(&l.source), escape(&l.note));
+    }
+    body.push_str("</ul>\n");
     body.push_str(&interval_notes(&all));
     Ok(Some(Section::new("headline", "Headline", body)))
 }
@@ -1031,31 +1031,7 @@ pub(super) fn lesion_section(run: &Run<'_>) -> anyhow::Result<Option<Section>> {
     ));
 
     if let Some(f) = CsvFile::read_if_present(&run.dir.join("lesion/per_class.csv"))? {
-        let (model, class) = (f.require("model")?, f.require("class")?);
-        let (abn, norm) = (f.require("abnormal")?, f.require("normal")?);
-        let mut rows = Vec::new();
-        for i in 0..f.rows.len() {
-            rows.push(vec![
-                Cell::Text(format!(
-                    "{}, {}",
-                    f.text(i, model).unwrap_or_default(),
-                    class_name(f.text(i, class).unwrap_or_default())
-                )),
-                f.text(i, abn).unwrap_or_default().into(),
-                f.text(i, norm).unwrap_or_default().into(),
-                interval(&f, i, "auc", "ci_low", "ci_high")?.into(),
-            ]);
-        }
-        body.push_str("<h3>Per abnormality class</h3>\n");
-        body.push_str(
-            &Table::new(
-                "AUC of each class's films against every normal film",
-                &["Model, class", "Abnormal films", "Normal films", "AUC"],
-                rows,
-            )
-            .numeric(1..=3)
-            .render(),
-        );
+        body.push_str(&per_class(&f)?);
     }
     if let Some(f) = CsvFile::read_if_present(&run.dir.join("lesion/localisation.csv"))? {
         let (model, images, hits, chance) = (
@@ -1118,6 +1094,49 @@ pub(super) fn lesion_section(run: &Run<'_>) -> anyhow::Result<Option<Section>> {
         ],
     ));
     Ok(Some(Section::new("lesion", "The lesion method", body)))
+}
+
+/// AUC per abnormality class: a row per class (its films against every normal film), a
+/// column per model.
+fn per_class(f: &CsvFile) -> anyhow::Result<String> {
+    let (model, class) = (f.require("model")?, f.require("class")?);
+    let (abn, norm) = (f.require("abnormal")?, f.require("normal")?);
+    let models = distinct((0..f.rows.len()).filter_map(|i| f.text(i, model)));
+    let classes = distinct((0..f.rows.len()).filter_map(|i| f.text(i, class)));
+    let mut rows = Vec::new();
+    for &c in &classes {
+        let here: Vec<usize> = (0..f.rows.len())
+            .filter(|&i| f.text(i, class) == Some(c))
+            .collect();
+        let first = here.first().copied();
+        let count = |col: usize| first.and_then(|i| f.text(i, col)).unwrap_or("?");
+        let mut row: Vec<Cell> = vec![Cell::Text(format!(
+            "{} ({} films; {} normal)",
+            class_name(c),
+            count(abn),
+            count(norm)
+        ))];
+        for &m in &models {
+            row.push(match here.iter().find(|&&i| f.text(i, model) == Some(m)) {
+                Some(&i) => interval(f, i, "auc", "ci_low", "ci_high")?.into(),
+                None => "n/a".into(),
+            });
+        }
+        rows.push(row);
+    }
+    let mut header = vec!["Class"];
+    header.extend(models.iter().copied());
+    let mut s = String::from("<h3>Per abnormality class</h3>\n");
+    s.push_str(
+        &Table::new(
+            "AUC of each class's films against every normal film",
+            &header,
+            rows,
+        )
+        .numeric(1..=models.len())
+        .render(),
+    );
+    Ok(s)
 }
 
 /// The files of `lesion/` the report has no section of its own for: every further CSV table
@@ -1288,22 +1307,15 @@ fn heatmaps(run: &Run<'_>) -> anyhow::Result<String> {
          the film out scored it), the first films of each class.</p>\n",
     );
     s.push_str(&colour_scale());
-    let mut current = None;
+    s.push_str("<div class=\"heatmaps\">");
     for name in &names {
         let rel = format!("lesion/heatmaps/{name}");
         let (class, film, backbone) = heatmap_parts(name).unwrap_or(("", name, ""));
-        if current != Some(class) {
-            if current.is_some() {
-                s.push_str("</div>\n");
-            }
-            let _ = write!(
-                s,
-                "<h4>{}</h4>\n<div class=\"heatmaps\">",
-                escape(&class_name(class))
-            );
-            current = Some(class);
-        }
-        let mut caption = format!("<strong>{}</strong>", escape(film));
+        let mut caption = format!(
+            "<strong>{}</strong> ({})",
+            escape(film),
+            escape(&class_name(class))
+        );
         let mut alt_label = String::new();
         if let Some(p) = &predictions
             && let Some(image) = p.column("image")

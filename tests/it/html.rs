@@ -19,6 +19,9 @@ use markup5ever_rcdom::{Handle, NodeData, RcDom};
 
 use crate::reproduce::{fixture, mias, shared_weights, stderr};
 
+/// An element of a parsed page: its name, its attributes, and all the text below it.
+type Element = (String, Vec<(String, String)>, String);
+
 /// Parses `html` and returns the parser's errors (exact ones) and the document.
 fn parse(html: &str) -> (Vec<String>, RcDom) {
     let opts = ParseOpts {
@@ -40,7 +43,7 @@ fn parse(html: &str) -> (Vec<String>, RcDom) {
 }
 
 /// Every element below `node` as (name, attributes, its text), depth first.
-fn elements(node: &Handle, out: &mut Vec<(String, Vec<(String, String)>, String)>) {
+fn elements(node: &Handle, out: &mut Vec<Element>) {
     if let NodeData::Element { name, attrs, .. } = &node.data {
         let attrs = attrs
             .borrow()
@@ -67,7 +70,7 @@ fn text_of(node: &Handle) -> String {
 
 /// Asserts what every report must be: parsed without error, one `h1`, tables with column
 /// headers, every image with alternative text and inline data, no script, nothing fetched.
-fn assert_valid_page(html: &str) -> Vec<(String, Vec<(String, String)>, String)> {
+fn assert_valid_page(html: &str) -> Vec<Element> {
     let (errors, dom) = parse(html);
     assert!(errors.is_empty(), "parse errors: {errors:?}");
     let mut all = Vec::new();
@@ -114,7 +117,7 @@ fn assert_valid_page(html: &str) -> Vec<(String, Vec<(String, String)>, String)>
 }
 
 /// The text of the element with `id`.
-fn by_id(all: &[(String, Vec<(String, String)>, String)], id: &str) -> String {
+fn by_id(all: &[Element], id: &str) -> String {
     all.iter()
         .find(|(_, a, _)| a.iter().any(|(k, v)| k == "id" && v == id))
         .map(|(_, _, t)| t.clone())
@@ -287,7 +290,7 @@ fn html_report_of_a_hand_written_run_shows_its_figures_in_valid_html() {
     // with its film's label, fold and score.
     let lesion = by_id(&all, "lesion");
     for text in [
-        "circumscribed mass",
+        "circumscribed mass (23 films; 207 normal)",
         "75.1 [62.0, 86.0]",
         "21.6 [15.0, 30.2]",
         "3.1",
@@ -328,6 +331,60 @@ fn html_report_without_population_or_record_groups_one_run_and_says_what_is_miss
     assert!(headline.contains("This run") && !headline.contains("Population"));
     assert!(headline.contains("70.0 [63.4, 76.3]"));
     assert!(by_id(&all, "run").contains("holds no run.json"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn html_report_of_the_committed_real_run_is_valid_and_shows_the_readme_headline() {
+    // docs/results: the real run's files as committed (no run.json), the README's headline
+    // figures typed there by hand from the run's tables.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("results");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/results"),
+        &dir,
+    );
+    let _ = std::fs::remove_file(dir.join("report.html"));
+    let html = report(&dir);
+    let all = assert_valid_page(&html);
+    let headline = by_id(&all, "headline-table");
+    for text in [
+        "45.6 [38.3, 53.0]",
+        "70.0 [63.4, 76.3]",
+        "68.7 [59.7, 76.5]",
+        "57.5 [49.8, 65.0]",
+        "68.1 [60.9, 75.0]",
+    ] {
+        assert!(headline.contains(text), "headline lacks {text}");
+    }
+    // The leak sweep of docs/results/sweep and the four heatmaps are on the page.
+    let sweep = by_id(&all, "sweep");
+    assert!(
+        sweep.contains("Views") && sweep.contains("Strength"),
+        "{sweep}"
+    );
+    assert!(html.contains("href=\"sweep/sweep.csv\""));
+    let heatmaps = all
+        .iter()
+        .filter(|(n, a, _)| {
+            n == "img"
+                && a.iter()
+                    .any(|(k, v)| k == "alt" && v.starts_with("Heatmap"))
+        })
+        .count();
+    assert_eq!(heatmaps, 4);
 }
 
 #[test]
