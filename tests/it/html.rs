@@ -508,13 +508,37 @@ fn html_report_of_a_reproduce_run_renders_in_headless_chromium() {
     let Some(weights) = shared_weights(test) else {
         return;
     };
-    let Some(browser) = chromium(test) else {
-        return;
-    };
     let f = fixture(weights);
     let o = f.reproduce("out", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = f.root.join("out");
+
+    // predict --html: the same probabilities as --json, on a valid page with the film.
+    let image = format!("{}/mdb001.png", f.data);
+    let film_page = f.root.join("mdb001.html");
+    let run_dir = out.display().to_string();
+    let args = ["predict", "--run", &run_dir, "--image", &image, "--json"];
+    let o = mias(&args, &f.cache);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ensemble = v["paper"]["ensemble"].as_f64().unwrap();
+    let page_arg = film_page.display().to_string();
+    let o = mias(&[&args[..5], &["--html", &page_arg]].concat(), &f.cache);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let film = assert_valid_page(&std::fs::read_to_string(&film_page).unwrap());
+    let table = by_id(&film, "paper-probabilities");
+    assert!(
+        table.contains(&format!("{ensemble:.4}")),
+        "{table} lacks {ensemble:.4}"
+    );
+    assert!(
+        film.iter().any(|(n, _, _)| n == "img"),
+        "the film is on the page"
+    );
+
+    let Some(browser) = chromium(test) else {
+        return;
+    };
     let page = out.join("report.html");
     let html = std::fs::read_to_string(&page).expect("reproduce writes report.html");
     let all = assert_valid_page(&html);
