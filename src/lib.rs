@@ -19,6 +19,8 @@
 //!   (`comparisons.csv`): AUCs and their difference on every population, bootstrap over women.
 //! - [`labels`]: the labels an experiment learns: real, or permuted over women (the control).
 //! - [`record`]: the run record, `run.json`, written and read back.
+//! - [`html`]: a finished run's `report.html`, built from its files; the page of one film
+//!   (`predict --html`).
 //! - [`inference`]: a finished run's backbones applied to a new mammogram.
 //! - [`shard`]: `--shard I/N`, one machine's share of the feature work.
 //! - [`staging`]: a run's files staged beside its output directory and installed whole;
@@ -36,6 +38,7 @@ pub mod cache;
 pub mod compare;
 pub mod extract;
 pub mod fault;
+pub mod html;
 pub mod inference;
 pub mod labels;
 pub mod lesion;

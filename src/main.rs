@@ -35,6 +35,8 @@ enum Command {
     LeakSweep(cmd::leak_sweep::Args),
     /// Apply a finished run's ensemble to a new mammogram (PGM or PNG).
     Predict(cmd::predict::Args),
+    /// Rewrite a finished run's report.html (one self-contained page) from its files.
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Reproduce(args) => cmd::reproduce::run(args),
         Command::LeakSweep(args) => cmd::leak_sweep::run(args),
         Command::Predict(args) => cmd::predict::run(args),
+        Command::Report(args) => cmd::report::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -136,6 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seconds: start.elapsed().as_secs_f64(),
     };
     write(RECORD, &serde_json::to_vec_pretty(&record)?)?;
+    mias::html::write_report(dir)?;
     staged.install()?;
     for r in rows.iter().filter(|r| r.model == Model::Ensemble) {
         eprintln!(

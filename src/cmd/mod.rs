@@ -6,6 +6,7 @@ pub mod features;
 pub mod fetch_data;
 pub mod leak_sweep;
 pub mod predict;
+pub mod report;
 pub mod reproduce;
 
 use std::path::Path;

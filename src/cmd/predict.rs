@@ -39,6 +39,9 @@ pub struct Args {
     /// Write the lesion models' heatmap of the image (cell probabilities over the breast) here.
     #[arg(long)]
     pub heatmap: Option<PathBuf>,
+    /// Also write one self-contained HTML page of the prediction here (probabilities, heatmap).
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 /// The layout of `predict --json`: 2 since the paper method's figures moved under `paper`
@@ -129,6 +132,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         paper,
         lesion,
     };
+    if let Some(out) = &args.html {
+        let page = mias::html::film::FilmPage {
+            image: &prediction.image,
+            run: &args.run,
+            control_seed: run.seeds.permute_labels,
+            film: &image,
+            paper: (prediction.paper.as_ref()).map(|p| mias::html::film::PaperFigures {
+                members: &p.members,
+                ensemble: p.ensemble,
+                threshold: p.threshold,
+            }),
+            lesion: prediction.lesion.as_ref(),
+        };
+        mias::html::film::write_film(out, &page)?;
+        eprintln!("page: {}", out.display());
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&prediction)?);
         return Ok(());

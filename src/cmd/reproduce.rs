@@ -457,6 +457,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut record = run_record(&args, &p, paper.as_ref().map(|(o, _)| o), &cache)?;
     record.lesion = lesion_record;
     record.write(staged.path())?;
+    mias::html::write_report(staged.path())?;
     staged.install()?;
 
     if let Some((_, evals)) = &paper {

@@ -385,7 +385,7 @@ pub fn write(
         &dir.join("women.csv"),
         women_csv(outcome, dataset)?.as_bytes(),
     )?;
-    roc(dir, outcome)?;
+    roc(dir, outcome, &evals)?;
     heatmaps(&dir.join("heatmaps"), outcome, dataset, cfg)?;
     Ok(evals)
 }
@@ -677,7 +677,9 @@ pub fn markdown(outcome: &Outcome, evals: &[ModelEval], loc: &[Localisation]) ->
     s
 }
 
-fn roc(dir: &Path, outcome: &Outcome) -> anyhow::Result<()> {
+/// Every model's out-of-fold ROC curve, its AUC with the bootstrap interval over women
+/// (`evals`, in the order of `outcome.models`) in the legend.
+fn roc(dir: &Path, outcome: &Outcome, evals: &[ModelEval]) -> anyhow::Result<()> {
     let mut curves = Vec::new();
     for m in &outcome.models {
         let y: Vec<bool> = m
@@ -691,10 +693,11 @@ fn roc(dir: &Path, outcome: &Outcome) -> anyhow::Result<()> {
     }
     let series: Vec<RocSeries<'_>> = curves
         .iter()
-        .map(|(name, curve)| RocSeries {
+        .zip(evals)
+        .map(|((name, curve), e)| RocSeries {
             name,
             curve,
-            auc: None,
+            auc: e.metrics.auc.as_ref(),
         })
         .collect();
     for ext in ["png", "svg"] {

@@ -20,7 +20,7 @@ use mias_data::Dataset;
 use mias_eval::polars::prelude::DataFrame;
 use mias_eval::{
     AucInterval, ConfusionPanel, CvSummary, EvalConfig, Evaluation, Figure, FilmScore,
-    FoldPredictions, Metrics, Population, RocCurve, RocSeries, WomanScore,
+    FoldPredictions, Metrics, Population, RocCurve, RocPanel, RocSeries, WomanScore,
 };
 
 use super::experiment::{Outcome, ProtocolOutcome};
@@ -578,9 +578,36 @@ fn table3(evals: &[&ProtocolEval], all: &DataFrame, notes: &Notes) -> anyhow::Re
     Ok(format!("# Table 3\n\n{}\n", t3.to_markdown()?))
 }
 
-/// Every protocol's members and ensemble on one ROC chart and one sheet of confusion
-/// matrices, PNG and SVG.
+/// Every protocol's members and ensemble: one ROC chart per protocol (two a row) and one
+/// sheet of confusion matrices (a row per protocol), PNG and SVG.
 fn write_figures(dir: &Path, evals: &[&ProtocolEval]) -> anyhow::Result<()> {
+    let titles: Vec<String> = evals
+        .iter()
+        .map(|e| format!("{} protocol", e.protocol.name()))
+        .collect();
+    let series: Vec<Vec<RocSeries<'_>>> = evals
+        .iter()
+        .map(|e| {
+            e.models
+                .iter()
+                .map(|m| RocSeries {
+                    name: m.model.display_name(),
+                    curve: &m.roc,
+                    auc: m.evaluation.pooled().auc.as_ref(),
+                })
+                .collect()
+        })
+        .collect();
+    let panels: Vec<RocPanel<'_>> = titles
+        .iter()
+        .zip(&series)
+        .map(|(title, series)| RocPanel { title, series })
+        .collect();
+    let title = "ROC on the test items (honest: pooled out-of-fold)";
+    for file in ["roc.png", "roc.svg"] {
+        mias_eval::write_roc_grid(&dir.join(file), title, &panels, 2)?;
+        crate::fault::point("output");
+    }
     let names: Vec<String> = evals
         .iter()
         .flat_map(|e| {
@@ -590,20 +617,6 @@ fn write_figures(dir: &Path, evals: &[&ProtocolEval]) -> anyhow::Result<()> {
         })
         .collect();
     let models: Vec<&ModelEval> = evals.iter().flat_map(|e| &e.models).collect();
-    let series: Vec<RocSeries<'_>> = models
-        .iter()
-        .zip(&names)
-        .map(|(m, name)| RocSeries {
-            name,
-            curve: &m.roc,
-            auc: m.evaluation.pooled().auc.as_ref(),
-        })
-        .collect();
-    let title = "ROC on the test items (honest: pooled out-of-fold)";
-    for file in ["roc.png", "roc.svg"] {
-        mias_eval::write_roc(&dir.join(file), title, &series)?;
-        crate::fault::point("output");
-    }
     let panels: Vec<ConfusionPanel<'_>> = models
         .iter()
         .zip(&names)
@@ -612,9 +625,10 @@ fn write_figures(dir: &Path, evals: &[&ProtocolEval]) -> anyhow::Result<()> {
             matrix: &m.evaluation.pooled().confusion,
         })
         .collect();
+    let per_row = evals.first().map_or(1, |e| e.models.len());
     let title = "Confusion matrices (honest: pooled out-of-fold)";
     for file in ["confusion.png", "confusion.svg"] {
-        mias_eval::write_confusion(&dir.join(file), title, &panels)?;
+        mias_eval::write_confusion_grid(&dir.join(file), title, &panels, per_row)?;
         crate::fault::point("output");
     }
     Ok(())

@@ -4,8 +4,9 @@
 //!
 //! What is checked against something other than the code under test: every file of the run
 //! that finally completes is byte for byte the file of a run that was never interrupted (its
-//! own, separate feature cache), run.json apart from the fields that say when, how long, where
-//! the cache is and what was found in it; and nothing staged is left beside the output.
+//! own, separate feature cache), run.json (and report.html's part that shows them) apart from
+//! the fields that say when, how long, where the cache is and what was found in it; and
+//! nothing staged is left beside the output.
 //! Safetensors files (the heads, cache entries) are compared as their header's key-value
 //! pairs and their data bytes: the safetensors crate writes header metadata in HashMap order,
 //! which changes from process to process (every pair and every data byte must still agree).
@@ -93,6 +94,16 @@ fn difference(x: &[u8], y: &[u8]) -> String {
     )
 }
 
+/// report.html without its `#circumstances` part (run.json's when, how long and where).
+fn report_without_circumstances(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let start = text
+        .find("<div id=\"circumstances\">")
+        .expect("report.html has a circumstances part");
+    let end = start + text[start..].find("</div>").unwrap();
+    format!("{}{}", &text[..start], &text[end..])
+}
+
 /// Asserts that the runs in `a` and `b` hold the same files with the same bytes.
 fn assert_same_run(a: &Path, b: &Path) {
     let (fa, fb) = (files(a), files(b));
@@ -102,6 +113,16 @@ fn assert_same_run(a: &Path, b: &Path) {
             assert_eq!(
                 record_without_circumstances(a),
                 record_without_circumstances(b)
+            );
+        } else if f == Path::new("report.html") {
+            let (x, y) = (
+                report_without_circumstances(a),
+                report_without_circumstances(b),
+            );
+            assert!(
+                x == y,
+                "report.html differs: {}",
+                difference(x.as_bytes(), y.as_bytes())
             );
         } else {
             let (x, y) = (

@@ -17,6 +17,7 @@ Commands forwarded to the `mias` application (release build):
               the lesion method
   leak-sweep  the paper protocol over copies per image and augmentation strength
   predict     apply a finished run's ensemble to a new mammogram
+  report      rewrite a finished run's report.html (one self-contained page) from its files
   fetch-data, dataset, augment, features
   (`cargo xtask <command> --help` lists each command's options)
 

@@ -103,8 +103,10 @@ pub use literature::{
 };
 pub use metrics::{AucInterval, EvalConfig, Metric, Metrics};
 pub use plot::{
-    Band, ConfusionPanel, Format, Line, LinePlot, RocSeries, confusion_png, confusion_svg, roc_png,
-    roc_svg, write_confusion, write_lines, write_roc,
+    Band, CONFUSION_COLUMNS, ConfusionPanel, Format, Line, LinePlot, RocPanel, RocSeries,
+    confusion_grid_png, confusion_grid_svg, confusion_png, confusion_svg, roc_grid_png,
+    roc_grid_svg, roc_png, roc_svg, write_confusion, write_confusion_grid, write_lines, write_roc,
+    write_roc_grid,
 };
 pub use population::{
     COMPARISON_COLUMNS, DeLongUse, FilmScore, PairedComparison, Population, PopulationCases,

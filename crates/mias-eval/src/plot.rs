@@ -1,5 +1,6 @@
 //! Figures as PNG and SVG with plotters: ROC curves (several models on one chart, the chance
-//! diagonal, the AUC in the legend) and confusion matrices (one panel per model).
+//! diagonal, the AUC and its interval in the legend; or a grid of such charts, one per group
+//! such as a protocol) and confusion matrices (one panel per model, laid out in a grid).
 //!
 //! Text is drawn with plotters' `ab_glyph` feature from a font embedded in the crate (Roboto
 //! Regular, Apache-2.0, subset to Latin-1; see `assets/fonts/README.md`), so the figures look the
@@ -115,8 +116,19 @@ fn draw_roc<DB: DrawingBackend>(
     series: &[RocSeries<'_>],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FAMILY, 26))
+    roc_chart(root, title, 26, series)?;
+    root.present()
+}
+
+/// One ROC chart (axes, chance diagonal, curves, legend) on `area`, which is already filled.
+fn roc_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    title_size: u32,
+    series: &[RocSeries<'_>],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FAMILY, title_size))
         .margin(20)
         .x_label_area_size(55)
         .y_label_area_size(65)
@@ -168,7 +180,7 @@ fn draw_roc<DB: DrawingBackend>(
         .border_style(BLACK.mix(0.4))
         .label_font((FAMILY, 16))
         .draw()?;
-    root.present()
+    Ok(())
 }
 
 /// Renders a ROC chart as PNG bytes (`width` x `height` pixels).
@@ -202,6 +214,91 @@ fn check_series(series: &[RocSeries<'_>]) -> Result<()> {
     Ok(())
 }
 
+/// One chart of a ROC grid: a group of curves (e.g. one protocol's models) under its title.
+#[derive(Debug, Clone, Copy)]
+pub struct RocPanel<'a> {
+    /// The chart's title, e.g. `honest protocol`.
+    pub title: &'a str,
+    /// Its curves.
+    pub series: &'a [RocSeries<'a>],
+}
+
+/// Pixels of one chart of a ROC grid.
+const ROC_PANEL: (u32, u32) = (640, 600);
+
+/// Width and height of a grid of `n` panels in `columns` columns (at least 1, at most `n`),
+/// under a 50-pixel title band; and the columns and rows used.
+fn grid_size(n: usize, columns: usize, panel: (u32, u32)) -> ((u32, u32), (usize, usize)) {
+    let cols = columns.clamp(1, n.max(1));
+    let rows = n.div_ceil(cols).max(1);
+    let size = (40 + panel.0 * cols as u32, 50 + panel.1 * rows as u32);
+    (size, (cols, rows))
+}
+
+fn check_panels_of<T>(items: &[T], what: &'static str, columns: usize) -> Result<()> {
+    if items.is_empty() {
+        return Err(Error::Empty { what });
+    }
+    if columns == 0 {
+        return Err(Error::InvalidParameter {
+            name: "grid columns",
+            value: "0".into(),
+            expected: "at least 1 column",
+        });
+    }
+    Ok(())
+}
+
+fn draw_roc_grid<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[RocPanel<'_>],
+    grid: (usize, usize),
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let body = root.titled(title, (FAMILY, 28))?;
+    let (cols, rows) = grid;
+    for (area, panel) in body.split_evenly((rows, cols)).iter().zip(panels) {
+        roc_chart(area, panel.title, 22, panel.series)?;
+    }
+    root.present()
+}
+
+fn check_roc_panels(panels: &[RocPanel<'_>], columns: usize) -> Result<()> {
+    check_panels_of(panels, "no ROC charts to plot", columns)?;
+    panels.iter().try_for_each(|p| check_series(p.series))
+}
+
+/// Renders ROC charts in a grid of `columns` columns (640 x 600 pixels each, rows as needed)
+/// as PNG bytes.
+pub fn roc_grid_png(title: &str, panels: &[RocPanel<'_>], columns: usize) -> Result<Vec<u8>> {
+    check_roc_panels(panels, columns)?;
+    let (size, grid) = grid_size(panels.len(), columns, ROC_PANEL);
+    render_png(size, |root| draw_roc_grid(root, title, panels, grid))
+}
+
+/// Renders ROC charts in a grid of `columns` columns as an SVG document.
+pub fn roc_grid_svg(title: &str, panels: &[RocPanel<'_>], columns: usize) -> Result<String> {
+    check_roc_panels(panels, columns)?;
+    let (size, grid) = grid_size(panels.len(), columns, ROC_PANEL);
+    render_svg(size, |root| draw_roc_grid(root, title, panels, grid))
+}
+
+/// Writes ROC charts in a grid of `columns` columns to `path`, PNG or SVG by extension,
+/// atomically.
+pub fn write_roc_grid(
+    path: &Path,
+    title: &str,
+    panels: &[RocPanel<'_>],
+    columns: usize,
+) -> Result<()> {
+    let bytes = match Format::from_path(path)? {
+        Format::Png => roc_grid_png(title, panels, columns)?,
+        Format::Svg => roc_grid_svg(title, panels, columns)?.into_bytes(),
+    };
+    Ok(write_atomic(path, &bytes)?)
+}
+
 /// One panel of a confusion-matrix figure.
 #[derive(Debug, Clone, Copy)]
 pub struct ConfusionPanel<'a> {
@@ -222,10 +319,12 @@ fn draw_confusion<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     panels: &[ConfusionPanel<'_>],
+    grid: (usize, usize),
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let body = root.titled(title, (FAMILY, 26))?;
-    let areas = body.split_evenly((1, panels.len()));
+    let (cols, rows) = grid;
+    let areas = body.split_evenly((rows, cols));
     for (area, panel) in areas.iter().zip(panels) {
         let (w, h) = area.dim_in_pixel();
         let (w, h) = (w as i32, h as i32);
@@ -300,41 +399,69 @@ fn draw_confusion<DB: DrawingBackend>(
     root.present()
 }
 
-fn confusion_size(panels: &[ConfusionPanel<'_>]) -> (u32, u32) {
-    (40 + 380 * panels.len() as u32, 440)
+/// Pixels of one confusion panel.
+const CONFUSION_PANEL: (u32, u32) = (380, 390);
+
+/// The columns a confusion figure gets when the caller does not say: every panel in one row
+/// up to four, then rows of four.
+pub const CONFUSION_COLUMNS: usize = 4;
+
+fn check_panels(panels: &[ConfusionPanel<'_>], columns: usize) -> Result<()> {
+    check_panels_of(panels, "no confusion matrices to plot", columns)
 }
 
-fn check_panels(panels: &[ConfusionPanel<'_>]) -> Result<()> {
-    if panels.is_empty() {
-        return Err(Error::Empty {
-            what: "no confusion matrices to plot",
-        });
-    }
-    Ok(())
-}
-
-/// Renders confusion matrices, one panel per model, as PNG bytes.
+/// Renders confusion matrices, one panel per model, in rows of [`CONFUSION_COLUMNS`], as PNG
+/// bytes.
 pub fn confusion_png(title: &str, panels: &[ConfusionPanel<'_>]) -> Result<Vec<u8>> {
-    check_panels(panels)?;
-    render_png(confusion_size(panels), |root| {
-        draw_confusion(root, title, panels)
-    })
+    confusion_grid_png(title, panels, CONFUSION_COLUMNS)
 }
 
-/// Renders confusion matrices, one panel per model, as an SVG document.
+/// Renders confusion matrices, one panel per model, in rows of [`CONFUSION_COLUMNS`], as an
+/// SVG document.
 pub fn confusion_svg(title: &str, panels: &[ConfusionPanel<'_>]) -> Result<String> {
-    check_panels(panels)?;
-    render_svg(confusion_size(panels), |root| {
-        draw_confusion(root, title, panels)
-    })
+    confusion_grid_svg(title, panels, CONFUSION_COLUMNS)
 }
 
-/// Writes confusion matrices to `path`, PNG or SVG by extension, atomically. Each cell shows
-/// the count and its share of the true class's row; the shade follows that share.
+/// Renders confusion matrices in a grid of `columns` columns (380 x 390 pixels a panel, rows
+/// as needed, under a 50-pixel title) as PNG bytes.
+pub fn confusion_grid_png(
+    title: &str,
+    panels: &[ConfusionPanel<'_>],
+    columns: usize,
+) -> Result<Vec<u8>> {
+    check_panels(panels, columns)?;
+    let (size, grid) = grid_size(panels.len(), columns, CONFUSION_PANEL);
+    render_png(size, |root| draw_confusion(root, title, panels, grid))
+}
+
+/// Renders confusion matrices in a grid of `columns` columns as an SVG document.
+pub fn confusion_grid_svg(
+    title: &str,
+    panels: &[ConfusionPanel<'_>],
+    columns: usize,
+) -> Result<String> {
+    check_panels(panels, columns)?;
+    let (size, grid) = grid_size(panels.len(), columns, CONFUSION_PANEL);
+    render_svg(size, |root| draw_confusion(root, title, panels, grid))
+}
+
+/// Writes confusion matrices to `path`, PNG or SVG by extension, atomically, in rows of
+/// [`CONFUSION_COLUMNS`]. Each cell shows the count and its share of the true class's row; the
+/// shade follows that share.
 pub fn write_confusion(path: &Path, title: &str, panels: &[ConfusionPanel<'_>]) -> Result<()> {
+    write_confusion_grid(path, title, panels, CONFUSION_COLUMNS)
+}
+
+/// As [`write_confusion`], in a grid of `columns` columns (e.g. one row per protocol).
+pub fn write_confusion_grid(
+    path: &Path,
+    title: &str,
+    panels: &[ConfusionPanel<'_>],
+    columns: usize,
+) -> Result<()> {
     let bytes = match Format::from_path(path)? {
-        Format::Png => confusion_png(title, panels)?,
-        Format::Svg => confusion_svg(title, panels)?.into_bytes(),
+        Format::Png => confusion_grid_png(title, panels, columns)?,
+        Format::Svg => confusion_grid_svg(title, panels, columns)?.into_bytes(),
     };
     Ok(write_atomic(path, &bytes)?)
 }

@@ -2,8 +2,9 @@
 //! the legend text, atomic writes. Set `MIAS_EVAL_PLOT_DIR` to also keep the files for a look.
 
 use mias_eval::{
-    Band, ConfusionMatrix, ConfusionPanel, EvalConfig, Line, LinePlot, Metrics, RocCurve,
-    RocSeries, confusion_png, roc_png, roc_svg, write_confusion, write_lines, write_roc,
+    Band, ConfusionMatrix, ConfusionPanel, EvalConfig, Line, LinePlot, Metrics, RocCurve, RocPanel,
+    RocSeries, confusion_grid_png, confusion_png, roc_grid_png, roc_grid_svg, roc_png, roc_svg,
+    write_confusion, write_lines, write_roc,
 };
 
 use crate::entries;
@@ -118,6 +119,100 @@ fn confusion_png_has_one_panel_per_model() {
         .filter(|&(x, y)| dark_blue(x, y))
         .count();
     assert!(left > 1000 && right > 1000, "{left} {right}");
+}
+
+#[test]
+fn confusion_panels_are_laid_out_in_a_grid() {
+    // Six panels in three columns: two rows of three, each panel 380 x 390 under a 50-px title.
+    let m = ConfusionMatrix {
+        tp: 50,
+        fp: 7,
+        tn: 200,
+        fn_: 3,
+    };
+    let names = ["a", "b", "c", "d", "e", "f"];
+    let panels: Vec<ConfusionPanel> = names
+        .iter()
+        .map(|name| ConfusionPanel { name, matrix: &m })
+        .collect();
+    let png = confusion_grid_png("Grid", &panels, 3).unwrap();
+    keep("confusion_grid.png", &png);
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (40 + 3 * 380, 50 + 2 * 390));
+    // Each of the six cells of the grid holds the dark tn cell of its own panel.
+    let (cell_w, cell_h) = (img.width() / 3, (img.height() - 50) / 2);
+    for row in 0..2 {
+        for col in 0..3 {
+            let dark = (col * cell_w..(col + 1) * cell_w)
+                .flat_map(|x| (50 + row * cell_h..50 + (row + 1) * cell_h).map(move |y| (x, y)))
+                .filter(|&(x, y)| {
+                    let p = img.get_pixel(x, y).0;
+                    p[2] > 120 && p[0] < 60
+                })
+                .count();
+            assert!(dark > 1000, "panel at row {row}, column {col}: {dark}");
+        }
+    }
+    // The default lays out at most four a row.
+    let png = confusion_png("Default", &panels).unwrap();
+    let img = image::load_from_memory(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (40 + 4 * 380, 50 + 2 * 390));
+    assert!(confusion_grid_png("none", &panels, 0).is_err());
+}
+
+#[test]
+fn roc_charts_are_laid_out_in_a_grid_with_intervals_in_each_legend() {
+    let (good, weak, m) = curves();
+    let one = [RocSeries {
+        name: "VGG16",
+        curve: &good,
+        auc: m.auc.as_ref(),
+    }];
+    let two = [RocSeries {
+        name: "Ensemble",
+        curve: &weak,
+        auc: None,
+    }];
+    let panels = [
+        RocPanel {
+            title: "paper protocol",
+            series: &one,
+        },
+        RocPanel {
+            title: "honest protocol",
+            series: &two,
+        },
+        RocPanel {
+            title: "image protocol",
+            series: &one,
+        },
+    ];
+    let png = roc_grid_png("ROC", &panels, 2).unwrap();
+    keep("roc_grid.png", &png);
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (40 + 2 * 640, 50 + 2 * 600));
+    // The third chart (second row, first column) has its blue curve.
+    let blue_below = img
+        .enumerate_pixels()
+        .filter(|(x, y, p)| *x < 680 && *y > 650 && p.0 == [0, 114, 178])
+        .count();
+    assert!(blue_below > 200, "{blue_below}");
+    let svg = roc_grid_svg("ROC", &panels, 2).unwrap();
+    for text in [
+        "paper protocol",
+        "honest protocol",
+        "image protocol",
+        "VGG16 (AUC 0.938, 95% CI",
+        "Chance (AUC 0.5)",
+    ] {
+        assert!(svg.contains(text), "{text}");
+    }
+    assert!(roc_grid_png("ROC", &[], 2).is_err());
+    let empty = [RocPanel {
+        title: "nothing",
+        series: &[],
+    }];
+    assert!(roc_grid_png("ROC", &empty, 1).is_err());
 }
 
 #[test]
