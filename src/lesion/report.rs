@@ -697,7 +697,7 @@ fn roc(dir: &Path, outcome: &Outcome, evals: &[ModelEval]) -> anyhow::Result<()>
         .map(|((name, curve), e)| RocSeries {
             name,
             curve,
-            auc: e.metrics.auc.as_ref(),
+            auc: e.pooled(Population::Films).and_then(|m| m.auc.as_ref()),
         })
         .collect();
     for ext in ["png", "svg"] {
