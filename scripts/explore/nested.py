@@ -126,16 +126,17 @@ def candidate_scores(regions, yw, yf, tr, te, films=True):
     return out
 
 
-def inner_select(regions, yw, yf, train_w, seed):
+def inner_select(regions, yw, yf, train_w, seed, scorer=None):
     """Inner grouped CV inside train_w: pooled inner out-of-fold women AUC per candidate."""
     skf = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
     scores = {c: np.zeros(N_WOMEN) for c in CANDIDATES}
     for a, b in skf.split(train_w, yw[train_w]):
         tr, va = train_w[a], train_w[b]
-        for c, (s, _) in candidate_scores(regions, yw, yf, tr, va, films=False).items():
+        for c, (s, _) in (scorer or candidate_scores)(regions, yw, yf, tr, va, films=False).items():
             scores[c][va] = s
     aucs = {c: roc_auc_score(yw[train_w], s[train_w]) for c, s in scores.items()}
-    best = max(CANDIDATES, key=lambda c: (aucs[c], -CANDIDATES.index(c)))
+    order = list(aucs)
+    best = max(order, key=lambda c: (aucs[c], -order.index(c)))
     return best, aucs
 
 
@@ -181,14 +182,24 @@ def labels(permute_seed=None):
     return yf, yw
 
 
-def main():
+def main(family=None):
+    """family: None (this file's candidates) or (candidates, scorer, tag suffix)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--permute", action="store_true")
+    ap.add_argument("--norm", default="none", choices=("none", "z"),
+                    help="cell normalisation before the region means (z: an ablation)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "../../docs/results/explore"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    tag = f"seed{args.seed}" + ("_permuted" if args.permute else "")
+    global NORMS, CANDIDATES
+    NORMS = (args.norm,)
+    CANDIDATES = list(itertools.product(LAYERS, GRIDS, REGS, NORMS, FSETS, C_GRID))
+    tag = f"seed{args.seed}" + ("_permuted" if args.permute else "") + ("_znorm" if args.norm == "z" else "")
+    scorer = candidate_scores
+    if family is not None:
+        CANDIDATES, scorer, suffix = family
+        tag += suffix
     yf, yw = labels(args.seed + 1000 if args.permute else None)
     regions = load_regions()
     outer = StratifiedKFold(5, shuffle=True, random_state=args.seed)
@@ -199,10 +210,10 @@ def main():
     inner_rows = []
     for k, (tr, te) in enumerate(outer.split(np.zeros(N_WOMEN), yw)):
         tef = films_of(te)
-        for c, (s, f) in candidate_scores(regions, yw, yf, tr, te).items():
+        for c, (s, f) in scorer(regions, yw, yf, tr, te).items():
             every[c][0][te] = s
             every[c][1][tef] = f
-        best, aucs = inner_select(regions, yw, yf, tr, args.seed * 100 + k)
+        best, aucs = inner_select(regions, yw, yf, tr, args.seed * 100 + k, scorer)
         sw[te] = every[best][0][te]
         sf[tef] = every[best][1][tef]
         fold_of[te] = k
