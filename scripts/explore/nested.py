@@ -55,16 +55,41 @@ def region_array(regions, layer, R, reg, norm):
 
 class Normative:
     """Per region and channel, the mean and sd of the region means of the normal training
-    women's breasts; z of every film's region against them (sd floored at 1e-3)."""
+    women's breasts; z of every film's region against them (sd floored at 1e-3). A normal
+    training woman's own films are scored against the statistics of the OTHER normal training
+    women (leave one woman out): scored in-sample, the normal training women look more normal
+    than unseen normal women do, which biases the model (the permutation control showed it:
+    women AUC 0.41-0.44 before this correction)."""
 
     def fit(self, X, normal_films):
-        with np.errstate(all="ignore"):
-            self.mu = np.nanmean(X[normal_films], axis=0)
-            self.sd = np.maximum(np.nan_to_num(np.nanstd(X[normal_films], axis=0)), 1e-3)
+        self.normal_films = np.asarray(normal_films)
+        A = X[self.normal_films]
+        ok = ~np.isnan(A)
+        A0 = np.where(ok, A, 0.0)
+        self.n, self.s1, self.s2 = ok.sum(0), A0.sum(0), (A0 ** 2).sum(0)
+        self.mu, self.sd = self._stats(self.n, self.s1, self.s2)
         return self
 
+    @staticmethod
+    def _stats(n, s1, s2):
+        with np.errstate(all="ignore"):
+            mu = s1 / n
+            sd = np.sqrt(np.maximum(s2 / n - mu ** 2, 0.0))
+        return mu, np.maximum(np.nan_to_num(sd), 1e-3)
+
     def z(self, X):
-        return (X - self.mu) / self.sd
+        Z = (X - self.mu) / self.sd
+        films = set(self.normal_films.tolist())
+        for f in self.normal_films:
+            if f % 2 == 1:
+                continue  # handled with its woman's right film
+            pair = [g for g in (f, f + 1) if g in films]
+            B = X[pair]
+            ok = ~np.isnan(B)
+            B0 = np.where(ok, B, 0.0)
+            mu, sd = self._stats(self.n - ok.sum(0), self.s1 - B0.sum(0), self.s2 - (B0 ** 2).sum(0))
+            Z[pair] = (B - mu) / sd
+        return Z
 
 
 def nanmax_regions(A):
