@@ -53,6 +53,10 @@ def main():
             for j, pop in enumerate(("films", "films_vs_normal_women", "women")):
                 fh.write(f"{tag},{m},{pop},{point[j]:.4f},{lo[j]:.4f},{hi[j]:.4f}\n")
                 print(f"{tag} {m} {pop}: AUC {point[j]:.3f} [{lo[j]:.3f}, {hi[j]:.3f}]", flush=True)
+            with open(os.path.join(args.out, f"films_{tag}_{m}.csv"), "w") as ff:
+                ff.write("image,woman,label,score\n")
+                for f in range(N_F):
+                    ff.write(f"mdb{f + 1:03d},{f // 2 + 1},{yf[f]},{sf[m][f]:.6f}\n")
             with open(os.path.join(args.out, f"women_{tag}_{m}.csv"), "w") as wf:
                 wf.write("woman,label,score\n")
                 for w in range(N_W):

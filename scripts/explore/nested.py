@@ -189,7 +189,7 @@ def bootstrap_three(yf, sf, yw, sw, seed):
         f = np.concatenate([2 * w, 2 * w + 1])
         if len(set(yw[w])) < 2 or len(set(yf[f])) < 2:
             continue
-        normal = np.repeat(yw[w] == 0, 2)
+        normal = np.concatenate([yw[w] == 0, yw[w] == 0])  # f lists right films, then left
         pop = (yf[f] == 1) | normal
         out.append((roc_auc_score(yf[f], sf[f]), roc_auc_score(yf[f][pop], sf[f][pop]),
                     roc_auc_score(yw[w], sw[w])))
