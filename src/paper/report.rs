@@ -191,15 +191,13 @@ pub fn film_rows(
             let woman = *women
                 .get(&r.image)
                 .with_context(|| format!("{} is not in the dataset", dataset.name(r.image)))?;
-            let score = r
-                .score(model)
-                .with_context(|| {
-                    format!(
-                        "{} has no prediction for {}",
-                        model.name(),
-                        dataset.name(r.image)
-                    )
-                })?;
+            let score = r.score(model).with_context(|| {
+                format!(
+                    "{} has no prediction for {}",
+                    model.name(),
+                    dataset.name(r.image)
+                )
+            })?;
             let fold = if folds {
                 Some(
                     outcome

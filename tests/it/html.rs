@@ -483,6 +483,12 @@ fn headline_figures(metrics: &Path) -> Vec<String> {
         if model != "Ensemble" || labels != "real" || !["auc", "accuracy"].contains(&metric) {
             continue;
         }
+        // Runs with populations: the headline's first group, every film.
+        if let Some(p) = header.iter().position(|h| h == "population")
+            && &r[p] != "films"
+        {
+            continue;
+        }
         let num = |c: &str| r[col(c)].parse::<f64>().ok();
         let (v, l, h) = match num("fold_mean") {
             Some(m) => (m, num("fold_ci_low").unwrap(), num("fold_ci_high").unwrap()),
