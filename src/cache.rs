@@ -46,6 +46,8 @@ pub struct CacheKey {
     pub flavor: Flavor,
     /// [`CODE_VERSION`] of the build that computed the values.
     pub code: u32,
+    /// The arithmetic of the backbone's dense convolutions (`f32`, `bf16`).
+    pub precision: String,
     /// How a collection's files become working images ([`mias_data::Dataset::working_frame`]);
     /// absent for Mini-MIAS, whose files are the working images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -396,6 +398,7 @@ mod tests {
             weights_sha256: "ab".repeat(32),
             flavor: Flavor::Keras,
             code: CODE_VERSION,
+            precision: "f32".into(),
             frame: None,
             content: Content::Features {
                 preprocess: Preprocess::new(224, Normalisation::Caffe),

@@ -37,6 +37,7 @@ pub fn cache_key(
         weights_sha256: member.provenance.sha256.clone(),
         flavor: member.flavor,
         code: CODE_VERSION,
+        precision: member.precision.name().to_string(),
         frame: dataset.working_frame().map(str::to_string),
         content: Content::Features {
             preprocess: preprocess_for(member)?,

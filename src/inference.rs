@@ -32,9 +32,14 @@ pub fn open_member(
     weights_dir: Option<&Path>,
     device: &Device,
 ) -> anyhow::Result<Runner> {
+    let precision = rec
+        .precision
+        .parse()
+        .with_context(|| format!("{}: `precision` of run.json", rec.backbone))?;
     let member = locate_run_weights(
         rec.backbone,
         rec.flavor,
+        precision,
         &rec.weights_path,
         &rec.weights_sha256,
         weights_dir,

@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use mias_backbones::weights::FetchOptions;
-use mias_backbones::{BackboneKind, Flavor, Provenance, WeightsSource};
+use mias_backbones::{BackboneKind, Flavor, Precision, Provenance, WeightsSource};
 use serde::{Deserialize, Serialize};
 
 /// A weight file this project knows by name, with the flavor it implies and, for the files of
@@ -98,6 +98,8 @@ pub struct Member {
     pub flavor: Flavor,
     /// Where the weights are (path, SHA-256, source).
     pub provenance: Provenance,
+    /// The arithmetic of its dense convolutions (`f32` unless `--precision bf16`).
+    pub precision: Precision,
 }
 
 /// What a row of a table is about: one backbone's model, or the ensemble of them all.
@@ -189,6 +191,7 @@ pub fn resolve(
                 kind,
                 flavor: known.flavor,
                 provenance,
+                precision: Precision::F32,
             });
         }
     }
@@ -198,6 +201,7 @@ pub fn resolve(
             kind,
             flavor: Flavor::Timm,
             provenance,
+            precision: Precision::F32,
         }),
         Err(e) => {
             let looked = if tried.is_empty() {
@@ -253,6 +257,7 @@ pub fn default_weights_dir() -> Option<PathBuf> {
 pub fn locate_run_weights(
     kind: BackboneKind,
     flavor: Flavor,
+    precision: Precision,
     recorded: &Path,
     sha256: &str,
     weights_dir: Option<&Path>,
@@ -280,6 +285,7 @@ pub fn locate_run_weights(
                     sha256: sha256.to_string(),
                     source: path.display().to_string(),
                 },
+                precision,
             });
         }
     }

@@ -213,6 +213,10 @@ pub struct MemberRecord {
     pub features: ExtractStats,
     /// The final head, relative to the run's directory.
     pub head: PathBuf,
+    /// The arithmetic of its dense convolutions (`f32`, `bf16`); records from before the
+    /// option are `f32`.
+    #[serde(default = "f32_name")]
+    pub precision: String,
 }
 
 impl MemberRecord {
@@ -239,8 +243,13 @@ impl MemberRecord {
             feature_cache,
             features,
             head,
+            precision: member.precision.name().to_string(),
         }
     }
+}
+
+fn f32_name() -> String {
+    "f32".into()
 }
 
 /// One trained head: where, which member, its seed and its training history.
@@ -349,6 +358,7 @@ mod tests {
                 sha256: "ab".repeat(32),
                 source: "file".into(),
             },
+            precision: mias_backbones::Precision::F32,
         };
         RunRecord {
             schema: SCHEMA,

@@ -125,16 +125,16 @@ impl Runner {
         if self.backbone.is_none() {
             let m = &self.member;
             let source = mias_backbones::WeightsSource::File(m.provenance.path.clone());
-            let bb = mias_backbones::load(m.kind, &source, m.flavor, &self.device).with_context(
-                || {
+            let bb = mias_backbones::load_at(m.kind, &source, m.flavor, m.precision, &self.device)
+                .with_context(|| {
                     format!(
-                        "loading {} ({} flavor) from {}",
+                        "loading {} ({} flavor, {}) from {}",
                         m.kind,
                         m.flavor,
+                        m.precision,
                         m.provenance.path.display()
                     )
-                },
-            )?;
+                })?;
             self.backbone = Some(bb);
         }
         self.backbone

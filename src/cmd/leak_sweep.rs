@@ -84,7 +84,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     staging::check_out(&args.out, RECORD)?;
     let device = args.common.device.device()?;
     let dataset = open_data(&args.common.data, args.common.unofficial)?;
-    let (members, not_run) = find_weights(args.common.weights_dir.as_deref(), &cfg.backbones)?;
+    let (members, not_run) = find_weights(
+        args.common.weights_dir.as_deref(),
+        &cfg.backbones,
+        args.common.precision,
+    )?;
     let cache = FeatureCache::new(args.common.cache.clone().unwrap_or_else(default_cache))
         .for_dataset(&dataset);
     let inputs = SweepInputs {

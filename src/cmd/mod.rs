@@ -101,4 +101,9 @@ pub struct ExperimentFlags {
     /// images or sizes): skips the checksum verification, says so, and records it.
     #[arg(long)]
     pub unofficial: bool,
+    /// The arithmetic of the backbones' dense convolutions: `f32` (the default, the paper's
+    /// reproduction and the parity tests) or `bf16` (bf16 operands, f32 accumulation, on the
+    /// CPU's AVX512-BF16 unit where it has one); recorded in run.json and the cache keys.
+    #[arg(long, default_value = "f32")]
+    pub precision: mias_backbones::Precision,
 }

@@ -336,7 +336,11 @@ fn resolve_members(
     args: &Args,
     backbones: &[BackboneKind],
 ) -> anyhow::Result<(Vec<Member>, Vec<NotRun>)> {
-    find_weights(args.common.weights_dir.as_deref(), backbones)
+    find_weights(
+        args.common.weights_dir.as_deref(),
+        backbones,
+        args.common.precision,
+    )
 }
 
 /// Finds each backbone's weights in `weights_dir` (else `data/weights`, else the pinned public
@@ -344,6 +348,7 @@ fn resolve_members(
 pub(super) fn find_weights(
     weights_dir: Option<&Path>,
     backbones: &[BackboneKind],
+    precision: mias_backbones::Precision,
 ) -> anyhow::Result<(Vec<Member>, Vec<NotRun>)> {
     let weights_dir = weights_dir
         .map(Path::to_path_buf)
@@ -353,8 +358,11 @@ pub(super) fn find_weights(
     {
         bail!("--weights-dir {}: not a directory", dir.display());
     }
-    let (members, not_run) =
+    let (mut members, not_run) =
         members::resolve_all(backbones, weights_dir.as_deref(), &FetchOptions::from_env());
+    for m in &mut members {
+        m.precision = precision;
+    }
     for n in &not_run {
         eprintln!("NOT RUN {n}");
     }
@@ -370,9 +378,10 @@ pub(super) fn find_weights(
     }
     for m in &members {
         eprintln!(
-            "{}: {} flavor, weights {} (sha256 {})",
+            "{}: {} flavor, {}, weights {} (sha256 {})",
             m.kind.display_name(),
             m.flavor,
+            m.precision,
             m.provenance.path.display(),
             m.provenance.sha256
         );

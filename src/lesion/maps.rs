@@ -49,6 +49,7 @@ pub fn dense_key(member: &Member, spec: MapSpec, dataset: &Dataset) -> CacheKey 
         weights_sha256: member.provenance.sha256.clone(),
         flavor: member.flavor,
         code: CODE_VERSION,
+        precision: member.precision.name().to_string(),
         frame: dataset.working_frame().map(str::to_string),
         content: Content::DenseMap {
             preprocess: Preprocess::new(spec.side, norm),

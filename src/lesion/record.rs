@@ -18,6 +18,8 @@ pub struct LesionMemberRecord {
     pub weights_path: String,
     /// Its SHA-256.
     pub weights_sha256: String,
+    /// The arithmetic of its dense convolutions (`f32`, `bf16`).
+    pub precision: String,
     /// Cells per side of the map.
     pub grid: usize,
     /// Features per cell.
@@ -91,6 +93,7 @@ impl LesionRecord {
                 flavor: m.member.flavor.name().into(),
                 weights_path: m.member.provenance.path.display().to_string(),
                 weights_sha256: m.member.provenance.sha256.clone(),
+                precision: m.member.precision.name().to_string(),
                 grid: m.grid,
                 channels: m
                     .member

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use candle_core::Device;
 use image::GrayImage;
-use mias_backbones::{BackboneKind, Flavor};
+use mias_backbones::{BackboneKind, Flavor, Precision};
 use mias_data::cells::CellGrid;
 use mias_data::mask::BreastMask;
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,10 @@ use super::model::{Platt, VariantCalibration};
 use super::{Outcome, maps};
 use crate::members::locate_run_weights;
 use crate::runner::Runner;
+
+fn f32_name() -> String {
+    "f32".into()
+}
 
 /// Format tag of `lesion.json`.
 pub const FORMAT: &str = "mias-lesion-models/1";
@@ -36,6 +40,10 @@ pub struct SavedMember {
     pub weights_sha256: String,
     /// Input side.
     pub side: u32,
+    /// The arithmetic of the backbone's dense convolutions; models saved before the option
+    /// are `f32`.
+    #[serde(default = "f32_name")]
+    pub precision: String,
     /// Cells per side.
     pub grid: usize,
     /// Chosen C.
@@ -76,6 +84,7 @@ pub fn save(dir: &Path, outcome: &Outcome, side: u32) -> anyhow::Result<()> {
             weights_path: m.member.provenance.path.clone(),
             weights_sha256: m.member.provenance.sha256.clone(),
             side,
+            precision: m.member.precision.name().to_string(),
             grid: m.grid,
             c: m.final_model.c,
             k: m.final_model.k,
@@ -160,7 +169,18 @@ fn runner_of(
 ) -> anyhow::Result<Runner> {
     let kind: BackboneKind = m.backbone.parse()?;
     let flavor: Flavor = m.flavor.parse()?;
-    let member = locate_run_weights(kind, flavor, &m.weights_path, &m.weights_sha256, lookup.dir)?;
+    let precision: Precision = m
+        .precision
+        .parse()
+        .with_context(|| format!("{}: `precision` of lesion.json", m.backbone))?;
+    let member = locate_run_weights(
+        kind,
+        flavor,
+        precision,
+        &m.weights_path,
+        &m.weights_sha256,
+        lookup.dir,
+    )?;
     Ok(Runner::new(&member, device))
 }
 

@@ -50,10 +50,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     std::fs::write(root.join("manifest.csv"), csv)?;
     let write_s = start.elapsed().as_secs_f64();
+    let written_kib = peak_rss_kib();
 
     let t = Instant::now();
     let ds = Dataset::open(root)?;
     let open_s = t.elapsed().as_secs_f64();
+    let opened_kib = peak_rss_kib();
     let labelling = ds.labelling(LabelVariant::Official);
 
     let t = Instant::now();
@@ -73,11 +75,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!(
         "films {films}: open {open_s:.2} s (incl. cache names), folds {folds_s:.2} s, audit \
-         {audit_s:.2} s, permutation {permute_s:.2} s; peak RSS {} MiB (writing the files \
-         {write_s:.1} s)",
-        peak_rss_kib().map_or_else(|| "?".to_string(), |k| (k / 1024).to_string())
+         {audit_s:.2} s, permutation {permute_s:.2} s; peak RSS {} MiB (after writing the \
+         files: {} MiB, {write_s:.1} s; after opening: {} MiB)",
+        mib(peak_rss_kib()),
+        mib(written_kib),
+        mib(opened_kib)
     );
     Ok(())
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(|| "?".to_string(), |k| (k / 1024).to_string())
 }
 
 /// The process's peak resident set (`VmHWM` of `/proc/self/status`), KiB; Linux only.

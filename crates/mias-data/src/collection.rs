@@ -93,22 +93,23 @@ impl Collection {
                 patients.push(m.patient.clone());
             }
         }
-        let mut sides: HashMap<(&str, crate::View, crate::Side), Vec<usize>> = HashMap::new();
+        // (woman, view, side) -> (first image, how many): the other breast is the one image
+        // of the same woman and view on the other side. No list per key: a million films
+        // would otherwise cost a million small allocations.
+        let mut sides: HashMap<(&str, crate::View, crate::Side), (usize, u32)> =
+            HashMap::with_capacity(images.len());
         for (i, m) in images.iter().enumerate() {
-            sides
+            let e = sides
                 .entry((m.patient.as_str(), m.view, m.laterality))
-                .or_default()
-                .push(i);
+                .or_insert((i, 0));
+            e.1 += 1;
         }
         let mut records = Vec::with_capacity(images.len());
         let mut cache_names = Vec::with_capacity(images.len());
         for (i, m) in images.iter().enumerate() {
             let path = manifest.path(m);
-            let pair = match sides
-                .get(&(m.patient.as_str(), m.view, opposite(m.laterality)))
-                .map(Vec::as_slice)
-            {
-                Some([j]) => Some(ids[*j]),
+            let pair = match sides.get(&(m.patient.as_str(), m.view, opposite(m.laterality))) {
+                Some(&(j, 1)) => Some(ids[j]),
                 _ => None,
             };
             let frame = if m.lesions.iter().any(|l| l.centre.is_some()) {

@@ -172,7 +172,7 @@ pub enum Photometric {
 
 /// Where a laterality or a view was read (defined beside [`crate::image_file::Mammogram`], which
 /// carries it whether or not DICOM is built in).
-pub use crate::image_file::MetaSource;
+pub use crate::info::MetaSource;
 
 /// A decoded DICOM image: the header facts mias uses and the stored sample values.
 #[derive(Clone, Debug)]

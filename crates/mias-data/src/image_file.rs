@@ -132,20 +132,9 @@ pub struct Mammogram {
     pub flipped: bool,
 }
 
-/// Where a DICOM header's laterality or view was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum MetaSource {
-    /// ImageLaterality (0020,0062), the attribute the mammography IODs require.
-    ImageLaterality,
-    /// Laterality (0020,0060) of the series.
-    Laterality,
-    /// ViewPosition (0018,5101).
-    ViewPosition,
-    /// PatientOrientation (0020,0020) holding `CC` or `MLO`, as CBIS-DDSM writes it.
-    PatientOrientation,
-    /// A CBIS-DDSM-style PatientID (`Mass-Test_P_00173_LEFT_CC`).
-    PatientId,
-}
+/// Where a DICOM header's laterality or view was read (defined with [`crate::info::Side`], so
+/// that this module and `dicom` both read it from there).
+pub use crate::info::MetaSource;
 
 /// Where a laterality came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

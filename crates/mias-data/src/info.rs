@@ -138,6 +138,21 @@ pub fn mdb_patient_name(patient: PatientId) -> String {
     format!("woman{:03}", patient.0)
 }
 
+/// Where a DICOM header's laterality or view was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum MetaSource {
+    /// ImageLaterality (0020,0062), the attribute the mammography IODs require.
+    ImageLaterality,
+    /// Laterality (0020,0060) of the series.
+    Laterality,
+    /// ViewPosition (0018,5101).
+    ViewPosition,
+    /// PatientOrientation (0020,0020) holding `CC` or `MLO`, as CBIS-DDSM writes it.
+    PatientOrientation,
+    /// A CBIS-DDSM-style PatientID (`Mass-Test_P_00173_LEFT_CC`).
+    PatientId,
+}
+
 /// Which breast an image shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Side {

@@ -445,63 +445,74 @@ impl fmt::Display for Audit {
     }
 }
 
+/// Values of one key, per part: `(part, values in order)`.
+type ByPart<V> = Vec<(usize, Vec<V>)>;
+
+/// Runs of equal keys in `(key, part, value)` rows sorted by key then part, each as
+/// `(key, values per part)`.
+fn grouped<K: Copy + PartialEq, V: Copy>(rows: &[(K, usize, V)]) -> Vec<(K, ByPart<V>)> {
+    let mut out: Vec<(K, ByPart<V>)> = Vec::new();
+    for &(k, p, v) in rows {
+        if out.last().is_none_or(|(last, _)| *last != k) {
+            out.push((k, Vec::new()));
+        }
+        let parts = &mut out.last_mut().expect("pushed above").1;
+        if parts.last().is_none_or(|(last, _)| *last != p) {
+            parts.push((p, Vec::new()));
+        }
+        parts.last_mut().expect("pushed above").1.push(v);
+    }
+    out
+}
+
 /// Lists every source image and every woman that appears in two or more of the named parts;
 /// `records` say whose each image is (an item whose image they do not list counts under no
 /// woman).
 pub fn audit(records: &[ImageRecord], parts: &[(&str, &[Item])]) -> Audit {
-    let patient_of: BTreeMap<ImageId, PatientId> =
+    // Flat sorted lists rather than a map per image and woman: a million-film split costs
+    // tens of megabytes, not a gigabyte.
+    let mut patient_of: Vec<(ImageId, PatientId)> =
         records.iter().map(|r| (r.id, r.patient)).collect();
-    let mut images: BTreeMap<ImageId, BTreeMap<usize, Vec<u32>>> = BTreeMap::new();
-    let mut women: BTreeMap<PatientId, BTreeMap<usize, Vec<ImageId>>> = BTreeMap::new();
+    patient_of.sort_unstable();
+    let patient = |image: ImageId| {
+        patient_of
+            .binary_search_by_key(&image, |&(i, _)| i)
+            .ok()
+            .map(|k| patient_of[k].1)
+    };
+    let mut by_image: Vec<(ImageId, usize, u32)> = Vec::new();
+    let mut by_woman: Vec<(PatientId, usize, ImageId)> = Vec::new();
     for (p, (_, items)) in parts.iter().enumerate() {
         for item in items.iter() {
-            images
-                .entry(item.image)
-                .or_default()
-                .entry(p)
-                .or_default()
-                .push(item.view);
-            let Some(&patient) = patient_of.get(&item.image) else {
-                continue;
-            };
-            let in_part = women.entry(patient).or_default().entry(p).or_default();
-            if !in_part.contains(&item.image) {
-                in_part.push(item.image);
+            by_image.push((item.image, p, item.view));
+            if let Some(w) = patient(item.image) {
+                by_woman.push((w, p, item.image));
             }
         }
     }
+    by_image.sort_unstable();
+    by_woman.sort_unstable();
+    by_woman.dedup();
     let name = |p: usize| parts[p].0.to_string();
     Audit {
         sizes: parts
             .iter()
             .map(|(n, i)| (n.to_string(), i.len()))
             .collect(),
-        shared_images: images
+        shared_images: grouped(&by_image)
             .into_iter()
             .filter(|(_, by_part)| by_part.len() > 1)
             .map(|(image, by_part)| SharedImage {
                 image,
-                parts: by_part
-                    .into_iter()
-                    .map(|(p, mut v)| {
-                        v.sort();
-                        (name(p), v)
-                    })
-                    .collect(),
+                parts: by_part.into_iter().map(|(p, v)| (name(p), v)).collect(),
             })
             .collect(),
-        shared_women: women
+        shared_women: grouped(&by_woman)
             .into_iter()
             .filter(|(_, by_part)| by_part.len() > 1)
             .map(|(patient, by_part)| SharedWoman {
                 patient,
-                parts: by_part
-                    .into_iter()
-                    .map(|(p, mut ids)| {
-                        ids.sort();
-                        (name(p), ids)
-                    })
-                    .collect(),
+                parts: by_part.into_iter().map(|(p, ids)| (name(p), ids)).collect(),
             })
             .collect(),
     }
