@@ -9,19 +9,11 @@ use std::collections::HashMap;
 use anyhow::Context;
 use candle_core::Device;
 use mias_data::augment::Augment;
-use mias_data::preprocess::Preprocess;
 use mias_data::{Dataset, ImageId};
 
 use crate::cache::{CODE_VERSION, CacheKey, Content, FeatureCache};
 use crate::members::Member;
-use crate::runner::{Pooling, Runner};
-
-/// The preprocessing `member`'s backbone expects (side and normalisation of its flavor).
-pub fn preprocess_for(member: &Member) -> anyhow::Result<Preprocess> {
-    let spec = member.kind.input(member.flavor);
-    let side = u32::try_from(spec.side).context("input side")?;
-    Ok(Preprocess::new(side, spec.norm))
-}
+use crate::runner::{Pooling, Runner, preprocess_for};
 
 /// The cache key of `member`'s features under these augmentation settings, seed and pooling,
 /// of the working images of `dataset`.

@@ -72,6 +72,12 @@ impl MapSpec {
         self.side as usize / member.kind.dense_stride(self.layer)
     }
 
+    /// The preprocessing of `member`'s map: the film resized to `side`, normalised its
+    /// flavor's way.
+    pub fn preprocess(&self, member: &Member) -> Preprocess {
+        Preprocess::new(self.side, member.kind.input(member.flavor).norm)
+    }
+
     /// Channels per cell of `member`'s map.
     pub fn channels(&self, member: &Member) -> usize {
         self.channels_of(member.kind)
@@ -114,13 +120,6 @@ impl Runner {
         &self.member
     }
 
-    /// The preprocessing of the backbone's pooled features (its own input side).
-    pub fn preprocess(&self) -> anyhow::Result<Preprocess> {
-        let spec = self.member.kind.input(self.member.flavor);
-        let side = u32::try_from(spec.side).context("input side")?;
-        Ok(Preprocess::new(side, spec.norm))
-    }
-
     fn backbone(&mut self) -> anyhow::Result<&dyn Backbone> {
         if self.backbone.is_none() {
             let m = &self.member;
@@ -149,7 +148,7 @@ impl Runner {
         views: &[GrayImage],
         pooling: Pooling,
     ) -> anyhow::Result<Vec<Vec<f32>>> {
-        let prep = self.preprocess()?;
+        let prep = preprocess_for(&self.member)?;
         let side = prep.side as usize;
         let mut values = Vec::with_capacity(views.len() * prep.len());
         for v in views {
@@ -171,7 +170,7 @@ impl Runner {
         view: u32,
     ) -> anyhow::Result<Vec<f32>> {
         let kind = self.member.kind;
-        let prep = Preprocess::new(spec.side, kind.input(self.member.flavor).norm);
+        let prep = spec.preprocess(&self.member);
         let side = spec.side as usize;
         let device = self.device.clone();
         let x = Tensor::from_vec(prep.chw(&map_view(film, view)), (1, 3, side, side), &device)?;
@@ -186,9 +185,17 @@ impl Runner {
     }
 }
 
+/// The preprocessing of `member`'s pooled features: its backbone's own input side and its
+/// flavor's normalisation.
+pub fn preprocess_for(member: &Member) -> anyhow::Result<Preprocess> {
+    let spec = member.kind.input(member.flavor);
+    let side = u32::try_from(spec.side).context("input side")?;
+    Ok(Preprocess::new(side, spec.norm))
+}
+
 /// The head's input for a batch `[N, 3, S, S]`: pooled features `[N, D]`, or the flattened
 /// last map `[N, D * h * w]`.
-pub fn forward(bb: &dyn Backbone, x: &Tensor, pooling: Pooling) -> anyhow::Result<Tensor> {
+fn forward(bb: &dyn Backbone, x: &Tensor, pooling: Pooling) -> anyhow::Result<Tensor> {
     let f = match pooling {
         Pooling::Avg => bb.features(x),
         Pooling::Flatten => bb.feature_map(x).and_then(|m| Ok(m.flatten_from(1)?)),

@@ -14,7 +14,6 @@ use candle_core::Device;
 use mias_backbones::DenseLayer;
 use mias_data::cells::{CellGrid, lesion_discs};
 use mias_data::mask::BreastMask;
-use mias_data::preprocess::Preprocess;
 use mias_data::{Dataset, ImageId, ImageRecord};
 
 use super::cv::{ImageCells, MemberCells, ViewCells};
@@ -43,7 +42,6 @@ pub fn grid_of(member: &Member, side: u32) -> usize {
 
 /// The cache key of `member`'s dense maps `spec` of the working images of `dataset`.
 pub fn dense_key(member: &Member, spec: MapSpec, dataset: &Dataset) -> CacheKey {
-    let norm = member.kind.input(member.flavor).norm;
     CacheKey {
         backbone: member.kind,
         weights_sha256: member.provenance.sha256.clone(),
@@ -52,7 +50,7 @@ pub fn dense_key(member: &Member, spec: MapSpec, dataset: &Dataset) -> CacheKey 
         precision: member.precision.name().to_string(),
         frame: dataset.working_frame().map(str::to_string),
         content: Content::DenseMap {
-            preprocess: Preprocess::new(spec.side, norm),
+            preprocess: spec.preprocess(member),
             layer: spec.layer.name().to_string(),
             views: VIEWS_NAME.to_string(),
         },
