@@ -180,7 +180,7 @@ impl std::fmt::Display for Fold {
 }
 
 /// A count of L-BFGS fits and of those that stopped at the iteration cap without converging.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fits {
     /// Fits made.
     pub fits: usize,

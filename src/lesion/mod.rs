@@ -12,15 +12,17 @@
 //! 3. [`run`]: every backbone, the ensemble of standardised scores, the negative control
 //!    (labels permuted over films) when asked;
 //! 4. [`report`]: metrics with intervals from a bootstrap over women, per class, localisation,
-//!    ROC, heatmaps; [`model`]: the final models `predict` applies.
+//!    ROC, heatmaps; [`model`]: the final models `predict` applies;
+//! 5. [`method`]: the method as `reproduce` runs it (run, write, its [`record`] in `run.json`).
 //!
 //! It sits beside the paper's method and shares only the infrastructure (members, cache,
-//! records), never the paper method's protocol code.
+//! compare), never the paper method's code; the run record (`crate::record`) holds its record.
 
 pub mod classifier;
 pub mod config;
 pub mod cv;
 pub mod maps;
+pub mod method;
 pub mod model;
 pub mod record;
 pub mod report;
