@@ -1,4 +1,4 @@
-"""Times VGG16 on the fastest CPU inference engines beside ours, in one run, rounds interleaved:
+"""Times the backbones on the fastest CPU inference engines beside ours, in one run, rounds interleaved:
 ONNX Runtime (f32), OpenVINO (f32 and bf16), and mias itself (f32 and bf16, through
 `bench_report time`), with 2 threads each.
 
@@ -6,12 +6,17 @@ ONNX Runtime (f32), OpenVINO (f32 and bf16), and mias itself (f32 and bf16, thro
         [--rounds 3] [--json OUT.json] [CASE ...]
 
 Cases: `vgg16_dense512` (conv5_3 + ReLU of one 512 px image, batch 1: the lesion method's dense
-map; mias's `DenseLayer::Last`), `vgg16_dense1024`, `vgg16_b1` and `vgg16_b8` (224 px, globally
-average-pooled features after pool5, as timm's `forward_features(x).mean((2, 3))`).
+map; mias's `DenseLayer::Last`), `vgg16_dense1024`, and `BACKBONE_b1`, `BACKBONE_b8` (224 px,
+globally average-pooled features, as timm's `forward_features(x).mean((2, 3))`) for BACKBONE
+`vgg16`, `xception`, `mobilenetv2` and `nasnetlarge`. Default: every case when torch and timm
+import, else the VGG16 ones.
 
-The network is written directly as an ONNX graph with `onnx.helper` (13 3x3 convolutions with
+VGG16 is written directly as an ONNX graph with `onnx.helper` (13 3x3 convolutions with
 padding 1 and ReLU, 2x2 max pools; random He-normal weights from numpy seed 0), so neither
-PyTorch nor timm is needed: `pip install onnx onnxruntime openvino numpy`. OpenVINO reads the
+PyTorch nor timm is needed for it: `pip install onnx onnxruntime openvino numpy`. The other three
+are timm's models (`legacy_xception`, `mobilenetv2_100`, `nasnetalarge`, the architectures mias
+ports; random weights, torch seed 0), exported by `torch.onnx.export` (the TorchScript
+exporter, opset 17) at a fixed batch: `pip install torch timm` as well. OpenVINO reads the
 same ONNX file; its bf16 run sets `INFERENCE_PRECISION_HINT=bf16` and the script records the
 precision OpenVINO reports back (it falls back to f32 on CPUs without bf16 support).
 
@@ -40,13 +45,53 @@ from onnx import TensorProto, helper, numpy_helper
 
 THREADS = int(os.environ.get("MIAS_BENCH_THREADS", "2"))
 PLAN = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
-# case -> (batch, side, dense)
+# case -> (backbone, batch, side, dense)
 CASES = {
-    "vgg16_dense512": (1, 512, True),
-    "vgg16_dense1024": (1, 1024, True),
-    "vgg16_b1": (1, 224, False),
-    "vgg16_b8": (8, 224, False),
+    "vgg16_dense512": ("vgg16", 1, 512, True),
+    "vgg16_dense1024": ("vgg16", 1, 1024, True),
 }
+# mias's name -> timm's model (None: written by hand, below)
+TIMM = {"vgg16": None, "xception": "legacy_xception", "mobilenetv2": "mobilenetv2_100", "nasnetlarge": "nasnetalarge"}
+for _name in TIMM:
+    for _batch in (1, 8):
+        CASES[f"{_name}_b{_batch}"] = (_name, _batch, 224, False)
+
+
+def have_timm():
+    try:
+        import timm  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def timm_onnx(backbone, batch, side, path):
+    """timm's `backbone` (random weights, torch seed 0), pooled features, exported at `batch`."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    model = timm.create_model(TIMM[backbone], pretrained=False).eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            return self.m.forward_features(x).mean((2, 3))
+
+    with torch.no_grad():
+        torch.onnx.export(
+            Pooled(model),
+            torch.zeros(batch, 3, side, side),
+            path,
+            dynamo=False,
+            opset_version=17,
+            input_names=["x"],
+            output_names=["y"],
+        )
 
 
 def vgg16_onnx(dense, path):
@@ -106,17 +151,29 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("cases", nargs="*")
     a = ap.parse_args()
-    cases = a.cases or ["vgg16_dense512", "vgg16_b8"]
+    timm_ok = have_timm()
+    cases = a.cases or [c for c in CASES if timm_ok or CASES[c][0] == "vgg16"]
     unknown = [c for c in cases if c not in CASES]
     if unknown:
         raise SystemExit(f"unknown cases {unknown}: expected {list(CASES)}")
+    if not timm_ok and any(CASES[c][0] != "vgg16" for c in cases):
+        raise SystemExit("the cases of xception, mobilenetv2 and nasnetlarge need torch and timm")
     tmp = tempfile.mkdtemp(prefix="mias-peers-")
     core = ov.Core()
     engines = {}  # engine -> case -> callable
     ov_bf16_precision = None
-    for dense in sorted({CASES[c][2] for c in cases}):
-        path = os.path.join(tmp, f"vgg16_{'dense' if dense else 'pooled'}.onnx")
-        vgg16_onnx(dense, path)
+    graphs = {}  # ONNX file -> the cases it serves
+    for case in cases:
+        backbone, batch, side, dense = CASES[case]
+        if backbone == "vgg16":
+            path = os.path.join(tmp, f"vgg16_{'dense' if dense else 'pooled'}.onnx")
+            if path not in graphs:
+                vgg16_onnx(dense, path)
+        else:
+            path = os.path.join(tmp, f"{case}.onnx")
+            timm_onnx(backbone, batch, side, path)
+        graphs.setdefault(path, []).append(case)
+    for path, served in graphs.items():
         so = ort.SessionOptions()
         so.intra_op_num_threads = THREADS
         so.inter_op_num_threads = 1
@@ -136,10 +193,8 @@ def main():
                 },
             )
         ov_bf16_precision = str(compiled["bf16"].get_property("INFERENCE_PRECISION_HINT"))
-        for case in cases:
-            batch, side, d = CASES[case]
-            if d != dense:
-                continue
+        for case in served:
+            _, batch, side, _ = CASES[case]
             x = np.random.default_rng(1).standard_normal((batch, 3, side, side)).astype(np.float32)
             engines.setdefault("onnxruntime", {})[case] = lambda s=sess, x=x: s.run(None, {"x": x})
             for prec, cm in compiled.items():

@@ -9,13 +9,14 @@
 //! bench_report time CASE [--precision f32|bf16] [--reps N]
 //! ```
 //!
-//! `time` builds VGG16 (random weights) at the precision and prints `median_s S`, the median of
-//! N timed runs after one warm-up, for CASE `vgg16_dense512`, `vgg16_dense1024` (conv5_3 map of
-//! one image) or `vgg16_b1`, `vgg16_b8` (pooled features at 224): `benches/peers_reference.py`
-//! calls it between its own engines, round after round, so ours and theirs share the load.
+//! `time` builds the case's backbone (random weights) at the precision and prints `median_s S`,
+//! the median of N timed runs after one warm-up, for CASE `vgg16_dense512`, `vgg16_dense1024`
+//! (VGG16's conv5_3 map of one image) or `BACKBONE_b1`, `BACKBONE_b8` (pooled features at 224 of
+//! `vgg16`, `xception`, `mobilenetv2` or `nasnetlarge`): `benches/peers_reference.py` calls it
+//! between its own engines, round after round, so ours and theirs share the load.
 //!
-//! With `--peers FILE.json` (written by `peers_reference.py --json`), `table` adds VGG16 beside
-//! ONNX Runtime and OpenVINO (f32 and bf16), timed in the same rounds, with the ratios.
+//! With `--peers FILE.json` (written by `peers_reference.py --json`), `table` adds every timed case
+//! beside ONNX Runtime and OpenVINO (f32 and bf16), timed in the same rounds, with the ratios.
 //!
 //! `table` prints, per backbone and batch: our and PyTorch's milliseconds per image, their ratio
 //! (ours / PyTorch, < 1 means faster), our achieved GFLOP/s (the model's FLOPs per image, a
@@ -133,6 +134,34 @@ fn rss_dense(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// A `time` case: `vgg16_dense512` and `vgg16_dense1024` (conv5_3 + ReLU of one image at that
+/// side), or `BACKBONE_b1` / `BACKBONE_b8` (pooled features at 224 px, batch 1 or 8) for each of
+/// the four backbones (`vgg16`, `xception`, `mobilenetv2`, `nasnetlarge`).
+fn time_case(case: &str) -> Result<(BackboneKind, usize, usize, bool), String> {
+    let unknown = || {
+        format!(
+            "unknown case {case:?} (expected vgg16_dense512, vgg16_dense1024, or BACKBONE_b1 / \
+             BACKBONE_b8 with BACKBONE one of vgg16, xception, mobilenetv2, nasnetlarge)"
+        )
+    };
+    match case {
+        "vgg16_dense512" => return Ok((BackboneKind::Vgg16, 1, 512, true)),
+        "vgg16_dense1024" => return Ok((BackboneKind::Vgg16, 1, 1024, true)),
+        _ => {}
+    }
+    let (name, batch) = case.rsplit_once('_').ok_or_else(unknown)?;
+    let batch = match batch {
+        "b1" => 1,
+        "b8" => 8,
+        _ => return Err(unknown()),
+    };
+    let kind = BackboneKind::ALL
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or_else(unknown)?;
+    Ok((kind, batch, 224, false))
+}
+
 fn time(args: &[String]) -> Result<(), String> {
     let Some((case, rest)) = args.split_first() else {
         return Err("usage: bench_report time CASE [--precision f32|bf16] [--reps N]".into());
@@ -153,19 +182,8 @@ fn time(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown option {other:?}")),
         }
     }
-    let (batch, side, dense) = match case.as_str() {
-        "vgg16_dense512" => (1, 512, true),
-        "vgg16_dense1024" => (1, 1024, true),
-        "vgg16_b1" => (1, 224, false),
-        "vgg16_b8" => (8, 224, false),
-        other => {
-            return Err(format!(
-                "unknown case {other:?} (expected vgg16_dense512, vgg16_dense1024, vgg16_b1 or vgg16_b8)"
-            ));
-        }
-    };
+    let (kind, batch, side, dense) = time_case(case)?;
     let dev = Device::Cpu;
-    let kind = BackboneKind::Vgg16;
     let bb = models::build_at(
         kind,
         Flavor::Timm,
@@ -510,8 +528,9 @@ fn table(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The table of `peers_reference.py --json`: VGG16 on mias (f32, bf16), ONNX Runtime and
-/// OpenVINO (f32, bf16), medians over the same interleaved rounds, and ours / OpenVINO bf16.
+/// The table of `peers_reference.py --json`: every case on mias (f32, bf16), ONNX Runtime and
+/// OpenVINO (f32, bf16), medians over the same interleaved rounds, and ours / OpenVINO: the
+/// median over rounds of the ratio within each round.
 fn peers_table(path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -543,7 +562,7 @@ fn peers_table(path: &Path) -> Result<(), String> {
     );
     println!();
     println!(
-        "| VGG16, ms per batch | mias f32 | mias bf16 | ONNX Runtime | OpenVINO f32 | OpenVINO bf16 | mias bf16 / OpenVINO bf16 | mias f32 / OpenVINO f32 |"
+        "| case, ms per batch | mias f32 | mias bf16 | ONNX Runtime | OpenVINO f32 | OpenVINO bf16 | mias bf16 / OpenVINO bf16 | mias f32 / OpenVINO f32 |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut cases: Vec<&String> = s
@@ -563,7 +582,30 @@ fn peers_table(path: &Path) -> Result<(), String> {
             .iter()
             .map(|e| fmt_opt(t(e).map(|s| s * 1e3), 1))
             .collect();
-        let ratio = |a: &str, b: &str| fmt_opt(t(a).zip(t(b)).map(|(a, b)| a / b), 2);
+        // The ratio of two engines is the median over rounds of their ratio in the same round
+        // (paired: both ran back to back under the same load), not the ratio of the medians.
+        let rounds = |e: &str| -> Option<Vec<f64>> {
+            v["rounds"][e][case.as_str()]
+                .as_array()?
+                .iter()
+                .map(Value::as_f64)
+                .collect()
+        };
+        let ratio = |a: &str, b: &str| {
+            let paired = rounds(a).zip(rounds(b)).and_then(|(a, b)| {
+                let mut r: Vec<f64> = a.iter().zip(&b).map(|(a, b)| a / b).collect();
+                r.sort_by(f64::total_cmp);
+                (a.len() == b.len() && !r.is_empty()).then(|| {
+                    let n = r.len();
+                    if n % 2 == 1 {
+                        r[n / 2]
+                    } else {
+                        (r[n / 2 - 1] + r[n / 2]) / 2.0
+                    }
+                })
+            });
+            fmt_opt(paired, 2)
+        };
         println!(
             "| {case} | {} | {} | {} |",
             cells.join(" | "),
