@@ -706,17 +706,19 @@ fn symmetric_breast(woman: u16, lesion: bool) -> GrayImage {
     let disc = symmetric_lesion(woman).filter(|_| lesion);
     GrayImage::from_fn(SIDE, SIDE, |x, y| {
         let (xf, yf) = (f64::from(x), f64::from(y));
+        // One draw per pixel, lesion or not: the texture is the same with and without one.
+        let n = noise();
         let breast =
             (xf.powi(2) + (yf - 512.0).powi(2)).sqrt() < 470.0 + f64::from(woman % 4) * 8.0;
         let mut v = if breast {
-            105 + (woman % 7) as i32 * 3 + ((yf / period).sin() * 14.0) as i32 + noise()
+            105 + (woman % 7) as i32 * 3 + ((yf / period).sin() * 14.0) as i32 + n
         } else {
             4
         };
-        if let Some((row, col, r, _)) = disc {
-            if ((yf - row).powi(2) + (xf - col).powi(2)).sqrt() < r {
-                v = 235 + noise() / 4;
-            }
+        if let Some((row, col, r, _)) = disc
+            && ((yf - row).powi(2) + (xf - col).powi(2)).sqrt() < r
+        {
+            v = 235 + n / 4;
         }
         Luma([v.clamp(0, 255) as u8])
     })
@@ -814,7 +816,7 @@ fn the_women_model_finds_women_with_a_lesion_on_one_or_both_breasts() {
         assert_eq!(r["score"], r[key], "{}", r["image"]);
         let n: u16 = r["image"].trim_start_matches("mdb").parse().unwrap();
         let w = n.div_ceil(2);
-        let planted = symmetric_lesion(w).is_some_and(|l| l.3[usize::from(n % 2 == 0)]);
+        let planted = symmetric_lesion(w).is_some_and(|l| l.3[usize::from(n.is_multiple_of(2))]);
         assert_eq!(
             r["label"],
             if planted { "1" } else { "0" },
@@ -898,6 +900,14 @@ fn the_women_model_finds_women_with_a_lesion_on_one_or_both_breasts() {
         3,
         "{comparisons}"
     );
+    // report.html's headline table shows the configured headline, not v1's ensemble.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let start = html
+        .find("id=\"headline-table\"")
+        .expect("a headline table");
+    let table = &html[start..start + html[start..].find("</table>").unwrap()];
+    assert!(table.contains(name), "{table}");
+    assert!(!table.contains("lesion+bilateral"), "{table}");
     let record = std::fs::read_to_string(out.join("run.json")).unwrap();
     assert!(record.contains("\"candidates\": 72"), "{record}");
     assert!(record.contains("\"unconverged\": 0"), "{record}");
