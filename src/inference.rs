@@ -1,19 +1,17 @@
-//! A finished run's backbones applied to a new mammogram: the image read from its file, each
-//! member's backbone loaded with the very weights the run used (found by SHA-256), its input
-//! preprocessed the member's way, and its features computed as the run computed them. What
-//! turns features into a probability belongs to each method (the paper's final heads:
-//! `paper::predict`); the members' probabilities and their average are a [`Prediction`].
+//! A finished run applied to a new mammogram, the parts its methods share: the image read from
+//! its file into the working frame the training films were in ([`read_image`]), and the
+//! members' probabilities with their mean ([`Prediction`]). Each method loads its members with
+//! the very weights the run used (`members::locate_run_weights`, found by SHA-256) into a
+//! `runner::Runner`, so its features are computed as the run computed them, and turns them
+//! into probabilities (the paper's final heads: `paper::predict`).
 
 use std::path::Path;
 
 use anyhow::Context;
-use candle_core::Device;
 use image::GrayImage;
 use mias_backbones::BackboneKind;
 
-use crate::members::{Model, locate_run_weights};
-use crate::record::MemberRecord;
-use crate::runner::Runner;
+use crate::members::Model;
 
 /// Reads a mammogram in any format mias-data reads (DICOM, PNG, JPEG, TIFF, PGM) as 8-bit
 /// grey in the working frame the training films were in (`mias_data::collection::working_image`:
@@ -22,29 +20,6 @@ use crate::runner::Runner;
 pub fn read_image(path: &Path) -> anyhow::Result<GrayImage> {
     mias_data::collection::working_image(path, None)
         .with_context(|| format!("reading the image {}", path.display()))
-}
-
-/// A runner of the member `rec` of a finished run on `device`, with the very weights the run
-/// used ([`crate::members::locate_run_weights`]: the recorded path, else `weights_dir`,
-/// matched by SHA-256).
-pub fn open_member(
-    rec: &MemberRecord,
-    weights_dir: Option<&Path>,
-    device: &Device,
-) -> anyhow::Result<Runner> {
-    let precision = rec
-        .precision
-        .parse()
-        .with_context(|| format!("{}: `precision` of run.json", rec.backbone))?;
-    let member = locate_run_weights(
-        rec.backbone,
-        rec.flavor,
-        precision,
-        &rec.weights_path,
-        &rec.weights_sha256,
-        weights_dir,
-    )?;
-    Ok(Runner::new(&member, device))
 }
 
 /// Each member's probability that an image is abnormal, and the ensemble's.

@@ -1,27 +1,36 @@
 //! The mias pipeline: the pieces the `mias` application composes into experiments, usable
 //! from other programs too.
 //!
-//! Methods, each in its own module on top of the shared pieces:
+//! Methods, each in its own module on top of the shared pieces, each with a `method` module
+//! (what `reproduce` does with it: configured, run, written, recorded) and a `record` module
+//! (its part of `run.json`):
 //! - [`paper`]: the paper's method (a head per frozen backbone, averaged), under the paper's
 //!   protocol, a split by image, and the leakage-free one, each beside a permutation control;
 //!   and the leak sweep (copies and augmentation strength against the paper protocol's figures).
 //! - [`lesion`]: dense maps of the whole film, a cell classifier learnt on Info.txt's lesion
 //!   discs, images scored by their hottest cells (leakage-free protocol, nested selection).
 //!
+//! Above both methods:
+//! - [`record`]: the run record, `run.json` (the run's own fields and each method's record),
+//!   written and read back.
+//! - [`html`]: a finished run's `report.html`, built from its files; the page of one film
+//!   (`predict --html`).
+//!
 //! Shared by every method:
-//! - [`config`]: the experiment's hyper-parameters (`data/configs/paper.toml`), checked.
+//! - [`prepare`]: what a run settles first: the dataset opened and checked, each backbone's
+//!   weights found, the feature cache's place.
 //! - [`members`]: which weight file and flavor each backbone runs with, or why it cannot run;
 //!   the [`Model`](members::Model) a table row is about.
-//! - [`cache`]: frozen-backbone features stored once per (backbone, weights, flavor,
-//!   preprocessing, augmentation, seed, image, view); a damaged entry is computed again.
+//! - [`runner`]: the one path from a film to a backbone's pooled features or dense map.
+//! - [`cache`]: frozen-backbone features and dense maps stored once per key (backbone, weights,
+//!   flavor, working frame, code version, and what the entry holds); a damaged entry is
+//!   computed again.
 //! - [`extract`]: features of augmented views through the cache.
 //! - [`compare`]: paired comparisons of two named columns of out-of-fold film scores
 //!   (`comparisons.csv`): AUCs and their difference on every population, bootstrap over women.
 //! - [`labels`]: the labels an experiment learns: real, or permuted over women (the control).
-//! - [`record`]: the run record, `run.json`, written and read back.
-//! - [`html`]: a finished run's `report.html`, built from its files; the page of one film
-//!   (`predict --html`).
-//! - [`inference`]: a finished run's backbones applied to a new mammogram.
+//! - [`inference`]: what the methods share to answer for a new mammogram: the image read into
+//!   the working frame, the members' probabilities and their mean.
 //! - [`shard`]: `--shard I/N`, one machine's share of the feature work.
 //! - [`staging`]: a run's files staged beside its output directory and installed whole;
 //!   leftovers of killed runs removed.
@@ -44,6 +53,7 @@ pub mod labels;
 pub mod lesion;
 pub mod members;
 pub mod paper;
+pub mod prepare;
 pub mod progress;
 pub mod record;
 pub mod runner;

@@ -1,22 +1,23 @@
-//! The record of a run, `run.json`: what ran (tool, revision, command, configuration, data,
-//! each member's weights and features), every seed and trained head, and how long each step
-//! took. `reproduce` writes it into the run's directory, `predict` reads it back: both through
-//! the types of this module, so the file has one owner.
+//! The record of a run, `run.json`: what ran (tool, revision, command, data), each method's
+//! part (the paper method's configuration, seeds, members and heads: `paper::record`; the
+//! lesion method's section: `lesion::record`), and how long each step took. `reproduce` writes
+//! it into the run's directory, `predict` reads it back: both through the types of this
+//! module, so the file has one owner. It stands above both methods: it knows their record
+//! types, and no method reads it.
 //!
 //! The record carries a schema number. Records written before the number existed have the
 //! layout of schema 1 and read as such; a record of a newer schema is refused with a message
 //! that says so.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
-use mias_backbones::{BackboneKind, Flavor};
-use mias_data::LabelVariant;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 
-use crate::extract::ExtractStats;
-use crate::members::{Member, NotRun};
-use crate::paper::config::{ExperimentConfig, Pooling, Protocol};
+use crate::lesion::record::LesionRecord;
+use crate::paper::record::{PaperRecord, PaperTimings};
+pub use crate::prepare::DataRecord;
 
 /// The schema this build writes, and the newest it reads.
 pub const SCHEMA: u32 = 1;
@@ -25,7 +26,12 @@ pub const SCHEMA: u32 = 1;
 pub const FILE: &str = "run.json";
 
 /// The record of one run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Written field by field in the order of schema 1 (see the [`Serialize`] impl), the paper
+/// method's fields among the run's own: `schema`, `tool`, `version`, `git`, `command`,
+/// `started_unix_s`, `config_source`, `config`, `protocols`, `label_variant`, `seeds`, `data`,
+/// `members`, `not_run`, `heads`, `timings_s`, `threads`, `device`, `methods`, `lesion`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct RunRecord {
     /// The layout of this record ([`SCHEMA`] when written by this build).
     #[serde(default = "schema_before_numbering")]
@@ -40,24 +46,11 @@ pub struct RunRecord {
     pub command: Vec<String>,
     /// When the run started, in seconds since the Unix epoch.
     pub started_unix_s: u64,
-    /// Where the configuration came from.
-    pub config_source: String,
-    /// The configuration, flags applied.
-    pub config: ExperimentConfig,
-    /// The protocols that ran, in order.
-    pub protocols: Vec<Protocol>,
-    /// The label variant (also in `config.labels`).
-    pub label_variant: LabelVariant,
-    /// Every seed, and how the heads' seeds derive from them.
-    pub seeds: Seeds,
     /// The dataset.
     pub data: DataRecord,
-    /// The members that ran, in order.
-    pub members: Vec<MemberRecord>,
-    /// The backbones left out, and why.
-    pub not_run: Vec<NotRun>,
-    /// Every trained head: the protocols' and then the final ones.
-    pub heads: Vec<HeadRecord>,
+    /// The paper method's part (its configuration even when it did not run).
+    #[serde(flatten)]
+    pub paper: PaperRecord,
     /// Seconds per step.
     pub timings_s: Timings,
     /// Threads available to the run.
@@ -68,10 +61,47 @@ pub struct RunRecord {
     /// the paper's alone.
     #[serde(default = "paper_only")]
     pub methods: Vec<String>,
-    /// The lesion method's own section (its types live with the method: `lesion::LesionRecord`),
-    /// when it ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lesion: Option<serde_json::Value>,
+    /// The lesion method's section, when it ran.
+    #[serde(default)]
+    pub lesion: Option<LesionRecord>,
+}
+
+impl Serialize for RunRecord {
+    /// The order of schema 1, in which the paper method's fields stand in two groups around
+    /// `data`; a derived impl with the paper's part flattened would write them together.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = &self.paper;
+        let mut r = s.serialize_struct("RunRecord", 20)?;
+        r.serialize_field("schema", &self.schema)?;
+        r.serialize_field("tool", &self.tool)?;
+        r.serialize_field("version", &self.version)?;
+        r.serialize_field("git", &self.git)?;
+        r.serialize_field("command", &self.command)?;
+        r.serialize_field("started_unix_s", &self.started_unix_s)?;
+        r.serialize_field("config_source", &p.config_source)?;
+        r.serialize_field("config", &p.config)?;
+        r.serialize_field("protocols", &p.protocols)?;
+        r.serialize_field("label_variant", &p.label_variant)?;
+        r.serialize_field("seeds", &p.seeds)?;
+        r.serialize_field("data", &self.data)?;
+        r.serialize_field("members", &p.members)?;
+        r.serialize_field("not_run", &p.not_run)?;
+        r.serialize_field("heads", &p.heads)?;
+        r.serialize_field("timings_s", &self.timings_s)?;
+        r.serialize_field("threads", &self.threads)?;
+        r.serialize_field("device", &self.device)?;
+        r.serialize_field("methods", &self.methods)?;
+        match &self.lesion {
+            // Schema 1 wrote the lesion section through a `serde_json::Value`, whose keys are
+            // sorted at every level; it still goes through one, so its bytes stay the same.
+            Some(lesion) => {
+                let value = serde_json::to_value(lesion).map_err(serde::ser::Error::custom)?;
+                r.serialize_field("lesion", &value)?;
+            }
+            None => r.skip_field("lesion")?,
+        }
+        r.end()
+    }
 }
 
 fn paper_only() -> Vec<String> {
@@ -114,164 +144,6 @@ impl Git {
     }
 }
 
-/// Records from before the permutation control hold heads of real labels only.
-fn real_labels() -> String {
-    "real".into()
-}
-
-/// Every seed of a run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seeds {
-    /// The experiment's seed.
-    pub experiment: u64,
-    /// Seed of the augmented views.
-    pub augmentation: u64,
-    /// Seed of the paper's split and the folds.
-    pub split_and_folds: u64,
-    /// How each head's seed derives from the experiment's.
-    pub head_seeds: String,
-    /// Seed of the bootstrap intervals.
-    pub bootstrap: u64,
-    /// Seed of the permutation control's labels (over women), derived from the experiment's
-    /// seed; none when the whole run is a control, or in records from before the control.
-    #[serde(default)]
-    pub permutation_control: Option<u64>,
-    /// Seed of `--permute-labels`: when set, every head of the run learnt permuted labels.
-    #[serde(default)]
-    pub permute_labels: Option<u64>,
-}
-
-impl Seeds {
-    /// The seeds of an experiment seeded with `seed`: every draw derives from it.
-    pub fn from_experiment(seed: u64) -> Seeds {
-        Seeds {
-            experiment: seed,
-            augmentation: seed,
-            split_and_folds: seed,
-            head_seeds: "derived from the experiment seed per protocol part and member: see \
-                         heads[].seed"
-                .into(),
-            bootstrap: seed,
-            permutation_control: None,
-            permute_labels: None,
-        }
-    }
-}
-
-/// The dataset a run read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DataRecord {
-    /// Its directory.
-    pub dir: String,
-    /// Images.
-    pub images: usize,
-    /// Normal images under the run's labels.
-    pub normal: usize,
-    /// Abnormal images under the run's labels.
-    pub abnormal: usize,
-    /// Whether it was checked against the official checksums.
-    pub verified: bool,
-    /// `mini-mias`, `manifest` or `cbis-ddsm` (records written before collections were read
-    /// are Mini-MIAS).
-    #[serde(default = "mini_mias")]
-    pub kind: String,
-    /// Women (patients).
-    #[serde(default)]
-    pub patients: usize,
-}
-
-fn mini_mias() -> String {
-    "mini-mias".into()
-}
-
-/// One member of a run: its weights, input, features and final head.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MemberRecord {
-    /// The backbone.
-    #[serde(with = "crate::by_name")]
-    pub backbone: BackboneKind,
-    /// Its name in tables.
-    pub name: String,
-    /// The forward configuration its weights need.
-    #[serde(with = "crate::by_name")]
-    pub flavor: Flavor,
-    /// The weights file the run used.
-    pub weights_path: PathBuf,
-    /// Its SHA-256.
-    pub weights_sha256: String,
-    /// Where it came from.
-    pub weights_source: String,
-    /// The side of the square input.
-    pub input_side: usize,
-    /// The input normalisation's name.
-    pub normalisation: String,
-    /// The length of the head's input.
-    pub feature_dim: usize,
-    /// The feature cache directory of its key.
-    pub feature_cache: PathBuf,
-    /// What the feature extraction did.
-    pub features: ExtractStats,
-    /// The final head, relative to the run's directory.
-    pub head: PathBuf,
-    /// The arithmetic of its dense convolutions (`f32`, `bf16`); records from before the
-    /// option are `f32`.
-    #[serde(default = "f32_name")]
-    pub precision: String,
-}
-
-impl MemberRecord {
-    /// The record of `member`, whose features (under `pooling`) are cached in `feature_cache`
-    /// and whose final head is saved at `head` (relative to the run's directory).
-    pub fn new(
-        member: &Member,
-        pooling: Pooling,
-        features: ExtractStats,
-        feature_cache: PathBuf,
-        head: PathBuf,
-    ) -> MemberRecord {
-        let spec = member.kind.input(member.flavor);
-        MemberRecord {
-            backbone: member.kind,
-            name: member.kind.display_name().to_string(),
-            flavor: member.flavor,
-            weights_path: member.provenance.path.clone(),
-            weights_sha256: member.provenance.sha256.clone(),
-            weights_source: member.provenance.source.clone(),
-            input_side: spec.side,
-            normalisation: spec.norm.name().to_string(),
-            feature_dim: crate::extract::feature_len(member, pooling),
-            feature_cache,
-            features,
-            head,
-            precision: member.precision.name().to_string(),
-        }
-    }
-}
-
-fn f32_name() -> String {
-    "f32".into()
-}
-
-/// One trained head: where, which member, its seed and its training history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HeadRecord {
-    /// The part (split, fold, or `final`).
-    pub part: String,
-    /// The member whose features it reads.
-    #[serde(with = "crate::by_name")]
-    pub member: BackboneKind,
-    /// The labels it learnt: `real`, or `permuted` (the control; the seed is in
-    /// `seeds.permutation_control` or `seeds.permute_labels`).
-    #[serde(default = "real_labels")]
-    pub labels: String,
-    /// The seed of its initialisation, shuffling and dropout.
-    pub seed: u64,
-    /// Training items.
-    pub train_items: usize,
-    /// Per-epoch loss and accuracy.
-    pub history: mias_train::History,
-}
-
 /// Seconds spent per step of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
@@ -281,20 +153,10 @@ pub struct Timings {
     pub data: f64,
     /// Finding and checksumming the weights.
     pub weights: f64,
-    /// Feature extraction, every member.
-    pub features: f64,
-    /// The paper protocol's heads (the control's included), when it ran.
-    pub paper: Option<f64>,
-    /// The image protocol's heads (the control's included), when it ran.
-    #[serde(default)]
-    pub image: Option<f64>,
-    /// The honest protocol's heads (the control's included), when it ran.
-    pub honest: Option<f64>,
-    /// The official protocol's heads (the control's included), when it ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub official: Option<f64>,
-    /// The final heads.
-    pub final_heads: f64,
+    /// The paper method's steps (`features`, `paper`, `image`, `honest`, `official`,
+    /// `final_heads`), written in their place among the run's.
+    #[serde(flatten)]
+    pub paper: PaperTimings,
     /// Metrics, tables, figures and files.
     pub evaluation_and_outputs: f64,
 }
@@ -336,7 +198,7 @@ impl RunRecord {
         }
         let record: RunRecord = serde_json::from_value(value)
             .with_context(|| format!("{}: not a run record of schema {schema}", path.display()))?;
-        if record.members.is_empty() {
+        if record.paper.members.is_empty() && record.lesion.is_none() {
             bail!("{}: the run has no members", path.display());
         }
         Ok(record)
@@ -346,7 +208,11 @@ impl RunRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mias_backbones::Provenance;
+    use crate::extract::ExtractStats;
+    use crate::members::{Member, NotRun};
+    use crate::paper::config::{ExperimentConfig, Protocol};
+    use crate::paper::record::{HeadRecord, MemberRecord, Seeds};
+    use mias_backbones::{BackboneKind, Flavor, Provenance};
 
     fn record() -> RunRecord {
         let cfg = ExperimentConfig::paper().unwrap();
@@ -370,10 +236,6 @@ mod tests {
             },
             command: vec!["mias".into(), "reproduce".into()],
             started_unix_s: 1,
-            config_source: "test".into(),
-            protocols: vec![Protocol::Paper, Protocol::Honest],
-            label_variant: cfg.labels,
-            seeds: Seeds::from_experiment(cfg.seed),
             data: DataRecord {
                 dir: "data".into(),
                 images: 322,
@@ -383,31 +245,37 @@ mod tests {
                 kind: "mini-mias".into(),
                 patients: 161,
             },
-            members: vec![MemberRecord::new(
-                &member,
-                cfg.pooling,
-                ExtractStats::default(),
-                "cache/x".into(),
-                "heads/mobilenetv2.safetensors".into(),
-            )],
-            not_run: vec![NotRun {
-                backbone: BackboneKind::NasNetLarge,
-                reason: "no weights".into(),
-            }],
-            heads: vec![HeadRecord {
-                part: "final".into(),
-                member: BackboneKind::MobileNetV2,
-                labels: "real".into(),
-                seed: 3,
-                train_items: 10,
-                history: mias_train::History::default(),
-            }],
+            paper: PaperRecord {
+                config_source: "test".into(),
+                protocols: vec![Protocol::Paper, Protocol::Honest],
+                label_variant: cfg.labels,
+                seeds: Seeds::from_experiment(cfg.seed),
+                members: vec![MemberRecord::new(
+                    &member,
+                    cfg.pooling,
+                    ExtractStats::default(),
+                    "cache/x".into(),
+                    "heads/mobilenetv2.safetensors".into(),
+                )],
+                not_run: vec![NotRun {
+                    backbone: BackboneKind::NasNetLarge,
+                    reason: "no weights".into(),
+                }],
+                heads: vec![HeadRecord {
+                    part: "final".into(),
+                    member: BackboneKind::MobileNetV2,
+                    labels: "real".into(),
+                    seed: 3,
+                    train_items: 10,
+                    history: mias_train::History::default(),
+                }],
+                config: cfg,
+            },
             timings_s: Timings::default(),
             threads: 2,
             device: "cpu".into(),
             methods: vec!["paper".into()],
             lesion: None,
-            config: cfg,
         }
     }
 
@@ -431,6 +299,185 @@ mod tests {
             serde_json::json!(["vgg16", "xception", "mobilenetv2", "nasnetlarge"])
         );
         assert_eq!(RunRecord::read(tmp.path()).unwrap(), rec);
+    }
+
+    /// The keys of the lines of pretty-printed JSON `text` indented by `indent` spaces, in
+    /// order.
+    fn keys_at(text: &str, indent: usize) -> Vec<String> {
+        text.lines()
+            .filter_map(|l| {
+                let key = l.strip_prefix(&" ".repeat(indent))?.strip_prefix('"')?;
+                Some(key.split_once("\":")?.0.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_keys_come_in_the_order_of_schema_1() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut rec = record();
+        rec.timings_s.paper.official = Some(1.0);
+        rec.write(tmp.path()).unwrap();
+        let text = std::fs::read_to_string(tmp.path().join(FILE)).unwrap();
+        let timings = text.split("\"timings_s\": {").nth(1).unwrap();
+        let timings = timings.split("\n  }").next().unwrap();
+        assert_eq!(
+            keys_at(&text, 2),
+            [
+                "schema",
+                "tool",
+                "version",
+                "git",
+                "command",
+                "started_unix_s",
+                "config_source",
+                "config",
+                "protocols",
+                "label_variant",
+                "seeds",
+                "data",
+                "members",
+                "not_run",
+                "heads",
+                "timings_s",
+                "threads",
+                "device",
+                "methods"
+            ]
+        );
+        assert_eq!(
+            keys_at(timings, 4),
+            [
+                "total",
+                "data",
+                "weights",
+                "features",
+                "paper",
+                "image",
+                "honest",
+                "official",
+                "final_heads",
+                "evaluation_and_outputs"
+            ]
+        );
+    }
+
+    /// A record as the first builds wrote it, by hand: no `schema`, `methods` or `lesion`; no
+    /// image protocol's timing, no kind or women in `data`, no precision, no labels per head.
+    #[test]
+    fn a_record_of_the_first_layout_reads_with_its_defaults() {
+        let config = serde_json::to_value(ExperimentConfig::paper().unwrap()).unwrap();
+        let text = serde_json::json!({
+            "tool": "mias reproduce",
+            "version": "0.1.0",
+            "git": {"revision": "abc", "dirty": false},
+            "command": ["mias", "reproduce"],
+            "started_unix_s": 1_700_000_000u64,
+            "config_source": "data/configs/paper.toml (committed)",
+            "config": config,
+            "protocols": ["paper", "honest"],
+            "label_variant": "official",
+            "seeds": {
+                "experiment": 42, "augmentation": 42, "split_and_folds": 42,
+                "head_seeds": "derived", "bootstrap": 42
+            },
+            "data": {
+                "dir": "data/mini-mias", "images": 322, "normal": 207, "abnormal": 115,
+                "verified": true
+            },
+            "members": [{
+                "backbone": "vgg16", "name": "VGG16", "flavor": "keras",
+                "weights_path": "w/vgg16.keras.safetensors", "weights_sha256": "cd",
+                "weights_source": "file", "input_side": 224, "normalisation": "caffe",
+                "feature_dim": 512, "feature_cache": "cache/vgg16",
+                "features": {"items": 4, "computed": 4, "seconds": 0.5},
+                "head": "heads/vgg16.safetensors"
+            }],
+            "not_run": [],
+            "heads": [{
+                "part": "final", "member": "vgg16", "seed": 9, "train_items": 4,
+                "history": {"epochs": []}
+            }],
+            "timings_s": {
+                "total": 3.0, "data": 0.1, "weights": 0.2, "features": 0.5, "paper": 1.0,
+                "honest": 1.0, "final_heads": 0.1, "evaluation_and_outputs": 0.1
+            },
+            "threads": 2,
+            "device": "cpu"
+        });
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(FILE), text.to_string()).unwrap();
+        let rec = RunRecord::read(tmp.path()).unwrap();
+        assert_eq!(rec.schema, 1);
+        assert_eq!(rec.methods, ["paper"]);
+        assert_eq!(rec.lesion, None);
+        assert_eq!(
+            (rec.data.kind.as_str(), rec.data.patients),
+            ("mini-mias", 0)
+        );
+        let member = &rec.paper.members[0];
+        assert_eq!(
+            (member.backbone, member.flavor),
+            (BackboneKind::Vgg16, Flavor::Keras)
+        );
+        assert_eq!(member.precision, "f32");
+        assert_eq!(rec.paper.heads[0].labels, "real");
+        assert_eq!(rec.paper.seeds.permutation_control, None);
+        assert_eq!(rec.paper.seeds.permute_labels, None);
+        let t = &rec.timings_s.paper;
+        assert_eq!(
+            (t.paper, t.image, t.honest, t.official),
+            (Some(1.0), None, Some(1.0), None)
+        );
+        assert_eq!(rec.timings_s.evaluation_and_outputs, 0.1);
+    }
+
+    /// A run.json the build before the typed record wrote (`tests/data/run-schema1/`).
+    const SCHEMA_1: &str = include_str!("../tests/data/run-schema1/run.json");
+
+    #[test]
+    fn a_record_written_before_the_typed_record_reads_and_writes_back_byte_for_byte() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(FILE), SCHEMA_1).unwrap();
+        let rec = RunRecord::read(tmp.path()).unwrap();
+        assert_eq!(rec.methods, ["paper", "lesion"]);
+        assert_eq!(rec.paper.members[0].backbone, BackboneKind::MobileNetV2);
+        assert_eq!(
+            rec.paper.seeds.permutation_control,
+            Some(14866487246894949068)
+        );
+        let lesion = rec.lesion.as_ref().unwrap();
+        assert_eq!((lesion.config.seed, lesion.config.side), (3, 256));
+        assert_eq!(lesion.members[0].final_model.fits.fits, 5);
+        let out = tempfile::tempdir().unwrap();
+        rec.write(out.path()).unwrap();
+        let written = std::fs::read_to_string(out.path().join(FILE)).unwrap();
+        assert!(written == SCHEMA_1, "run.json changed:\n{written}");
+    }
+
+    /// The lesion section of records from before `precision` and the count of fits reads
+    /// with their defaults; a run of the lesion method alone (no paper member) reads.
+    #[test]
+    fn older_lesion_sections_and_lesion_only_runs_read() {
+        let mut json: serde_json::Value = serde_json::from_str(SCHEMA_1).unwrap();
+        let member = &mut json["lesion"]["members"][0];
+        member.as_object_mut().unwrap().remove("precision");
+        member["final_model"]
+            .as_object_mut()
+            .unwrap()
+            .remove("fits");
+        member["folds"][0].as_object_mut().unwrap().remove("fits");
+        json["members"] = serde_json::json!([]);
+        json["heads"] = serde_json::json!([]);
+        json["methods"] = serde_json::json!(["lesion"]);
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(FILE), json.to_string()).unwrap();
+        let rec = RunRecord::read(tmp.path()).unwrap();
+        let member = &rec.lesion.unwrap().members[0];
+        assert_eq!(member.precision, "f32");
+        assert_eq!(member.final_model.fits.fits, 0);
+        assert_eq!(member.folds[0].fits.fits, 0);
+        assert_eq!(member.folds[1].fits.fits, 4);
     }
 
     #[test]
@@ -459,6 +506,11 @@ mod tests {
             err.contains("run.json") && err.contains("resnet50"),
             "{err}"
         );
+
+        json["members"] = serde_json::json!([]);
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let err = format!("{:#}", RunRecord::read(tmp.path()).unwrap_err());
+        assert!(err.contains("no members"), "{err}");
 
         let err = format!(
             "{:#}",

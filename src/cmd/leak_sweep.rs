@@ -11,14 +11,16 @@ use anyhow::{Context, bail};
 use mias::cache::FeatureCache;
 use mias::labels::{self, LabelSource};
 use mias::members::Model;
+use mias::paper;
 use mias::paper::config::{ExperimentConfig, Protocol};
 use mias::paper::sweep::{self, SweepInputs, SweepRow};
+use mias::prepare::{default_cache, find_weights, open_data};
 use mias::record::Git;
 use mias::staging::{self, Staging};
 use mias_backbones::BackboneKind;
 use mias_eval::{Band, Line, LinePlot};
 
-use super::reproduce::{Bars, default_cache, find_weights, open_data};
+use super::Bars;
 
 /// The record file that marks a sweep's output directory.
 const RECORD: &str = "sweep.json";
@@ -68,19 +70,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.common.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let mut cfg = match &args.common.config {
-        Some(path) => ExperimentConfig::read(path)?,
-        None => ExperimentConfig::paper()?,
+    let overrides = paper::method::Overrides {
+        backbones: Some(args.backbones.clone()),
+        seed: args.common.seed,
+        pooling: args.common.pooling,
+        labels: None,
     };
-    cfg.backbones = args.backbones.clone();
-    if let Some(seed) = args.common.seed {
-        cfg.seed = seed;
-    }
-    if let Some(pooling) = args.common.pooling {
-        cfg.pooling = pooling;
-    }
-    cfg.validate()
-        .context("after applying the command-line flags")?;
+    let (cfg, _) = paper::method::configure(args.common.config.as_deref(), &overrides)?;
     staging::check_out(&args.out, RECORD)?;
     let device = args.common.device.device()?;
     let dataset = open_data(&args.common.data, args.common.unofficial)?;

@@ -9,23 +9,55 @@ pub mod predict;
 pub mod report;
 pub mod reproduce;
 
-use std::path::Path;
+use std::io::IsTerminal;
 
+#[cfg(feature = "cuda")]
 use anyhow::Context;
 
 /// Where `fetch-data` puts the dataset and other commands look for it by default.
 pub const DEFAULT_DATA_DIR: &str = "data/mini-mias";
 
-/// Opens the dataset at `dir` (verified), with advice when it is missing.
-pub fn open_dataset(dir: &Path) -> anyhow::Result<mias_data::Dataset> {
-    if !dir.exists() {
-        anyhow::bail!(
-            "no dataset at {}: run `cargo xtask fetch-data` (offline: `cargo xtask fetch-data \
-             --from ../shared/data/mini-mias`), or pass --data DIR",
-            dir.display()
-        );
+pub use mias::prepare::open_dataset;
+
+/// Progress of long steps: a bar on a terminal, a line per step elsewhere.
+pub struct Bars {
+    bar: Option<indicatif::ProgressBar>,
+    enabled: bool,
+}
+
+impl Bars {
+    /// Bars on a terminal, a line per step elsewhere.
+    pub fn new() -> Bars {
+        Bars {
+            bar: None,
+            enabled: std::io::stderr().is_terminal(),
+        }
     }
-    mias_data::Dataset::open(dir).with_context(|| format!("opening the dataset {}", dir.display()))
+}
+
+impl mias::progress::Progress for Bars {
+    fn begin(&mut self, what: &str, total: usize) {
+        eprintln!("{what}: {total}");
+        if self.enabled {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "  {bar:40} {pos}/{len}, {per_sec}, eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            self.bar = Some(bar);
+        }
+    }
+    fn advance(&mut self, n: usize) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n as u64);
+        }
+    }
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Where backbones and heads run.

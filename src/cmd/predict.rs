@@ -71,7 +71,7 @@ struct PaperPrediction {
 /// Runs `predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let run = RunRecord::read(&args.run)?;
-    if let Some(seed) = run.seeds.permute_labels {
+    if let Some(seed) = run.paper.seeds.permute_labels {
         eprintln!(
             "WARNING: the run in {} is a negative control (--permute-labels {seed}): its models \
              learnt permuted labels, and their probabilities mean nothing about this image",
@@ -95,12 +95,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let paper = if run.methods.iter().any(|m| m == "paper") {
         let p = mias::paper::predict::predict(
             &args.run,
-            &run,
+            &run.paper,
             &image,
             args.weights_dir.as_deref(),
             &device,
         )?;
-        let threshold = run.config.threshold;
+        let threshold = run.paper.config.threshold;
         Some(PaperPrediction {
             abnormal: f64::from(p.ensemble) >= threshold,
             members: p
@@ -136,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let page = mias::html::film::FilmPage {
             image: &prediction.image,
             run: &args.run,
-            control_seed: run.seeds.permute_labels,
+            control_seed: run.paper.seeds.permute_labels,
             film: &image,
             paper: (prediction.paper.as_ref()).map(|p| mias::html::film::PaperFigures {
                 members: &p.members,

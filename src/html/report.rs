@@ -1029,8 +1029,8 @@ pub(super) fn lesion_section(run: &Run<'_>) -> anyhow::Result<Option<Section>> {
         "<p>Dense maps of the whole film, a cell classifier learnt on lesion discs against \
          normal breasts, each film scored by its hottest cells (minus its woman's other breast \
          for <code>lesion+bilateral</code>). Out-of-fold figures, the folds grouped by woman; \
-         the AUC interval is a bootstrap over women, the rest Wilson at each fold's threshold \
-         (chosen on that fold's training women).</p>\n",
+         every interval is a bootstrap over women (a drawn woman brings all her films), each \
+         film called at its fold's threshold (chosen on that fold's training women).</p>\n",
     );
     if labels == "permuted" {
         body.push_str(

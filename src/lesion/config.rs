@@ -24,8 +24,11 @@ pub struct LesionConfig {
     /// Side of the square input the whole film is resized to.
     pub side: u32,
     /// Which model is the method (the headline), fixed before the run: `women` (the women
-    /// model of `[women]`) or `ensemble` (the ensemble of the cell classifiers).
-    pub headline: Headline,
+    /// model of `[women]`) or `ensemble` (the ensemble of the cell classifiers). Required in a
+    /// configuration file ([`LesionConfig::validate`]); absent only in the run.json records
+    /// from before the key, whose method was the ensemble ([`LesionConfig::headline`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<Headline>,
     /// Which cells train the classifier.
     pub cells: CellsConfig,
     /// The cell classifier and the inner selection of its parameters.
@@ -114,6 +117,11 @@ impl LesionConfig {
         Ok(cfg)
     }
 
+    /// The configured headline (the ensemble for records from before the key existed).
+    pub fn headline(&self) -> Headline {
+        self.headline.unwrap_or(Headline::Ensemble)
+    }
+
     /// The backbones as types.
     pub fn kinds(&self) -> anyhow::Result<Vec<BackboneKind>> {
         self.backbones
@@ -168,7 +176,13 @@ impl LesionConfig {
                 c.inner_folds
             );
         }
-        match (&self.women, self.headline) {
+        let Some(headline) = self.headline else {
+            bail!(
+                "key `headline`: missing; name the model reported as the method, \"women\" or \
+                 \"ensemble\""
+            );
+        };
+        match (&self.women, headline) {
             (Some(w), _) => {
                 w.validate()?;
                 let kind = w.kind()?;
@@ -220,7 +234,7 @@ mod tests {
         assert_eq!(cfg.side, 512);
         assert_eq!(cfg.evaluation.folds, 5);
         assert_eq!(cfg.kinds().unwrap()[0], BackboneKind::Vgg16);
-        assert_eq!(cfg.headline, Headline::Women);
+        assert_eq!(cfg.headline, Some(Headline::Women));
         let w = cfg.women.as_ref().unwrap();
         assert_eq!(w.candidates().unwrap().len(), 72);
     }
@@ -249,6 +263,7 @@ mod tests {
             ("\"vgg16\",", "\"resnet50\",", "resnet50"),
             ("seed = 42", "seed = 42\nbogus = 1", "unknown field `bogus`"),
             ("headline = \"women\"", "headline = \"best\"", "headline"),
+            ("headline = \"women\"", "", "key `headline`: missing"),
             ("grids = [6, 8]", "grids = [6, 1]", "women.grids"),
             (
                 "c_grid = [0.01, 0.1]",

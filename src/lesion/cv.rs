@@ -180,7 +180,7 @@ impl std::fmt::Display for Fold {
 }
 
 /// A count of L-BFGS fits and of those that stopped at the iteration cap without converging.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fits {
     /// Fits made.
     pub fits: usize,
@@ -454,4 +454,170 @@ pub fn run_fold(
         inner_fits: sel.inner_fits,
         converged: model.converged(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator for the synthetic features (splitmix64): the test needs
+    /// noise, not a particular stream.
+    struct Noise(u64);
+
+    impl Noise {
+        fn next(&mut self) -> f32 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        }
+    }
+
+    const GRID: usize = 4;
+    const DIM: usize = 3;
+
+    /// Woman `w` has films `2w` (her right breast) and `2w + 1`; every third woman has a lesion
+    /// on one breast, whose first four cells are positive and shifted along the first feature
+    /// by `shift`. Features are noise of `seed`.
+    fn woman(
+        images: &mut BTreeMap<ImageId, ImageCells>,
+        w: usize,
+        abnormal: bool,
+        shift: f32,
+        seed: u64,
+    ) {
+        let mut noise = Noise(seed ^ (w as u64) << 8);
+        for side in 0..2 {
+            let id = ImageId::from_index(2 * w + side).unwrap();
+            let pair = ImageId::from_index(2 * w + 1 - side).unwrap();
+            let lesion = abnormal && side == w % 2;
+            let views = (0..2)
+                .map(|_| {
+                    let cells: Vec<u32> = (0..(GRID * GRID) as u32).collect();
+                    let mut rows = Vec::with_capacity(cells.len() * DIM);
+                    for c in 0..cells.len() {
+                        for d in 0..DIM {
+                            let hot = lesion && c < 4 && d == 0;
+                            rows.push(noise.next() + if hot { shift } else { 0.0 });
+                        }
+                    }
+                    let positive = lesion.then(|| (0..cells.len()).map(|c| c < 4).collect());
+                    ViewCells {
+                        cells,
+                        rows,
+                        positive,
+                    }
+                })
+                .collect();
+            images.insert(
+                id,
+                ImageCells {
+                    id,
+                    abnormal: lesion,
+                    pair: Some(pair),
+                    name: format!("film{}", 2 * w + side),
+                    views,
+                },
+            );
+        }
+    }
+
+    /// The leakage canary: everything an outer fold chooses (C, k, the inner AUC, the inner
+    /// out-of-fold scores and from them the thresholds and the ensemble's standardisation, the
+    /// cells and fits of the final model) must not move when the held-out women's features and
+    /// labels change; their test scores must.
+    #[test]
+    fn held_out_women_never_reach_a_choice() {
+        const WOMEN: usize = 24;
+        let train_women: Vec<usize> = (0..18).collect();
+        let test_women: Vec<usize> = (18..WOMEN).collect();
+        let build = |test_seed: u64, test_flip: bool| {
+            let mut images = BTreeMap::new();
+            for w in 0..WOMEN {
+                let held_out = test_women.contains(&w);
+                let abnormal = if held_out && test_flip {
+                    w % 3 != 0
+                } else {
+                    w % 3 == 0
+                };
+                let seed = if held_out { test_seed } else { 1 };
+                let shift = if held_out && test_flip { -2.0 } else { 1.5 };
+                woman(&mut images, w, abnormal, shift, seed);
+            }
+            MemberCells {
+                dim: DIM,
+                grid: GRID,
+                images,
+            }
+        };
+        let films = |women: &[usize]| -> Vec<ImageId> {
+            women
+                .iter()
+                .flat_map(|&w| [2 * w, 2 * w + 1])
+                .map(|i| ImageId::from_index(i).unwrap())
+                .collect()
+        };
+        let train = films(&train_women);
+        let test = films(&test_women);
+        // Three inner folds by woman inside the training women only.
+        let inner: Vec<(Vec<ImageId>, Vec<ImageId>)> = (0..3)
+            .map(|f| {
+                let (held, kept): (Vec<usize>, Vec<usize>) =
+                    train_women.iter().partition(|&&w| (w / 3) % 3 == f);
+                (films(&kept), films(&held))
+            })
+            .collect();
+        let recipe = Recipe {
+            c_grid: vec![0.01, 0.1, 1.0],
+            top_k_grid: vec![1, 4],
+            inner_folds: 3,
+            negatives_per_view: 6,
+            solver: (1e-6, 500),
+            seed: 5,
+            bilateral: true,
+        };
+        let a_data = build(1, false);
+        let b_data = build(99, true);
+        let a = run_fold(&a_data, 0, &train, &test, &inner, &recipe).unwrap();
+        let b = run_fold(&b_data, 0, &train, &test, &inner, &recipe).unwrap();
+
+        assert_eq!(a.c.to_bits(), b.c.to_bits());
+        assert_eq!(a.k, b.k);
+        assert_eq!(a.inner_auc.to_bits(), b.inner_auc.to_bits());
+        assert_eq!(a.train_cells, b.train_cells);
+        assert_eq!(a.inner_fits, b.inner_fits);
+        assert_eq!(a.converged, b.converged);
+        let labels: BTreeMap<ImageId, bool> = a_data
+            .images
+            .iter()
+            .map(|(&id, img)| (id, img.abnormal))
+            .collect();
+        for variant in Variant::ALL {
+            let (sa, sb) = (&a.inner_scores[&variant], &b.inner_scores[&variant]);
+            assert_eq!(sa.keys().collect::<Vec<_>>(), sb.keys().collect::<Vec<_>>());
+            for (id, x) in sa {
+                assert_eq!(
+                    x.to_bits(),
+                    sb[id].to_bits(),
+                    "{variant:?} inner score of {id:?}"
+                );
+            }
+            let (ma, sda) = crate::lesion::standardisation(sa);
+            let (mb, sdb) = crate::lesion::standardisation(sb);
+            assert_eq!((ma.to_bits(), sda.to_bits()), (mb.to_bits(), sdb.to_bits()));
+            let ta = crate::lesion::threshold(sa, &labels).unwrap();
+            let tb = crate::lesion::threshold(sb, &labels).unwrap();
+            assert_eq!(ta.to_bits(), tb.to_bits());
+        }
+        // The canary is alive: the held-out women did change, and their scores with them.
+        let changed = test
+            .iter()
+            .filter(|id| a.test_scores[&Variant::Lesion][id] != b.test_scores[&Variant::Lesion][id])
+            .count();
+        assert_eq!(changed, test.len());
+        // And the synthetic lesion is learnable, so the choices are not made on noise alone.
+        assert!(a.inner_auc > 0.8, "inner AUC {}", a.inner_auc);
+    }
 }

@@ -69,7 +69,7 @@ pub fn mirror(flags: &[bool], grid: usize) -> Vec<bool> {
 }
 
 /// What extraction did for one member.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MapStats {
     /// Maps asked for (images x views).
     pub maps: usize,

@@ -13,15 +13,17 @@
 //!    ([`women`]: both breasts compared region by region, [`regions`]), the negative control
 //!    (labels permuted over women, each woman's films taking another woman's) when asked;
 //! 4. [`report`]: metrics with intervals from a bootstrap over women, per class, localisation,
-//!    ROC, heatmaps; [`model`]: the final models `predict` applies.
+//!    ROC, heatmaps; [`model`]: the final models `predict` applies;
+//! 5. [`method`]: the method as `reproduce` runs it (run, write, its [`record`] in `run.json`).
 //!
 //! It sits beside the paper's method and shares only the infrastructure (members, cache,
-//! records), never the paper method's protocol code.
+//! compare), never the paper method's code; the run record (`crate::record`) holds its record.
 
 pub mod classifier;
 pub mod config;
 pub mod cv;
 pub mod maps;
+pub mod method;
 pub mod model;
 pub mod record;
 pub mod regions;
@@ -421,7 +423,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         }
         None => None,
     };
-    let headline = match cfg.headline {
+    let headline = match cfg.headline() {
         config::Headline::Women => women.as_ref().map(|w| w.name.clone()),
         config::Headline::Ensemble => {
             let named = format!("Ensemble {}", recipe.selection().name());

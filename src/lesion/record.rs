@@ -1,14 +1,16 @@
 //! The lesion method's section of `run.json`: its configuration (flags applied), where it came
-//! from, the negative control's seed, each backbone's weights, maps and choices per fold.
+//! from, the negative control's seed, each backbone's weights, maps and choices per fold. The
+//! run record (`crate::record`) holds it; records from before a field existed read it with its
+//! default (`precision` f32, no `fits` counted).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::cv::Fits;
 use super::maps::MapStats;
 use super::{LesionConfig, Outcome};
 
 /// One backbone's part.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LesionMemberRecord {
     /// Backbone name.
     pub backbone: String,
@@ -18,7 +20,9 @@ pub struct LesionMemberRecord {
     pub weights_path: String,
     /// Its SHA-256.
     pub weights_sha256: String,
-    /// The arithmetic of its dense convolutions (`f32`, `bf16`).
+    /// The arithmetic of its dense convolutions (`f32`, `bf16`); records from before the
+    /// option are `f32`.
+    #[serde(default = "f32_name")]
     pub precision: String,
     /// Cells per side of the map.
     pub grid: usize,
@@ -36,8 +40,12 @@ pub struct LesionMemberRecord {
     pub cv_seconds: f64,
 }
 
+fn f32_name() -> String {
+    "f32".into()
+}
+
 /// What the inner cross-validation chose.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FoldChoice {
     /// Outer fold (1-based; 0 for the final model).
     pub fold: usize,
@@ -53,12 +61,14 @@ pub struct FoldChoice {
     /// Negative training cells.
     pub negative_cells: usize,
     /// L-BFGS fits made for this choice (the inner cross-validation's and the model's) and
-    /// how many stopped at `classifier.max_iter` without converging.
+    /// how many stopped at `classifier.max_iter` without converging (none counted in records
+    /// from before the count).
+    #[serde(default)]
     pub fits: Fits,
 }
 
 /// The section.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LesionRecord {
     /// Where the configuration came from.
     pub config_source: String,
@@ -72,14 +82,16 @@ pub struct LesionRecord {
     pub not_run: Vec<String>,
     /// Seconds of the whole method (maps, cross-validation, outputs).
     pub seconds: f64,
-    /// The headline model (the configuration's `headline`).
+    /// The headline model (the configuration's `headline`); absent in records from before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headline: Option<String>,
     /// The women model, when the run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub women: Option<WomenRecord>,
 }
 
 /// The women model's part.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WomenRecord {
     /// Its name in tables.
     pub name: String,

@@ -300,7 +300,7 @@ pub fn pair_women(
 }
 
 /// What extraction did for one layer.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerMaps {
     /// The layer.
     pub layer: String,

@@ -85,6 +85,16 @@ impl Protocol {
     /// ([`Protocol::Official`] needs a collection's split).
     pub const ALL: [Protocol; 3] = [Protocol::Paper, Protocol::Image, Protocol::Honest];
 
+    /// Every protocol `dataset` allows: [`Protocol::ALL`], then [`Protocol::Official`] where
+    /// the dataset has its own train/test split.
+    pub fn every(dataset: &mias_data::Dataset) -> Vec<Protocol> {
+        let mut all = Protocol::ALL.to_vec();
+        if dataset.has_official_split() {
+            all.push(Protocol::Official);
+        }
+        all
+    }
+
     /// The protocol's name in outputs.
     pub fn name(self) -> &'static str {
         match self {

@@ -14,13 +14,13 @@ use mias_data::{Dataset, ImageId};
 use mias_train::Head;
 
 use super::protocol::{self, HeadJob, HeadSetup, Part, RunOutput};
+use super::record::HeadRecord;
 use crate::cache::FeatureCache;
 use crate::extract::{self, ExtractStats, Extractor};
 use crate::labels::{self, LabelSource, Labels};
 use crate::members::Member;
 use crate::paper::config::{ExperimentConfig, Pooling, Protocol};
 use crate::progress::Progress;
-use crate::record::HeadRecord;
 use crate::shard::Shard;
 
 /// What the experiment runs on.

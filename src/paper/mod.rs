@@ -9,19 +9,26 @@
 //!   with real and permuted labels, and the final heads (every image) that `predict` applies;
 //! - [`report`]: metrics, Table 2, Table 3, figures, predictions.csv and the final heads;
 //! - [`leakage`]: what each part's training shared with its test items;
+//! - [`method`]: the method as `reproduce` runs it: configured, run and evaluated, written,
+//!   recorded;
+//! - [`record`]: its part of `run.json` (configuration, seeds, members, heads, timings);
 //! - [`predict`](mod@predict): the final heads applied to a new mammogram;
 //! - [`sweep`]: the paper protocol over views per image and augmentation strength, real and
 //!   permuted labels, beside the honest figure (`leak-sweep`).
 //!
-//! It builds on the shared pieces of the crate (configuration, members, feature cache and
-//! extraction, run record, inference, staging) and nothing builds on it but the commands.
+//! It builds on the shared pieces of the crate (members, feature cache and extraction,
+//! inference, staging); the run record (`crate::record`), the HTML report and the commands
+//! build on it.
 
 pub mod config;
 pub mod experiment;
 pub mod leakage;
+pub mod method;
 pub mod predict;
 pub mod protocol;
+pub mod record;
 pub mod report;
 pub mod sweep;
 
 pub use experiment::{Inputs, Outcome, run};
+pub use method::{PaperRun, Setup};

@@ -8,14 +8,39 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use image::GrayImage;
 
-use crate::inference::{Prediction, open_member};
-use crate::record::RunRecord;
+use super::record::{MemberRecord, PaperRecord};
+use crate::inference::Prediction;
+use crate::members::locate_run_weights;
+use crate::runner::Runner;
 
-/// Applies the run in `run_dir` (its record `run`) to `image`; weights that moved since the
-/// run are looked for in `weights_dir` (matched by SHA-256).
+/// A runner of the member `rec` of a finished run on `device`, with the very weights the run
+/// used ([`crate::members::locate_run_weights`]: the recorded path, else `weights_dir`,
+/// matched by SHA-256).
+pub fn open_member(
+    rec: &MemberRecord,
+    weights_dir: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<Runner> {
+    let precision = rec
+        .precision
+        .parse()
+        .with_context(|| format!("{}: `precision` of run.json", rec.backbone))?;
+    let member = locate_run_weights(
+        rec.backbone,
+        rec.flavor,
+        precision,
+        &rec.weights_path,
+        &rec.weights_sha256,
+        weights_dir,
+    )?;
+    Ok(Runner::new(&member, device))
+}
+
+/// Applies the run in `run_dir` (the paper method's part of its record, `run`) to `image`;
+/// weights that moved since the run are looked for in `weights_dir` (matched by SHA-256).
 pub fn predict(
     run_dir: &Path,
-    run: &RunRecord,
+    run: &PaperRecord,
     image: &GrayImage,
     weights_dir: Option<&Path>,
     device: &Device,

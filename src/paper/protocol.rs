@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::labels::Labels;
 use crate::members::Model;
 use crate::paper::config::{ExperimentConfig, Protocol};
-use crate::record::HeadRecord;
+use crate::paper::record::HeadRecord;
 
 /// One train/validation/test assignment: the paper's single split, or one fold.
 #[derive(Clone, Debug, PartialEq, Serialize)]
