@@ -312,6 +312,31 @@ pub fn warm_cache(
         progress.finish();
         stats.push((member.kind, got?.1));
     }
+    // The women model's maps of the shard's films (each turned chest wall left); the cell
+    // classifier's `last` maps of both views are already among the member's.
+    if let Some(wcfg) = &cfg.women {
+        let kind = wcfg.kind()?;
+        if let Some(member) = inputs.members.iter().find(|m| m.kind == kind) {
+            let ids: Vec<ImageId> = mine.iter().map(|l| l.id).collect();
+            let layers = wcfg.layer_set()?;
+            progress.begin(
+                &format!("{kind} women model maps, shard {shard}"),
+                ids.len() * layers.len(),
+            );
+            let got = women::extract(&ex, member, wcfg, &ids, |n| progress.advance(n));
+            progress.finish();
+            let (_, layer_maps) = got?;
+            stats.push((
+                kind,
+                MapStats {
+                    maps: layer_maps.iter().map(|m| m.maps).sum(),
+                    computed: layer_maps.iter().map(|m| m.computed).sum(),
+                    replaced: layer_maps.iter().map(|m| m.replaced).sum(),
+                    seconds: layer_maps.iter().map(|m| m.seconds).sum(),
+                },
+            ));
+        }
+    }
     Ok(stats)
 }
 

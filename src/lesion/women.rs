@@ -312,6 +312,9 @@ pub struct LayerMaps {
     pub maps: usize,
     /// Maps the backbone computed (the rest came from the cache).
     pub computed: usize,
+    /// Of those, maps whose cache entry was damaged and has been replaced.
+    #[serde(default)]
+    pub replaced: usize,
     /// Seconds inside the backbone for the computed maps.
     pub compute_seconds: f64,
     /// Seconds of the whole layer (cache reads and region means included).
@@ -407,7 +410,7 @@ pub fn extract(
         let grid = spec.grid(member);
         let dim = spec.channels(member);
         store.channels.insert(layer, dim);
-        let mut computed = 0;
+        let (mut computed, mut replaced) = (0, 0);
         let mut compute_seconds = 0.0;
         for (f, &id) in films.iter().enumerate() {
             let name = ds.name(id);
@@ -436,6 +439,7 @@ pub fn extract(
                 &mut progress,
             )?;
             computed += fetched.computed;
+            replaced += fetched.replaced;
             let map = &fetched.vectors[0];
             let cell_grid = CellGrid::new(image.width(), grid as u32)
                 .with_context(|| format!("cell grid of {name}"))?;
@@ -458,6 +462,7 @@ pub fn extract(
             channels: dim,
             maps: films.len(),
             computed,
+            replaced,
             compute_seconds,
             seconds: start.elapsed().as_secs_f64(),
             peak_rss_mib: peak_rss_mib(),

@@ -803,9 +803,22 @@ fn the_women_model_finds_women_with_a_lesion_on_one_or_both_breasts() {
     let root = tmp.path();
     make_symmetric_dataset(&root.join("data"));
     std::fs::write(root.join("lesion.toml"), WOMEN_CONFIG).unwrap();
+    // `--shard I/N` fills the cache with the women model's maps too: the run after the two
+    // shards computes none.
+    for shard in ["1/2", "2/2"] {
+        run_lesion(root, &weights, "shard", &["--shard", shard]);
+    }
     let start = std::time::Instant::now();
     let out = run_lesion(root, &weights, "out", &[]);
     eprintln!("women model run: {:.1} s", start.elapsed().as_secs_f64());
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let layers = record["lesion"]["women"]["maps"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "{layers:?}");
+    for l in layers {
+        assert_eq!(l["maps"], 40, "{l}");
+        assert_eq!(l["computed"], 0, "{l}");
+    }
     let dir = out.join("lesion");
     let name = "MobileNetV2 women regional asymmetry";
     let key = "score_mobilenetv2_women_regional_asymmetry";
