@@ -34,6 +34,9 @@ pub struct ScoreColumn {
     /// Every film it scored, by the name the dataset gives it (`mdbNNN`, a collection's
     /// path).
     pub films: BTreeMap<String, ScoredFilm>,
+    /// A woman-level model's own score of every woman (keyed as [`ScoredFilm::woman`]), which
+    /// the women population then uses instead of the comparison's rule.
+    pub women: Option<BTreeMap<u64, f64>>,
 }
 
 /// The comparisons of one pair of columns.
@@ -51,7 +54,8 @@ pub struct Comparison {
 }
 
 /// Compares column B with column A on their films (the same films with the same labels and
-/// women are required), each woman scored by `rule` in the women population.
+/// women are required), each woman scored by `rule` in the women population (or by the
+/// column's own woman scores, where it has them).
 ///
 /// Errors when the columns hold different films, or a film a different label or woman, and on
 /// mias-eval's errors.
@@ -100,15 +104,20 @@ pub fn compare(
             .collect()
     };
     let (rows_a, rows_b) = (rows(a), rows(b));
+    let rule_of = |c: &ScoreColumn| match &c.women {
+        Some(w) => WomanScore::Given(w.clone()),
+        None => rule.clone(),
+    };
+    let (rule_a, rule_b) = (rule_of(a), rule_of(b));
     let mut populations = Vec::new();
     for p in Population::ALL {
-        let ca = mias_eval::population(&rows_a, p, rule)
+        let ca = mias_eval::population(&rows_a, p, &rule_a)
             .with_context(|| format!("{} on the {} population", a.name, p.label()))?;
         let (pos, neg) = ca.class_counts();
         if pos == 0 || neg == 0 {
             continue;
         }
-        let cb = mias_eval::population(&rows_b, p, rule)
+        let cb = mias_eval::population(&rows_b, p, &rule_b)
             .with_context(|| format!("{} on the {} population", b.name, p.label()))?;
         populations.push(
             mias_eval::compare_paired(&ca, &cb, level, bootstrap)
@@ -196,6 +205,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            women: None,
         }
     }
 

@@ -648,10 +648,24 @@ pub(super) fn headline_section(run: &Run<'_>) -> anyhow::Result<Option<Section>>
         .collect();
     let selection = lesion_selection(&run.lesion);
     let lesion_labels = Run::main_labels(&run.lesion);
+    // The configured headline run.json names (the women model, since issue 19); runs from
+    // before it name none: the ensemble's selection variant was their method.
+    let named = run
+        .record
+        .as_ref()
+        .and_then(|r| r.pointer("/lesion/headline"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let lesion: Vec<&MetricRow> = run
         .lesion
         .iter()
-        .filter(|r| r.labels == lesion_labels && r.model.ends_with(&format!(" {selection}")))
+        .filter(|r| {
+            r.labels == lesion_labels
+                && match &named {
+                    Some(h) => &r.model == h,
+                    None => r.model.ends_with(&format!(" {selection}")),
+                }
+        })
         .collect();
     let mut all: Vec<&MetricRow> = paper.clone();
     all.extend(&lesion);

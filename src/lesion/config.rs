@@ -23,12 +23,31 @@ pub struct LesionConfig {
     pub backbones: Vec<String>,
     /// Side of the square input the whole film is resized to.
     pub side: u32,
+    /// Which model is the method (the headline), fixed before the run: `women` (the women
+    /// model of `[women]`) or `ensemble` (the ensemble of the cell classifiers). Required in a
+    /// configuration file ([`LesionConfig::validate`]); absent only in the run.json records
+    /// from before the key, whose method was the ensemble ([`LesionConfig::headline`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<Headline>,
     /// Which cells train the classifier.
     pub cells: CellsConfig,
     /// The cell classifier and the inner selection of its parameters.
     pub classifier: ClassifierConfig,
     /// Outer cross-validation and reporting.
     pub evaluation: EvaluationConfig,
+    /// The women model (regional asymmetry of both breasts), when the run has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub women: Option<super::women::WomenConfig>,
+}
+
+/// The model a run reports as the method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Headline {
+    /// The women model of `[women]` ([`super::women`]).
+    Women,
+    /// The ensemble of the cell classifiers, scored by the variant that chooses C and k.
+    Ensemble,
 }
 
 /// Which cells train the classifier.
@@ -98,6 +117,11 @@ impl LesionConfig {
         Ok(cfg)
     }
 
+    /// The configured headline (the ensemble for records from before the key existed).
+    pub fn headline(&self) -> Headline {
+        self.headline.unwrap_or(Headline::Ensemble)
+    }
+
     /// The backbones as types.
     pub fn kinds(&self) -> anyhow::Result<Vec<BackboneKind>> {
         self.backbones
@@ -152,6 +176,40 @@ impl LesionConfig {
                 c.inner_folds
             );
         }
+        let Some(headline) = self.headline else {
+            bail!(
+                "key `headline`: missing; name the model reported as the method, \"women\" or \
+                 \"ensemble\""
+            );
+        };
+        match (&self.women, headline) {
+            (Some(w), _) => {
+                w.validate()?;
+                let kind = w.kind()?;
+                if !kinds.contains(&kind) {
+                    bail!(
+                        "key `women.backbone`: {:?} is not among `backbones` ({})",
+                        w.backbone,
+                        self.backbones.join(", ")
+                    );
+                }
+                for layer in w.layer_set()? {
+                    if !(self.side as usize).is_multiple_of(kind.dense_stride(layer)) {
+                        bail!(
+                            "key `side`: {} is not a multiple of {}'s {} stride {}",
+                            self.side,
+                            kind.name(),
+                            layer,
+                            kind.dense_stride(layer)
+                        );
+                    }
+                }
+            }
+            (None, Headline::Women) => {
+                bail!("key `headline`: \"women\" needs a `[women]` section")
+            }
+            (None, Headline::Ensemble) => {}
+        }
         let e = &self.evaluation;
         if !(2..=20).contains(&e.folds) {
             bail!("key `evaluation.folds`: {} is not in 2..=20", e.folds);
@@ -176,6 +234,9 @@ mod tests {
         assert_eq!(cfg.side, 512);
         assert_eq!(cfg.evaluation.folds, 5);
         assert_eq!(cfg.kinds().unwrap()[0], BackboneKind::Vgg16);
+        assert_eq!(cfg.headline, Some(Headline::Women));
+        let w = cfg.women.as_ref().unwrap();
+        assert_eq!(w.candidates().unwrap().len(), 72);
     }
 
     #[test]
@@ -201,6 +262,34 @@ mod tests {
             ("folds = 5", "folds = 1", "evaluation.folds"),
             ("\"vgg16\",", "\"resnet50\",", "resnet50"),
             ("seed = 42", "seed = 42\nbogus = 1", "unknown field `bogus`"),
+            ("headline = \"women\"", "headline = \"best\"", "headline"),
+            ("headline = \"women\"", "", "key `headline`: missing"),
+            ("grids = [6, 8]", "grids = [6, 1]", "women.grids"),
+            (
+                "c_grid = [0.01, 0.1]",
+                "c_grid = [0.01, 0.0]",
+                "women.c_grid",
+            ),
+            (
+                "backbone = \"vgg16\"",
+                "backbone = \"xception\"",
+                "women.backbone",
+            ),
+            (
+                "layers = [\"previous_stage\"",
+                "layers = [\"middle\"",
+                "women.layers",
+            ),
+            (
+                "registrations = [\"bbox\"",
+                "registrations = [\"affine\"",
+                "registrations",
+            ),
+            (
+                "side_c = 0.01",
+                "side_c = 0.01\nextra = 2",
+                "unknown field `extra`",
+            ),
         ];
         for (from, to, expected) in cases {
             assert!(LESION_TOML.contains(from), "{from:?}");

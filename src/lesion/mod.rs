@@ -9,8 +9,9 @@
 //! 1. [`maps`]: dense maps through the feature cache, breast mask and lesion cells per film;
 //! 2. [`cv`]: the honest protocol's folds (grouped by woman), with an inner cross-validation in
 //!    each training set that chooses C, k and the thresholds;
-//! 3. [`run`]: every backbone, the ensemble of standardised scores, the negative control
-//!    (labels permuted over films) when asked;
+//! 3. [`run`]: every backbone, the ensemble of standardised scores, the women model
+//!    ([`women`]: both breasts compared region by region, [`regions`]), the negative control
+//!    (labels permuted over women, each woman's films taking another woman's) when asked;
 //! 4. [`report`]: metrics with intervals from a bootstrap over women, per class, localisation,
 //!    ROC, heatmaps; [`model`]: the final models `predict` applies;
 //! 5. [`method`]: the method as `reproduce` runs it (run, write, its [`record`] in `run.json`).
@@ -25,15 +26,17 @@ pub mod maps;
 pub mod method;
 pub mod model;
 pub mod record;
+pub mod regions;
 pub mod report;
 pub mod saved;
+pub mod women;
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 use candle_core::Device;
 use mias_data::split::{self, Fold};
-use mias_data::{AbnormalityClass, Dataset, ImageId, ImageRecord, Labelling, rng};
+use mias_data::{AbnormalityClass, Dataset, ImageId, ImageRecord, Labelling, PatientId, rng};
 use serde::Serialize;
 
 use crate::cache::FeatureCache;
@@ -91,6 +94,9 @@ pub struct ModelScores {
     pub threshold_of: BTreeMap<ImageId, f64>,
     /// The threshold of each outer fold.
     pub thresholds: Vec<f64>,
+    /// A woman-level model's own out-of-fold score of every woman (the women population then
+    /// uses it instead of the largest of her films' scores); `None` for film-level models.
+    pub women: Option<BTreeMap<PatientId, f64>>,
 }
 
 /// One backbone's part of the run.
@@ -127,10 +133,18 @@ pub struct Outcome {
     pub final_ensemble: model::FinalEnsemble,
     /// The permutation seed, if this was the negative control.
     pub permute_labels: Option<u64>,
+    /// The women model, when the configuration has one.
+    pub women: Option<women::WomenOutcome>,
+    /// The name of the headline model (`headline` of the configuration).
+    pub headline: Option<String>,
 }
 
 /// The films with their labels: each film's own record under the label variant, or, under the
-/// negative control, the record of the film a seeded permutation assigns to it.
+/// negative control, the record of a film of another woman: a seeded permutation of the women
+/// (as units) among the women with as many films, the `i`-th film (dataset order) of a woman
+/// taking the `i`-th film of the woman the permutation gives her (Mini-MIAS: her right film a
+/// right film's record, her left film a left one's). Permuting films instead would break the
+/// women apart and let the women population see labels no woman carries.
 pub fn films(
     dataset: &Dataset,
     labelling: Labelling,
@@ -147,7 +161,26 @@ pub fn films(
     };
     let mut sources: Vec<usize> = (0..records.len()).collect();
     if let Some(seed) = permute {
-        rng::shuffle(&mut sources, &mut rng::derived(seed, "permute-labels", &[]));
+        let mut women: BTreeMap<PatientId, Vec<usize>> = BTreeMap::new();
+        for (i, r) in records.iter().enumerate() {
+            women.entry(r.patient).or_default().push(i);
+        }
+        let mut by_count: BTreeMap<usize, Vec<Vec<usize>>> = BTreeMap::new();
+        for films in women.into_values() {
+            by_count.entry(films.len()).or_default().push(films);
+        }
+        for (count, group) in by_count {
+            let mut order: Vec<usize> = (0..group.len()).collect();
+            rng::shuffle(
+                &mut order,
+                &mut rng::derived(seed, "permute-labels", &[count as u64]),
+            );
+            for (target, &source) in group.iter().zip(&order) {
+                for (t, s) in target.iter().zip(&group[source]) {
+                    sources[*t] = *s;
+                }
+            }
+        }
     }
     records
         .iter()
@@ -279,6 +312,31 @@ pub fn warm_cache(
         progress.finish();
         stats.push((member.kind, got?.1));
     }
+    // The women model's maps of the shard's films (each turned chest wall left); the cell
+    // classifier's `last` maps of both views are already among the member's.
+    if let Some(wcfg) = &cfg.women {
+        let kind = wcfg.kind()?;
+        if let Some(member) = inputs.members.iter().find(|m| m.kind == kind) {
+            let ids: Vec<ImageId> = mine.iter().map(|l| l.id).collect();
+            let layers = wcfg.layer_set()?;
+            progress.begin(
+                &format!("{kind} women model maps, shard {shard}"),
+                ids.len() * layers.len(),
+            );
+            let got = women::extract(&ex, member, wcfg, &ids, |n| progress.advance(n));
+            progress.finish();
+            let (_, layer_maps) = got?;
+            stats.push((
+                kind,
+                MapStats {
+                    maps: layer_maps.iter().map(|m| m.maps).sum(),
+                    computed: layer_maps.iter().map(|m| m.computed).sum(),
+                    replaced: layer_maps.iter().map(|m| m.replaced).sum(),
+                    seconds: layer_maps.iter().map(|m| m.seconds).sum(),
+                },
+            ));
+        }
+    }
     Ok(stats)
 }
 
@@ -299,6 +357,10 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     )
     .context("outer folds")?;
     let all: Vec<ImageId> = films.keys().copied().collect();
+    // The women model needs one right and one left film per woman: said before any map.
+    if cfg.women.is_some() {
+        women::pair_women(inputs.dataset, &films)?;
+    }
     let inner: Vec<Vec<(Vec<ImageId>, Vec<ImageId>)>> = folds
         .iter()
         .map(|f| inner_folds(&films, &f.train, cfg.classifier.inner_folds, seed, f.index))
@@ -378,6 +440,24 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     for &variant in recipe.variants() {
         models.push(ensemble_scores(&members, variant, &labels)?);
     }
+    let women = match &cfg.women {
+        Some(wcfg) => {
+            let w = run_women(inputs, wcfg, &films, &folds, progress)?;
+            models.push(w.scores());
+            Some(w)
+        }
+        None => None,
+    };
+    let headline = match cfg.headline() {
+        config::Headline::Women => women.as_ref().map(|w| w.name.clone()),
+        config::Headline::Ensemble => {
+            let named = format!("Ensemble {}", recipe.selection().name());
+            models
+                .iter()
+                .find(|m| m.name == named)
+                .map(|m| m.name.clone())
+        }
+    };
     let final_ensemble = model::FinalEnsemble::from_members(&members)?;
     Ok(Outcome {
         films,
@@ -386,8 +466,94 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         models,
         final_ensemble,
         permute_labels: inputs.permute_labels,
+        women,
+        headline,
     })
 }
+
+/// The women model ([`women`]): its backbone's maps turned chest wall left, region means,
+/// the mean of the candidate models over the outer folds. Refuses a run whose fits stopped at
+/// the iteration cap.
+fn run_women(
+    inputs: &Inputs<'_>,
+    wcfg: &women::WomenConfig,
+    films: &BTreeMap<ImageId, Film>,
+    folds: &[Fold],
+    progress: &mut dyn Progress,
+) -> anyhow::Result<women::WomenOutcome> {
+    let kind = wcfg.kind()?;
+    let member = inputs
+        .members
+        .iter()
+        .find(|m| m.kind == kind)
+        .with_context(|| {
+            format!(
+                "the women model's backbone {kind} did not run (its weights are missing?): \
+                 the configured headline cannot be computed"
+            )
+        })?;
+    let pairs = women::pair_women(inputs.dataset, films)?;
+    let order: Vec<ImageId> = pairs.iter().flat_map(|(_, r, l)| [*r, *l]).collect();
+    let layers = wcfg.layer_set()?;
+    progress.begin(
+        &format!(
+            "{} women model: {} maps at {} px ({} films turned chest wall left)",
+            kind,
+            layers
+                .iter()
+                .map(|l| l.name())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            inputs.config.side,
+            order.len()
+        ),
+        order.len() * layers.len(),
+    );
+    let (store, maps) = women::extract(&inputs.extraction(), member, wcfg, &order, |n| {
+        progress.advance(n)
+    })?;
+    progress.finish();
+    let name = format!("{} women regional asymmetry", kind.display_name());
+    let tests: Vec<Vec<ImageId>> = folds.iter().map(|f| f.test.clone()).collect();
+    let out = women::run(wcfg, &store, &pairs, films, &tests, name, maps)?;
+    if !out.unconverged.is_empty() {
+        bail!(
+            "the women model's logistic regressions did not converge within women.max_iter = {} \
+             iterations (tolerance {}) for {}; raise `max_iter` in the lesion config",
+            wcfg.max_iter,
+            wcfg.tol,
+            out.unconverged.join(", ")
+        );
+    }
+    Ok(out)
+}
+
+impl women::WomenOutcome {
+    /// Its scores as a model of the tables: films called abnormal at probability
+    /// [`WOMEN_THRESHOLD`], women scored by the women model itself.
+    pub fn scores(&self) -> ModelScores {
+        ModelScores {
+            name: self.name.clone(),
+            scores: self.film_scores.clone(),
+            predicted: self
+                .film_scores
+                .iter()
+                .map(|(&id, &s)| (id, s >= WOMEN_THRESHOLD))
+                .collect(),
+            threshold_of: self
+                .film_scores
+                .keys()
+                .map(|&id| (id, WOMEN_THRESHOLD))
+                .collect(),
+            thresholds: Vec::new(),
+            women: Some(self.woman_scores.clone()),
+        }
+    }
+}
+
+/// The women model's decision threshold: a mean of class-balanced probabilities, called
+/// abnormal at one half (fixed: there is no inner cross-validation to choose another).
+pub const WOMEN_THRESHOLD: f64 = 0.5;
 
 /// The headline's classifiers (every outer fold's and the final one of every member) must
 /// have converged: a run whose reported scores come from a fit stopped at the iteration cap
@@ -455,6 +621,7 @@ fn member_scores(
         predicted: BTreeMap::new(),
         threshold_of: BTreeMap::new(),
         thresholds: Vec::new(),
+        women: None,
     };
     for f in &m.folds {
         let t = threshold(&f.inner_scores[&variant], labels)?;
@@ -491,6 +658,7 @@ fn ensemble_scores(
         predicted: BTreeMap::new(),
         threshold_of: BTreeMap::new(),
         thresholds: Vec::new(),
+        women: None,
     };
     let folds = members[0].folds.len();
     for f in 0..folds {

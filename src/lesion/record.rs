@@ -82,6 +82,27 @@ pub struct LesionRecord {
     pub not_run: Vec<String>,
     /// Seconds of the whole method (maps, cross-validation, outputs).
     pub seconds: f64,
+    /// The headline model (the configuration's `headline`); absent in records from before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<String>,
+    /// The women model, when the run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub women: Option<WomenRecord>,
+}
+
+/// The women model's part.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WomenRecord {
+    /// Its name in tables.
+    pub name: String,
+    /// Candidate models averaged.
+    pub candidates: usize,
+    /// L-BFGS fits of every outer fold (women and side models) and how many did not converge.
+    pub fits: Fits,
+    /// Maps per layer: counts, seconds, peak memory, cache directory.
+    pub maps: Vec<super::women::LayerMaps>,
+    /// Seconds of the models after the maps.
+    pub model_seconds: f64,
 }
 
 impl LesionRecord {
@@ -147,6 +168,14 @@ impl LesionRecord {
             members,
             not_run,
             seconds,
+            headline: outcome.headline.clone(),
+            women: outcome.women.as_ref().map(|w| WomenRecord {
+                name: w.name.clone(),
+                candidates: w.candidates,
+                fits: w.fits,
+                maps: w.maps.clone(),
+                model_seconds: w.model_seconds,
+            }),
         }
     }
 }

@@ -12,11 +12,13 @@
 //! fold's threshold (chosen on its training women's inner scores), a woman when any of her
 //! films is.
 //!
-//! The **headline** is the configured method, fixed before the run: the ensemble of the
-//! configured backbones scored by the variant that chooses C and k (`lesion+bilateral`, or
-//! `lesion` when `classifier.bilateral = false`; with one backbone the ensemble of one, which
-//! ranks and calls films as that backbone does) ([`headline_model`]); every other row is an
-//! ablation.
+//! The **headline** is the configured method, fixed before the run (`headline` in the lesion
+//! config, [`headline_model`]): the women model ([`super::women`], whose women population uses
+//! its own woman scores), or the ensemble of the configured backbones scored by the variant
+//! that chooses C and k (`lesion+bilateral`, or `lesion` when `classifier.bilateral = false`;
+//! with one backbone the ensemble of one, which ranks and calls films as that backbone does);
+//! every other row is an ablation. With a women model, `comparisons.csv` sets it against that
+//! ensemble (v1's method) on the same films and folds, paired, on every population.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -71,9 +73,15 @@ impl ModelEval {
     }
 }
 
-/// The configured method: the ensemble scored by the variant that chooses C and k
-/// (`lesion+bilateral` when the run computed it, else `lesion`).
+/// The configured method (the configuration's `headline`, resolved by [`super::run`]).
 pub fn headline_model(outcome: &Outcome) -> Option<&ModelScores> {
+    let name = outcome.headline.as_ref()?;
+    outcome.models.iter().find(|m| &m.name == name)
+}
+
+/// v1's configured method: the ensemble scored by the variant that chooses C and k
+/// (`lesion+bilateral` when the run computed it, else `lesion`).
+pub fn ensemble_model(outcome: &Outcome) -> Option<&ModelScores> {
     let named = |v: Variant| format!("Ensemble {}", v.name());
     let bilateral = named(Variant::Bilateral);
     let lesion = named(Variant::Lesion);
@@ -82,6 +90,15 @@ pub fn headline_model(outcome: &Outcome) -> Option<&ModelScores> {
         .iter()
         .find(|m| m.name == bilateral)
         .or_else(|| outcome.models.iter().find(|m| m.name == lesion))
+}
+
+/// How `model` scores a woman: its own woman scores (a woman-level model), else
+/// [`WOMAN_SCORE`].
+pub fn woman_rule(model: &ModelScores) -> WomanScore {
+    match &model.women {
+        Some(w) => WomanScore::Given(w.iter().map(|(p, &s)| (u64::from(p.0), s)).collect()),
+        None => WOMAN_SCORE,
+    }
 }
 
 /// The outer fold of every film.
@@ -171,9 +188,10 @@ pub fn evaluate(
     cfg: &ReportConfig,
 ) -> anyhow::Result<ModelEval> {
     let rows = film_rows(model, outcome)?;
+    let rule = woman_rule(model);
     let mut populations = Vec::new();
     for p in Population::ALL {
-        let cases = mias_eval::population(&rows, p, &WOMAN_SCORE)
+        let cases = mias_eval::population(&rows, p, &rule)
             .with_context(|| format!("{} on the {} population", model.name, p.label()))?;
         let (pos, neg) = cases.class_counts();
         if pos == 0 || neg == 0 {
@@ -387,18 +405,20 @@ pub fn write(
     )?;
     roc(dir, outcome, &evals)?;
     heatmaps(&dir.join("heatmaps"), outcome, dataset, cfg)?;
+    let comparisons = women_against_ensemble(outcome, dataset, cfg)?;
+    if !comparisons.is_empty() {
+        crate::compare::write(&dir.join("comparisons.csv"), &comparisons)?;
+    }
     Ok(evals)
 }
 
-/// The headline model's out-of-fold film scores as a named column for a paired comparison
-/// ([`crate::compare`]); `None` without a headline model.
-pub fn headline_column(
+/// A model's out-of-fold film scores (and its own woman scores) as a named column for a
+/// paired comparison ([`crate::compare`]).
+pub fn column(
+    model: &ModelScores,
     outcome: &Outcome,
     dataset: &mias_data::Dataset,
-) -> anyhow::Result<Option<crate::compare::ScoreColumn>> {
-    let Some(model) = headline_model(outcome) else {
-        return Ok(None);
-    };
+) -> anyhow::Result<crate::compare::ScoreColumn> {
     let folds = fold_of(outcome);
     let mut films = BTreeMap::new();
     for (id, &score) in &model.scores {
@@ -415,10 +435,52 @@ pub fn headline_column(
             },
         );
     }
-    Ok(Some(crate::compare::ScoreColumn {
+    Ok(crate::compare::ScoreColumn {
         name: format!("lesion: {}", model.name),
         films,
-    }))
+        women: model
+            .women
+            .as_ref()
+            .map(|w| w.iter().map(|(p, &s)| (u64::from(p.0), s)).collect()),
+    })
+}
+
+/// The women model against v1's configured ensemble ([`ensemble_model`]) on the same films and
+/// folds, paired on every population; empty without a women model.
+pub fn women_against_ensemble(
+    outcome: &Outcome,
+    dataset: &mias_data::Dataset,
+    cfg: &ReportConfig,
+) -> anyhow::Result<Vec<crate::compare::Comparison>> {
+    let (Some(w), Some(e)) = (
+        outcome
+            .women
+            .as_ref()
+            .and_then(|w| outcome.models.iter().find(|m| m.name == w.name)),
+        ensemble_model(outcome),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let c = crate::compare::compare(
+        &column(e, outcome, dataset)?,
+        &column(w, outcome, dataset)?,
+        &WOMAN_SCORE,
+        0.95,
+        &cfg.bootstrap(),
+    )?;
+    Ok(vec![c])
+}
+
+/// The headline model's out-of-fold film scores (and its own woman scores, for a woman-level
+/// model) as a named column for a paired comparison ([`crate::compare`]); `None` without a
+/// headline model.
+pub fn headline_column(
+    outcome: &Outcome,
+    dataset: &mias_data::Dataset,
+) -> anyhow::Result<Option<crate::compare::ScoreColumn>> {
+    headline_model(outcome)
+        .map(|m| column(m, outcome, dataset))
+        .transpose()
 }
 
 /// metrics.csv: every model's rows on each population (a `population` column), then the
@@ -467,15 +529,15 @@ fn woman_name(dataset: &mias_data::Dataset, p: mias_data::PatientId) -> String {
 }
 
 /// women.csv: one row per woman, `woman,label,score,fold`: abnormal (1) when any of her films
-/// is, the headline model's out-of-fold woman score ([`WOMAN_SCORE`]: the largest of her
-/// films'), and the outer fold her films were scored in.
+/// is, the headline model's out-of-fold woman score ([`woman_rule`]: a women model's own, else
+/// the largest of her films'), and the outer fold her films were scored in.
 pub fn women_csv(outcome: &Outcome, dataset: &mias_data::Dataset) -> anyhow::Result<String> {
     let mut s = String::from("woman,label,score,fold\n");
     let Some(model) = headline_model(outcome) else {
         return Ok(s);
     };
     let rows = film_rows(model, outcome)?;
-    let women = mias_eval::population(&rows, Population::Women, &WOMAN_SCORE)
+    let women = mias_eval::population(&rows, Population::Women, &woman_rule(model))
         .context("the women of the headline model")?;
     let patient: BTreeMap<u64, mias_data::PatientId> = outcome
         .films
@@ -571,8 +633,8 @@ pub fn markdown(outcome: &Outcome, evals: &[ModelEval], loc: &[Localisation]) ->
     let mut s = String::new();
     let control = match outcome.permute_labels {
         Some(seed) => format!(
-            " **Negative control: labels and lesions permuted over films (seed {seed}); the AUC \
-             should sit near 50.**"
+            " **Negative control: labels and lesions permuted over women, each woman's films \
+             taking another woman's (seed {seed}); the AUC should sit near 50.**"
         ),
         None => String::new(),
     };
@@ -586,10 +648,11 @@ pub fn markdown(outcome: &Outcome, evals: &[ModelEval], loc: &[Localisation]) ->
         "# Lesion method, leakage-free protocol\n\nPooled out-of-fold figures over {} films of \
          {women} women in {} folds grouped by woman, on three populations: **films** (every \
          film), **films vs normal women** (abnormal films against the films of women with no \
-         abnormal film) and **women** (one case per woman: the largest of her films' scores, \
-         abnormal when any film is). Percent with 95% intervals, every one a percentile \
+         abnormal film) and **women** (one case per woman, abnormal when any film is: the women \
+         model's own woman score, for the other models the largest of her films' scores). Percent with 95% intervals, every one a percentile \
          bootstrap over women; a film is called abnormal at its fold's threshold (chosen on \
-         its training women), a woman when any of her films is. The headline (**bold**) is \
+         its training women; the women model's at probability 0.5), a woman when any of her films \
+         is. The headline (**bold**) is \
          the configured method, fixed before the run; the other rows are ablations.{control}\n\n",
         outcome.films.len(),
         outcome.folds.len()
@@ -673,6 +736,28 @@ pub fn markdown(outcome: &Outcome, evals: &[ModelEval], loc: &[Localisation]) ->
             100.0 * l.ci_high,
             100.0 * l.chance
         ));
+    }
+    if let Some(w) = &outcome.women {
+        s.push_str(&format!(
+            "\n## The women model\n\n{}: the mean probability of {} logistic models \
+             (nothing chosen, no inner cross-validation), {} fits over the outer folds, {} not \
+             converged; {:.1} s after the maps. Films called abnormal at probability 0.5.\n\n\
+             | Layer | grid | maps | computed | backbone s | layer s (cache, regions) | peak RSS \
+             MiB |\n|---|---|---|---|---|---|---|\n",
+            w.name, w.candidates, w.fits.fits, w.fits.unconverged, w.model_seconds
+        ));
+        for m in &w.maps {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {:.1} | {:.1} | {} |\n",
+                m.layer,
+                m.grid,
+                m.maps,
+                m.computed,
+                m.compute_seconds,
+                m.seconds,
+                m.peak_rss_mib.map_or("n/a".into(), |v| format!("{v:.0}"))
+            ));
+        }
     }
     s
 }

@@ -335,6 +335,7 @@ pub fn honest_column(
     Ok(Some(crate::compare::ScoreColumn {
         name: format!("paper: {}", model.display_name()),
         films,
+        women: None,
     }))
 }
 

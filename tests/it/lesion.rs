@@ -90,6 +90,7 @@ seed = 3
 labels = "official"
 backbones = ["mobilenetv2"]
 side = 256
+headline = "ensemble"
 
 [cells]
 negatives_per_view = 8
@@ -359,7 +360,8 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
         assert!(cosine > 0.99, "bf16 map cosine {cosine:.4}");
     }
 
-    // The negative control: every film carries another film's label, recorded.
+    // The negative control: women permuted as units, each woman's right film carrying the
+    // right film of another woman and her left film that woman's left film; recorded.
     let out = run_lesion(root, &weights, "permuted", &["--permute-labels", "11"]);
     let preds = rows(&out.join("lesion/predictions.csv"));
     let moved = preds
@@ -370,10 +372,19 @@ fn planted_lesions_are_found_ranked_first_and_localised() {
         moved >= 30,
         "{moved} of 40 films carry another film's label"
     );
+    let mut source_of: std::collections::BTreeMap<u16, std::collections::BTreeSet<u16>> =
+        Default::default();
     for r in &preds {
+        let n: u16 = r["image"].trim_start_matches("mdb").parse().unwrap();
         let from: u16 = r["label_from"].trim_start_matches("mdb").parse().unwrap();
         assert_eq!(r["label"], if planted(from).is_some() { "1" } else { "0" });
+        assert_eq!(n % 2, from % 2, "{n} takes {from}: the same side");
+        source_of
+            .entry(n.div_ceil(2))
+            .or_default()
+            .insert(from.div_ceil(2));
     }
+    assert!(source_of.values().all(|s| s.len() == 1), "{source_of:?}");
     let record = std::fs::read_to_string(out.join("run.json")).unwrap();
     assert!(record.contains("\"permute_labels\": 11"), "{record}");
     let metrics = std::fs::read_to_string(out.join("lesion/metrics.csv")).unwrap();
@@ -664,4 +675,253 @@ fn both_methods_are_compared_on_the_same_films_and_folds() {
     let v: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
     let b: f64 = field(&header, rows[0], "auc_b").parse().unwrap();
     assert!((b - v).abs() < 1e-12, "{b} vs {v}");
+}
+
+/// Women of the symmetric dataset: 20 women, films `mdb(2k-1)` (right) and `mdb(2k)` (left).
+/// Women 2, 5, 8, 11, 14, 17 have a lesion on one breast (right for even k, left for odd), woman
+/// 20 the same lesion on both breasts; the other 13 are normal.
+fn symmetric_lesion(woman: u16) -> Option<(f64, f64, f64, [bool; 2])> {
+    let sides = match woman {
+        20 => [true, true],
+        k if k % 3 == 2 => [k % 2 == 0, k % 2 == 1],
+        _ => return None,
+    };
+    // In the film turned chest wall left: inside the breast (a half-disc at the left edge).
+    let row = 300.0 + f64::from((woman * 41) % 400);
+    let col = 90.0 + f64::from((woman * 59) % 220);
+    Some((row, col, 45.0, sides))
+}
+
+/// Woman `k`'s breast turned chest wall left: her own texture (the same for both breasts), a
+/// bright lesion disc when `lesion`. A right film is this image mirrored.
+fn symmetric_breast(woman: u16, lesion: bool) -> GrayImage {
+    let mut state = u32::from(woman).wrapping_mul(2_654_435_761) | 1;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        (state % 41) as i32 - 20
+    };
+    let period = 30.0 + f64::from(woman % 5) * 6.0;
+    let disc = symmetric_lesion(woman).filter(|_| lesion);
+    GrayImage::from_fn(SIDE, SIDE, |x, y| {
+        let (xf, yf) = (f64::from(x), f64::from(y));
+        // One draw per pixel, lesion or not: the texture is the same with and without one.
+        let n = noise();
+        let breast =
+            (xf.powi(2) + (yf - 512.0).powi(2)).sqrt() < 470.0 + f64::from(woman % 4) * 8.0;
+        let mut v = if breast {
+            105 + (woman % 7) as i32 * 3 + ((yf / period).sin() * 14.0) as i32 + n
+        } else {
+            4
+        };
+        if let Some((row, col, r, _)) = disc
+            && ((yf - row).powi(2) + (xf - col).powi(2)).sqrt() < r
+        {
+            v = 235 + n / 4;
+        }
+        Luma([v.clamp(0, 255) as u8])
+    })
+}
+
+/// The symmetric dataset in Mini-MIAS form: right films mirrored, Info.txt in each film's own
+/// coordinates (origin bottom left).
+fn make_symmetric_dataset(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut info = String::from("generated: REFNUM BG CLASS SEVERITY X Y RADIUS\n");
+    for n in 1..=40u16 {
+        let woman = n.div_ceil(2);
+        let right = n % 2 == 1;
+        let lesion = symmetric_lesion(woman).filter(|l| l.3[usize::from(!right)]);
+        let turned = symmetric_breast(woman, lesion.is_some());
+        let img = if right {
+            image::imageops::flip_horizontal(&turned)
+        } else {
+            turned
+        };
+        img.save(dir.join(format!("mdb{n:03}.png"))).unwrap();
+        match lesion {
+            Some((row, col, r, _)) => {
+                let x = if right { 1023.0 - col } else { col };
+                info.push_str(&format!(
+                    "mdb{n:03} F CIRC B {} {} {}\n",
+                    x as u32,
+                    1023 - row as u32,
+                    r as u32
+                ));
+            }
+            None => info.push_str(&format!("mdb{n:03} F NORM \n")),
+        }
+    }
+    std::fs::write(dir.join("Info.txt"), info).unwrap();
+}
+
+/// The women model as the headline, on MobileNetV2's maps (the committed config uses VGG16's;
+/// MobileNetV2 keeps this test within seconds a map).
+const WOMEN_CONFIG: &str = r#"
+seed = 3
+labels = "official"
+backbones = ["mobilenetv2"]
+side = 512
+headline = "women"
+
+[cells]
+negatives_per_view = 8
+
+[classifier]
+c_grid = [0.01]
+top_k_grid = [1, 2]
+inner_folds = 3
+tol = 1e-4
+max_iter = 300
+
+[evaluation]
+folds = 4
+bootstrap_replicates = 200
+heatmaps_per_class = 1
+
+[women]
+backbone = "mobilenetv2"
+layers = ["previous_stage", "last", "previous_stage+last"]
+grids = [6, 8]
+registrations = ["bbox", "row"]
+features = ["asym", "asym+own", "zasym+own"]
+c_grid = [0.01, 0.1]
+side_c = 0.01
+tol = 1e-4
+max_iter = 2000
+"#;
+
+#[test]
+fn the_women_model_finds_women_with_a_lesion_on_one_or_both_breasts() {
+    let Some(weights) =
+        shared_weights("the_women_model_finds_women_with_a_lesion_on_one_or_both_breasts")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    make_symmetric_dataset(&root.join("data"));
+    std::fs::write(root.join("lesion.toml"), WOMEN_CONFIG).unwrap();
+    // `--shard I/N` fills the cache with the women model's maps too: the run after the two
+    // shards computes none.
+    for shard in ["1/2", "2/2"] {
+        run_lesion(root, &weights, "shard", &["--shard", shard]);
+    }
+    let start = std::time::Instant::now();
+    let out = run_lesion(root, &weights, "out", &[]);
+    eprintln!("women model run: {:.1} s", start.elapsed().as_secs_f64());
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let layers = record["lesion"]["women"]["maps"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "{layers:?}");
+    for l in layers {
+        assert_eq!(l["maps"], 40, "{l}");
+        assert_eq!(l["computed"], 0, "{l}");
+    }
+    let dir = out.join("lesion");
+    let name = "MobileNetV2 women regional asymmetry";
+    let key = "score_mobilenetv2_women_regional_asymmetry";
+    // predictions.csv's `score` is the headline's: the women model's film score.
+    let preds = rows(&dir.join("predictions.csv"));
+    assert_eq!(preds.len(), 40);
+    for r in &preds {
+        assert_eq!(r["score"], r[key], "{}", r["image"]);
+        let n: u16 = r["image"].trim_start_matches("mdb").parse().unwrap();
+        let w = n.div_ceil(2);
+        let planted = symmetric_lesion(w).is_some_and(|l| l.3[usize::from(n.is_multiple_of(2))]);
+        assert_eq!(
+            r["label"],
+            if planted { "1" } else { "0" },
+            "{}",
+            r["image"]
+        );
+    }
+    // women.csv: the labels from the generator; the AUC recounted from it.
+    let women = rows(&dir.join("women.csv"));
+    assert_eq!(women.len(), 20);
+    let (mut pos, mut neg) = (vec![], vec![]);
+    let mut both = None;
+    for w in &women {
+        let k: u16 = w["woman"].parse().unwrap();
+        let s: f64 = w["score"].parse().unwrap();
+        assert_eq!(
+            w["label"],
+            if symmetric_lesion(k).is_some() {
+                "1"
+            } else {
+                "0"
+            }
+        );
+        if k == 20 {
+            both = Some(s);
+        }
+        if symmetric_lesion(k).is_some() {
+            pos.push(s);
+        } else {
+            neg.push(s);
+        }
+    }
+    // Bound: a normal woman's two breasts are the same image turned chest wall left, so her
+    // `asym` features are exactly 0 while every one-sided woman's are not: the 6 one-sided
+    // women can rank above all 13 normal ones. Woman 20's breasts are identical too, so her
+    // `asym` is 0 and only `own` finds her: even ranked below every normal woman she would
+    // cost 13 of the 7 x 13 = 91 pairs, AUC 0.857; 0.85 allows that and nothing more.
+    let women_auc = auc(&pos, &neg);
+    let mut sorted = neg.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[6];
+    let both = both.unwrap();
+    eprintln!(
+        "women AUC {women_auc:.3}; woman 20 (both breasts) {both:.3}, normal median {median:.3}"
+    );
+    assert!(women_auc >= 0.85, "women AUC {women_auc}: {women:?}");
+    // The same lesion on both breasts is not cancelled: above the normal women's median.
+    assert!(
+        both > median,
+        "woman 20 (both breasts) {both} vs the normal women's median {median}"
+    );
+    // metrics.csv's women AUC of the model is women.csv's.
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let row = metrics
+        .lines()
+        .find(|l| l.starts_with(&format!("honest,{name},auc,")) && l.ends_with(",women,real"))
+        .unwrap();
+    let v: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+    assert!((v - women_auc).abs() < 1e-12, "{v} vs {women_auc}");
+    for p in ["films", "films_vs_normal_women", "women"] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(&format!("honest,{name},auc,"))
+                    && l.ends_with(&format!(",{p},real"))),
+            "{p}: {metrics}"
+        );
+    }
+    let table = std::fs::read_to_string(dir.join("table.md")).unwrap();
+    assert!(
+        table.contains(&format!("| **{name} (method)** | women | ")),
+        "{table}"
+    );
+    // The paired comparison with v1's configured method, on the three populations.
+    let comparisons = std::fs::read_to_string(dir.join("comparisons.csv")).unwrap();
+    assert_eq!(
+        comparisons
+            .lines()
+            .filter(|l| l.contains(name) && l.contains("Ensemble lesion+bilateral"))
+            .count(),
+        3,
+        "{comparisons}"
+    );
+    // report.html's headline table shows the configured headline, not v1's ensemble.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let start = html
+        .find("id=\"headline-table\"")
+        .expect("a headline table");
+    let table = &html[start..start + html[start..].find("</table>").unwrap()];
+    assert!(table.contains(name), "{table}");
+    assert!(!table.contains("lesion+bilateral"), "{table}");
+    let record = std::fs::read_to_string(out.join("run.json")).unwrap();
+    assert!(record.contains("\"candidates\": 72"), "{record}");
+    assert!(record.contains("\"unconverged\": 0"), "{record}");
 }
