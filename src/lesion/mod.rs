@@ -442,7 +442,7 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
     }
     let women = match &cfg.women {
         Some(wcfg) => {
-            let w = run_women(inputs, wcfg, &films, &folds, progress)?;
+            let w = run_women(inputs, wcfg, &films, &folds, &inner, progress)?;
             models.push(w.scores());
             Some(w)
         }
@@ -479,6 +479,7 @@ fn run_women(
     wcfg: &women::WomenConfig,
     films: &BTreeMap<ImageId, Film>,
     folds: &[Fold],
+    inner: &[Vec<(Vec<ImageId>, Vec<ImageId>)>],
     progress: &mut dyn Progress,
 ) -> anyhow::Result<women::WomenOutcome> {
     let kind = wcfg.kind()?;
@@ -515,7 +516,8 @@ fn run_women(
     progress.finish();
     let name = format!("{} women regional asymmetry", kind.display_name());
     let tests: Vec<Vec<ImageId>> = folds.iter().map(|f| f.test.clone()).collect();
-    let out = women::run(wcfg, &store, &pairs, films, &tests, name, maps)?;
+    let abnormal: BTreeMap<ImageId, bool> = films.iter().map(|(&id, f)| (id, f.abnormal)).collect();
+    let out = women::run(wcfg, &store, &pairs, &abnormal, &tests, inner, name, maps)?;
     if !out.unconverged.is_empty() {
         bail!(
             "the women model's logistic regressions did not converge within women.max_iter = {} \
@@ -529,8 +531,9 @@ fn run_women(
 }
 
 impl women::WomenOutcome {
-    /// Its scores as a model of the tables: films called abnormal at probability
-    /// [`WOMEN_THRESHOLD`], women scored by the women model itself.
+    /// Its scores as a model of the tables: each film and each woman called abnormal at its
+    /// outer fold's threshold (Youden's J on the training women's inner out-of-fold woman
+    /// scores), women scored by the women model itself.
     pub fn scores(&self) -> ModelScores {
         ModelScores {
             name: self.name.clone(),
@@ -538,22 +541,14 @@ impl women::WomenOutcome {
             predicted: self
                 .film_scores
                 .iter()
-                .map(|(&id, &s)| (id, s >= WOMEN_THRESHOLD))
+                .map(|(&id, &s)| (id, s >= self.threshold_of[&id]))
                 .collect(),
-            threshold_of: self
-                .film_scores
-                .keys()
-                .map(|&id| (id, WOMEN_THRESHOLD))
-                .collect(),
-            thresholds: Vec::new(),
+            threshold_of: self.threshold_of.clone(),
+            thresholds: self.thresholds.clone(),
             women: Some(self.woman_scores.clone()),
         }
     }
 }
-
-/// The women model's decision threshold: a mean of class-balanced probabilities, called
-/// abnormal at one half (fixed: there is no inner cross-validation to choose another).
-pub const WOMEN_THRESHOLD: f64 = 0.5;
 
 /// The headline's classifiers (every outer fold's and the final one of every member) must
 /// have converged: a run whose reported scores come from a fit stopped at the iteration cap

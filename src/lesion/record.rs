@@ -99,6 +99,13 @@ pub struct WomenRecord {
     pub candidates: usize,
     /// L-BFGS fits of every outer fold (women and side models) and how many did not converge.
     pub fits: Fits,
+    /// L-BFGS fits of the inner cross-validations that set the thresholds.
+    #[serde(default)]
+    pub inner_fits: Fits,
+    /// Each outer fold's threshold (Youden's J on inner out-of-fold woman scores); empty in
+    /// records written before the thresholds were chosen (films were then called at 0.5).
+    #[serde(default)]
+    pub thresholds: Vec<f64>,
     /// Maps per layer: counts, seconds, peak memory, cache directory.
     pub maps: Vec<super::women::LayerMaps>,
     /// Seconds of the models after the maps.
@@ -173,6 +180,8 @@ impl LesionRecord {
                 name: w.name.clone(),
                 candidates: w.candidates,
                 fits: w.fits,
+                inner_fits: w.inner_fits,
+                thresholds: w.thresholds.clone(),
                 maps: w.maps.clone(),
                 model_seconds: w.model_seconds,
             }),

@@ -650,9 +650,10 @@ pub fn markdown(outcome: &Outcome, evals: &[ModelEval], loc: &[Localisation]) ->
          film), **films vs normal women** (abnormal films against the films of women with no \
          abnormal film) and **women** (one case per woman, abnormal when any film is: the women \
          model's own woman score, for the other models the largest of her films' scores). Percent with 95% intervals, every one a percentile \
-         bootstrap over women; a film is called abnormal at its fold's threshold (chosen on \
-         its training women; the women model's at probability 0.5), a woman when any of her films \
-         is. The headline (**bold**) is \
+         bootstrap over women; a film is called abnormal at its fold's threshold (Youden's J on \
+         its training women's inner out-of-fold scores; the women model's on its woman scores), \
+         a woman when any of her films is (the women model: when her own score reaches it). \
+         The headline (**bold**) is \
          the configured method, fixed before the run; the other rows are ablations.{control}\n\n",
         outcome.films.len(),
         outcome.folds.len()
@@ -740,11 +741,24 @@ pub fn markdown(outcome: &Outcome, evals: &[ModelEval], loc: &[Localisation]) ->
     if let Some(w) = &outcome.women {
         s.push_str(&format!(
             "\n## The women model\n\n{}: the mean probability of {} logistic models \
-             (nothing chosen, no inner cross-validation), {} fits over the outer folds, {} not \
-             converged; {:.1} s after the maps. Films called abnormal at probability 0.5.\n\n\
+             (nothing chosen among them), {} fits over the outer folds, {} not converged; {} \
+             fits in the inner cross-validations that set each fold's threshold (Youden's J on \
+             the training women's inner out-of-fold woman scores: {}), {} not converged; {:.1} s \
+             after the maps.\n\n\
              | Layer | grid | maps | computed | backbone s | layer s (cache, regions) | peak RSS \
              MiB |\n|---|---|---|---|---|---|---|\n",
-            w.name, w.candidates, w.fits.fits, w.fits.unconverged, w.model_seconds
+            w.name,
+            w.candidates,
+            w.fits.fits,
+            w.fits.unconverged,
+            w.inner_fits.fits,
+            w.thresholds
+                .iter()
+                .map(|t| format!("{t:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            w.inner_fits.unconverged,
+            w.model_seconds
         ));
         for m in &w.maps {
             s.push_str(&format!(

@@ -663,8 +663,16 @@ pub struct WomenOutcome {
     pub candidates: usize,
     /// L-BFGS fits (women and side models of every outer fold).
     pub fits: Fits,
-    /// Fits that stopped at the iteration cap, named.
+    /// L-BFGS fits of the inner cross-validations that set the thresholds (counted; one that
+    /// stopped at the cap is not refused, as for the cell classifiers' inner fits).
+    pub inner_fits: Fits,
+    /// Outer fits that stopped at the iteration cap, named.
     pub unconverged: Vec<String>,
+    /// Each outer fold's threshold: Youden's J on its training women's inner out-of-fold
+    /// woman scores.
+    pub thresholds: Vec<f64>,
+    /// The threshold of every film (its outer fold's).
+    pub threshold_of: BTreeMap<ImageId, f64>,
     /// Map extraction per layer.
     pub maps: Vec<LayerMaps>,
     /// Seconds of the models (after the maps).
@@ -693,14 +701,110 @@ fn fit(
     Ok(LogisticRegression::fit(rows, dim, &y, None, &lc)?)
 }
 
+/// What one fit of a setting's models on `train` gives `test` (indices of women): per test
+/// woman the sum over the setting's candidates of sigmoid(woman logit), per test film (right,
+/// left) of sigmoid(woman logit + side logit).
+struct Part {
+    woman: Vec<f64>,
+    film: Vec<f64>,
+}
+
+/// The labels a fit needs: per film (right, left of each woman) and per woman.
+struct Labels<'a> {
+    film: &'a [bool],
+    woman: &'a [bool],
+}
+
+/// Fits the side model and every candidate of `setting` on the women `train` (normative
+/// statistics from its normal women only) and scores the women `test`. `what` names the fit in
+/// errors and in the list of unconverged fits.
+#[allow(clippy::too_many_arguments)]
+fn fit_and_score(
+    cfg: &WomenConfig,
+    setting: &Setting,
+    cands: &[&Candidate],
+    x: &[Vec<f32>],
+    dim: usize,
+    labels: &Labels<'_>,
+    (train, test): (&[usize], &[usize]),
+    what: &str,
+    fits: &mut Fits,
+    unconverged: &mut Vec<String>,
+) -> anyhow::Result<Part> {
+    let regions = setting.grid * setting.grid;
+    let normal: BTreeSet<usize> = train
+        .iter()
+        .copied()
+        .filter(|&w| !labels.woman[w])
+        .collect();
+    if normal.is_empty() || normal.len() == train.len() {
+        bail!("{what}: the training women hold a single class");
+    }
+    let all: Vec<usize> = train.iter().chain(test).copied().collect();
+    let feats = fold_features(x, regions, dim, &all, &normal);
+    let (ntr, nte) = (train.len(), test.len());
+    let mut check = |model: &LogisticRegression, name: String| {
+        fits.add(model.report().converged);
+        if !model.report().converged {
+            unconverged.push(name);
+        }
+    };
+    // Side model on the training films.
+    let side_rows: Vec<f32> = (0..2 * ntr).flat_map(|j| feats.side_row(j)).collect();
+    let side_y: Vec<bool> = train
+        .iter()
+        .flat_map(|&w| [labels.film[2 * w], labels.film[2 * w + 1]])
+        .collect();
+    let side = fit(&side_rows, dim + 1, &side_y, cfg.side_c, cfg)
+        .with_context(|| format!("side model, {}, {what}", setting.name()))?;
+    check(&side, format!("side model {} {what}", setting.name()));
+    let test_side_rows: Vec<f32> = (2 * ntr..2 * (ntr + nte))
+        .flat_map(|j| feats.side_row(j))
+        .collect();
+    let side_logits = side.decision_function(&test_side_rows)?;
+    let ytr: Vec<bool> = train.iter().map(|&w| labels.woman[w]).collect();
+    let mut part = Part {
+        woman: vec![0.0; nte],
+        film: vec![0.0; 2 * nte],
+    };
+    for cand in cands {
+        let rows: Vec<f32> = (0..ntr).flat_map(|i| feats.row(cand.features, i)).collect();
+        let d = rows.len() / ntr;
+        let name = format!(
+            "women model {} {} C = {}, {what}",
+            setting.name(),
+            cand.features.name(),
+            cand.c
+        );
+        let model = fit(&rows, d, &ytr, cand.c, cfg).with_context(|| name.clone())?;
+        check(&model, name);
+        let test_rows: Vec<f32> = (ntr..ntr + nte)
+            .flat_map(|i| feats.row(cand.features, i))
+            .collect();
+        let logits = model.decision_function(&test_rows)?;
+        for i in 0..nte {
+            part.woman[i] += sigmoid(logits[i]);
+            for s in 0..2 {
+                part.film[2 * i + s] += sigmoid(logits[i] + side_logits[2 * i + s]);
+            }
+        }
+    }
+    Ok(part)
+}
+
 /// The women model over the outer folds (`folds`: each fold's test films; both films of a
-/// woman in one fold).
+/// woman in one fold), `abnormal` the label of every film. `inner` lists each outer fold's inner folds (train, test films, grouped
+/// by woman inside its training women): the same candidates fitted on each inner training set
+/// score its inner test women, and Youden's J on those inner out-of-fold woman scores sets
+/// the fold's threshold, as the cell classifiers' thresholds are set.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     cfg: &WomenConfig,
     store: &RegionStore,
     women: &[(PatientId, ImageId, ImageId)],
-    films: &BTreeMap<ImageId, Film>,
+    abnormal: &BTreeMap<ImageId, bool>,
     folds: &[Vec<ImageId>],
+    inner: &[Vec<(Vec<ImageId>, Vec<ImageId>)>],
     name: String,
     maps: Vec<LayerMaps>,
 ) -> anyhow::Result<WomenOutcome> {
@@ -710,11 +814,38 @@ pub fn run(
     let n = women.len();
     let film_label: Vec<bool> = women
         .iter()
-        .flat_map(|(_, r, l)| [films[r].abnormal, films[l].abnormal])
-        .collect();
+        .flat_map(|(_, r, l)| [r, l])
+        .map(|id| {
+            abnormal
+                .get(id)
+                .copied()
+                .with_context(|| format!("film #{} has no label", id.ordinal()))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let yw: Vec<bool> = (0..n)
         .map(|w| film_label[2 * w] || film_label[2 * w + 1])
         .collect();
+    let labels = Labels {
+        film: &film_label,
+        woman: &yw,
+    };
+    let woman_of: BTreeMap<ImageId, usize> = women
+        .iter()
+        .enumerate()
+        .flat_map(|(w, (_, r, l))| [(*r, w), (*l, w)])
+        .collect();
+    // The women of a list of films (both films of a woman always travel together).
+    let women_in = |ids: &[ImageId]| -> anyhow::Result<Vec<usize>> {
+        let set: BTreeSet<usize> =
+            ids.iter()
+                .map(|id| {
+                    woman_of.get(id).copied().with_context(|| {
+                        format!("film #{} belongs to no paired woman", id.ordinal())
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+        Ok(set.into_iter().collect())
+    };
     let fold_of_woman: Vec<usize> = women
         .iter()
         .map(|(p, r, l)| {
@@ -726,86 +857,76 @@ pub fn run(
             }
         })
         .collect::<anyhow::Result<_>>()?;
+    if inner.len() != folds.len() {
+        bail!(
+            "{} outer folds but inner folds for {}",
+            folds.len(),
+            inner.len()
+        );
+    }
+    let inner_women: Vec<Vec<(Vec<usize>, Vec<usize>)>> = inner
+        .iter()
+        .map(|f| {
+            f.iter()
+                .map(|(tr, te)| Ok((women_in(tr)?, women_in(te)?)))
+                .collect::<anyhow::Result<_>>()
+        })
+        .collect::<anyhow::Result<_>>()?;
     let mut woman_sum = vec![0.0f64; n];
     let mut film_sum = vec![0.0f64; 2 * n];
+    // Per outer fold, every training woman's inner out-of-fold sum.
+    let mut inner_sum: Vec<BTreeMap<usize, f64>> = vec![BTreeMap::new(); folds.len()];
     let mut fits = Fits::default();
+    let mut inner_fits = Fits::default();
     let mut unconverged = Vec::new();
+    let mut inner_unconverged = Vec::new();
     for setting in &settings {
         let x: Vec<Vec<f32>> = (0..2 * n).map(|f| store.film(setting, f)).collect();
-        let regions = setting.grid * setting.grid;
         let dim = store.dim(setting);
+        let cands: Vec<&Candidate> = candidates
+            .iter()
+            .filter(|c| settings[c.setting] == *setting)
+            .collect();
         for fold in 0..folds.len() {
             let train: Vec<usize> = (0..n).filter(|&w| fold_of_woman[w] != fold).collect();
             let test: Vec<usize> = (0..n).filter(|&w| fold_of_woman[w] == fold).collect();
             if test.is_empty() {
                 continue;
             }
-            let normal: BTreeSet<usize> = train.iter().copied().filter(|&w| !yw[w]).collect();
-            if normal.is_empty() || normal.len() == train.len() {
-                bail!(
-                    "outer fold {}: the training women hold a single class",
-                    fold + 1
-                );
+            let what = format!("outer fold {}", fold + 1);
+            let part = fit_and_score(
+                cfg,
+                setting,
+                &cands,
+                &x,
+                dim,
+                &labels,
+                (&train, &test),
+                &what,
+                &mut fits,
+                &mut unconverged,
+            )?;
+            for (i, &w) in test.iter().enumerate() {
+                woman_sum[w] += part.woman[i];
+                film_sum[2 * w] += part.film[2 * i];
+                film_sum[2 * w + 1] += part.film[2 * i + 1];
             }
-            let all: Vec<usize> = train.iter().chain(&test).copied().collect();
-            let feats = fold_features(&x, regions, dim, &all, &normal);
-            let (ntr, nte) = (train.len(), test.len());
-            // Side model on the training films.
-            let side_dim = dim + 1;
-            let side_rows: Vec<f32> = (0..2 * ntr).flat_map(|j| feats.side_row(j)).collect();
-            let side_y: Vec<bool> = train
-                .iter()
-                .flat_map(|&w| [film_label[2 * w], film_label[2 * w + 1]])
-                .collect();
-            let side = fit(&side_rows, side_dim, &side_y, cfg.side_c, cfg)
-                .with_context(|| format!("side model, {}, fold {}", setting.name(), fold + 1))?;
-            fits.add(side.report().converged);
-            if !side.report().converged {
-                unconverged.push(format!(
-                    "side model {} outer fold {}",
-                    setting.name(),
-                    fold + 1
-                ));
-            }
-            let test_side_rows: Vec<f32> = (2 * ntr..2 * (ntr + nte))
-                .flat_map(|j| feats.side_row(j))
-                .collect();
-            let side_logits = side.decision_function(&test_side_rows)?;
-            let ytr: Vec<bool> = train.iter().map(|&w| yw[w]).collect();
-            for cand in candidates
-                .iter()
-                .filter(|c| settings[c.setting] == *setting)
-            {
-                let rows: Vec<f32> = (0..ntr).flat_map(|i| feats.row(cand.features, i)).collect();
-                let d = rows.len() / ntr;
-                let model = fit(&rows, d, &ytr, cand.c, cfg).with_context(|| {
-                    format!(
-                        "women model {} {} C = {}, fold {}",
-                        setting.name(),
-                        cand.features.name(),
-                        cand.c,
-                        fold + 1
-                    )
-                })?;
-                fits.add(model.report().converged);
-                if !model.report().converged {
-                    unconverged.push(format!(
-                        "women model {} {} C = {} outer fold {}",
-                        setting.name(),
-                        cand.features.name(),
-                        cand.c,
-                        fold + 1
-                    ));
-                }
-                let test_rows: Vec<f32> = (ntr..ntr + nte)
-                    .flat_map(|i| feats.row(cand.features, i))
-                    .collect();
-                let logits = model.decision_function(&test_rows)?;
-                for (i, &w) in test.iter().enumerate() {
-                    woman_sum[w] += sigmoid(logits[i]);
-                    for s in 0..2 {
-                        film_sum[2 * w + s] += sigmoid(logits[i] + side_logits[2 * i + s]);
-                    }
+            for (j, (itrain, itest)) in inner_women[fold].iter().enumerate() {
+                let what = format!("outer fold {}, inner fold {}", fold + 1, j + 1);
+                let part = fit_and_score(
+                    cfg,
+                    setting,
+                    &cands,
+                    &x,
+                    dim,
+                    &labels,
+                    (itrain, itest),
+                    &what,
+                    &mut inner_fits,
+                    &mut inner_unconverged,
+                )?;
+                for (i, &w) in itest.iter().enumerate() {
+                    *inner_sum[fold].entry(w).or_default() += part.woman[i];
                 }
             }
         }
@@ -818,13 +939,40 @@ pub fn run(
         film_scores.insert(*r, film_sum[2 * w] / k);
         film_scores.insert(*l, film_sum[2 * w + 1] / k);
     }
+    let thresholds: Vec<f64> = inner_sum
+        .iter()
+        .enumerate()
+        .map(|(fold, sums)| {
+            let (y, s): (Vec<bool>, Vec<f64>) =
+                sums.iter().map(|(&w, &sum)| (yw[w], sum / k)).unzip();
+            Ok(mias_eval::youden_threshold(&y, &s)
+                .with_context(|| {
+                    format!(
+                        "the women model's threshold of outer fold {}: inner out-of-fold scores",
+                        fold + 1
+                    )
+                })?
+                .threshold)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let threshold_of: BTreeMap<ImageId, f64> = women
+        .iter()
+        .enumerate()
+        .flat_map(|(w, (_, r, l))| {
+            let t = thresholds[fold_of_woman[w]];
+            [(*r, t), (*l, t)]
+        })
+        .collect();
     Ok(WomenOutcome {
         name,
         woman_scores,
         film_scores,
         candidates: candidates.len(),
         fits,
+        inner_fits,
         unconverged,
+        thresholds,
+        threshold_of,
         maps,
         model_seconds: start.elapsed().as_secs_f64(),
     })
@@ -833,6 +981,132 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The women model's leakage canary: the held-out women of outer fold 1 get other labels,
+    /// and some of them other features; the fold's threshold and the scores of those whose
+    /// features did not change stay bit-identical (their models saw none of the fold's women:
+    /// normative statistics, standardisation and fits all come from its training women).
+    #[test]
+    fn held_out_women_reach_no_fit_of_their_fold() {
+        const WOMEN: usize = 30;
+        let cfg = WomenConfig {
+            backbone: "vgg16".into(),
+            layers: vec!["last".into()],
+            grids: vec![2],
+            registrations: vec![Registration::Bbox],
+            features: vec![FeatureSet::Asym, FeatureSet::AsymOwn],
+            c_grid: vec![0.1],
+            side_c: 0.01,
+            tol: 1e-6,
+            max_iter: 500,
+        };
+        let id = |i: usize| ImageId::from_index(i).unwrap();
+        let women: Vec<(PatientId, ImageId, ImageId)> = (0..WOMEN)
+            .map(|w| (PatientId(w as u32 + 1), id(2 * w), id(2 * w + 1)))
+            .collect();
+        // Outer fold of woman w: w % 3; inner folds inside the training women: (w / 3) % 2.
+        let films_of = |ws: &[usize]| -> Vec<ImageId> {
+            ws.iter()
+                .flat_map(|&w| [id(2 * w), id(2 * w + 1)])
+                .collect()
+        };
+        let folds: Vec<Vec<ImageId>> = (0..3)
+            .map(|f| films_of(&(0..WOMEN).filter(|w| w % 3 == f).collect::<Vec<_>>()))
+            .collect();
+        let inner: Vec<Vec<(Vec<ImageId>, Vec<ImageId>)>> = (0..3)
+            .map(|f| {
+                let train: Vec<usize> = (0..WOMEN).filter(|w| w % 3 != f).collect();
+                (0..2)
+                    .map(|j| {
+                        let (te, tr): (Vec<usize>, Vec<usize>) =
+                            train.iter().partition(|&&w| (w / 3) % 2 == j);
+                        (films_of(&tr), films_of(&te))
+                    })
+                    .collect()
+            })
+            .collect();
+        // Two channels, 2 x 2 regions; an abnormal breast (women 0 and 1 mod 5, alternating
+        // sides) has its first region raised on channel 0. Noise from a fixed integer hash.
+        let noise = |f: usize, k: usize, salt: usize| -> f32 {
+            let h = (f * 7919 + k * 104_729 + salt * 1_299_709) % 1000;
+            h as f32 / 1000.0 - 0.5
+        };
+        let build = |changed: bool| {
+            let mut abnormal = BTreeMap::new();
+            let mut means = Vec::new();
+            for w in 0..WOMEN {
+                let held_out = w % 3 == 0;
+                let sick = w % 5 < 2;
+                // Fold 1's held-out women change labels, and those with w % 6 == 3 their
+                // features too.
+                let relabelled = changed && held_out;
+                let salt = usize::from(relabelled && w % 6 == 3);
+                for side in 0..2 {
+                    let f = 2 * w + side;
+                    let lesion = sick && side == (w / 2) % 2;
+                    let label = if relabelled {
+                        !sick && side == 0
+                    } else {
+                        lesion
+                    };
+                    abnormal.insert(id(f), label);
+                    let mut m: Vec<f32> = (0..8).map(|k| noise(f, k, salt)).collect();
+                    if lesion {
+                        m[0] += 2.0;
+                    }
+                    means.push(m);
+                }
+            }
+            let store = RegionStore {
+                channels: BTreeMap::from([(DenseLayer::Last, 2)]),
+                means: BTreeMap::from([((DenseLayer::Last, 2, Registration::Bbox), means)]),
+            };
+            (store, abnormal)
+        };
+        let run_on = |changed: bool| {
+            let (store, abnormal) = build(changed);
+            run(
+                &cfg,
+                &store,
+                &women,
+                &abnormal,
+                &folds,
+                &inner,
+                "canary".into(),
+                Vec::new(),
+            )
+            .unwrap()
+        };
+        let (a, b) = (run_on(false), run_on(true));
+        assert_eq!(a.thresholds[0].to_bits(), b.thresholds[0].to_bits());
+        let mut same = 0;
+        for w in (0..WOMEN).filter(|w| w % 3 == 0 && w % 6 != 3) {
+            let p = PatientId(w as u32 + 1);
+            assert_eq!(
+                a.woman_scores[&p].to_bits(),
+                b.woman_scores[&p].to_bits(),
+                "woman {w}"
+            );
+            for f in [2 * w, 2 * w + 1] {
+                assert_eq!(
+                    a.film_scores[&id(f)].to_bits(),
+                    b.film_scores[&id(f)].to_bits(),
+                    "film {f}"
+                );
+            }
+            same += 1;
+        }
+        assert_eq!(same, 5);
+        // The canary is alive: the women whose features changed moved, and so did the other
+        // folds, which trained on the changed women.
+        let moved = |w: usize| {
+            let p = PatientId(w as u32 + 1);
+            a.woman_scores[&p] != b.woman_scores[&p]
+        };
+        assert!((0..WOMEN).filter(|w| w % 6 == 3).all(moved));
+        assert!((0..WOMEN).filter(|w| w % 3 != 0).any(moved));
+        assert_ne!(a.thresholds[1].to_bits(), b.thresholds[1].to_bits());
+    }
 
     #[test]
     fn normative_z_leaves_the_woman_out() {
