@@ -99,8 +99,9 @@ pub struct Args {
     #[arg(long)]
     pub lesion_config: Option<PathBuf>,
     /// The negative control as a whole run: labels permuted by a permutation drawn from this
-    /// seed (recorded in run.json): over women for the paper method (the final heads too),
-    /// each film's label and lesions to another film for the lesion method.
+    /// seed (recorded in run.json), over women as units: the paper method's (the final heads
+    /// too), and the lesion method's, where each woman takes another woman's labels and
+    /// lesions side for side.
     #[arg(long)]
     pub permute_labels: Option<u64>,
     /// Compute only shard I of N of the features and dense maps into the cache, then stop
