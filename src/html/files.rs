@@ -126,6 +126,15 @@ impl MetricRow {
     }
 }
 
+/// The rows of a lesion metrics file: the lesion method's pre-specified figure is the pooled
+/// out-of-fold one, so its fold means (written since the populations) are not shown.
+pub fn pooled_rows(mut rows: Vec<MetricRow>) -> Vec<MetricRow> {
+    for r in &mut rows {
+        r.fold_mean = None;
+    }
+    rows
+}
+
 /// Every row of a metrics file.
 pub fn metric_rows(file: &CsvFile) -> anyhow::Result<Vec<MetricRow>> {
     let (protocol, model, metric) = (

@@ -7,7 +7,7 @@ use anyhow::Context;
 use mias_eval::{Quoted, percent_with_interval};
 use serde_json::Value;
 
-use super::files::{CsvFile, MetricRow, json_if_present, listing, metric_rows};
+use super::files::{CsvFile, MetricRow, json_if_present, listing, metric_rows, pooled_rows};
 use super::markdown;
 use super::page::{Cell, RowGroup, Table, escape, facts, figure, image_mime, link};
 
@@ -81,7 +81,7 @@ impl<'a> Run<'a> {
             record: json_if_present(&dir.join(crate::record::FILE))?,
             sweep_record: json_if_present(&dir.join("sweep.json"))?,
             paper: rows("metrics.csv")?,
-            lesion: rows("lesion/metrics.csv")?,
+            lesion: pooled_rows(rows("lesion/metrics.csv")?),
         })
     }
 
@@ -364,8 +364,14 @@ fn reproduce_record(r: &Value) -> String {
         .into_iter()
         .flatten()
     {
+        // The lesion record names a backbone as the command line does (`vgg16`); the table
+        // shows the name the paper's rows use (`VGG16`).
+        let backbone = text(m.get("backbone")).unwrap_or_default();
+        let shown = backbone
+            .parse::<mias_backbones::BackboneKind>()
+            .map_or(backbone, |k| k.display_name().to_string());
         rows.push(vec![
-            Cell::Text(text(m.get("backbone")).unwrap_or_default()),
+            Cell::Text(shown),
             Cell::Text(format!(
                 "lesion ({} x {} cells)",
                 text(m.get("grid")).unwrap_or_default(),
@@ -1211,7 +1217,7 @@ fn other_runs(run: &Run<'_>) -> anyhow::Result<String> {
     let mut rows = Vec::new();
     for sub in &subdirs {
         let rel = format!("lesion/{sub}/metrics.csv");
-        let metrics = metric_rows(&CsvFile::read(&run.dir.join(&rel))?)?;
+        let metrics = pooled_rows(metric_rows(&CsvFile::read(&run.dir.join(&rel))?)?);
         let refs: Vec<&MetricRow> = metrics.iter().collect();
         for model in distinct(refs.iter().map(|r| r.model.as_str())) {
             let label = refs
