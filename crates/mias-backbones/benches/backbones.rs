@@ -50,13 +50,9 @@ fn bench_backbones(c: &mut Criterion) {
             }
             for (precision, suffix) in precisions(&dev) {
                 let vb = weights::random_var_builder(0, &dev);
-                let bb = match models::build_at(kind, Flavor::Timm, precision, vb) {
-                    Ok(bb) => bb,
-                    Err(e) => {
-                        eprintln!("skipped {dev_name}_{kind}{suffix}: {e}");
-                        continue;
-                    }
-                };
+                // A model that does not build is a failure of the bench, never a skipped row.
+                let bb = models::build_at(kind, Flavor::Timm, precision, vb)
+                    .unwrap_or_else(|e| panic!("{dev_name}_{kind}{suffix}: building: {e}"));
                 let side = kind.native_side();
                 for batch in [1usize, 8] {
                     let x = Tensor::randn(0f32, 1.0, (batch, 3, side, side), &dev)
@@ -100,13 +96,8 @@ fn bench_dense(c: &mut Criterion) {
     for (dev_name, dev) in devices() {
         for (precision, suffix) in precisions(&dev) {
             let vb = weights::random_var_builder(0, &dev);
-            let bb = match models::build_at(kind, Flavor::Timm, precision, vb) {
-                Ok(bb) => bb,
-                Err(e) => {
-                    eprintln!("skipped {dev_name}_{kind}_dense{suffix}: {e}");
-                    continue;
-                }
-            };
+            let bb = models::build_at(kind, Flavor::Timm, precision, vb)
+                .unwrap_or_else(|e| panic!("{dev_name}_{kind}_dense{suffix}: building: {e}"));
             for side in DENSE_SIDES {
                 let x = Tensor::randn(0f32, 1.0, (1, 3, side, side), &dev)
                     .and_then(|x| x.to_dtype(DType::F32))
