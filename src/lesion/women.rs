@@ -846,16 +846,19 @@ pub fn run(
                 .collect::<anyhow::Result<_>>()?;
         Ok(set.into_iter().collect())
     };
+    let fold_of_film: BTreeMap<ImageId, usize> = folds
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| t.iter().map(move |&id| (id, i)))
+        .collect();
     let fold_of_woman: Vec<usize> = women
         .iter()
-        .map(|(p, r, l)| {
-            let fr = folds.iter().position(|t| t.contains(r));
-            let fl = folds.iter().position(|t| t.contains(l));
-            match (fr, fl) {
+        .map(
+            |(p, r, l)| match (fold_of_film.get(r).copied(), fold_of_film.get(l).copied()) {
                 (Some(a), Some(b)) if a == b => Ok(a),
                 _ => bail!("woman #{}: her films are not in one outer fold", p.0),
-            }
-        })
+            },
+        )
         .collect::<anyhow::Result<_>>()?;
     if inner.len() != folds.len() {
         bail!(

@@ -155,10 +155,7 @@ fn time_case(case: &str) -> Result<(BackboneKind, usize, usize, bool), String> {
         "b8" => 8,
         _ => return Err(unknown()),
     };
-    let kind = BackboneKind::ALL
-        .into_iter()
-        .find(|k| k.name() == name)
-        .ok_or_else(unknown)?;
+    let kind: BackboneKind = name.parse().map_err(|_| unknown())?;
     Ok((kind, batch, 224, false))
 }
 
