@@ -8,6 +8,9 @@
 //! (or bf16) runs one precision only.
 //!
 //! `benches/torch_reference.py` times timm on the same machine (2 threads) for the ratios.
+//!
+//! Like the `mias` command, the benches keep freed buffers for reuse
+//! ([`mias_backbones::reuse_freed_buffers`]).
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +42,7 @@ fn precisions(dev: &Device) -> Vec<(Precision, &'static str)> {
 }
 
 fn bench_backbones(c: &mut Criterion) {
+    mias_backbones::reuse_freed_buffers();
     // MIAS_BENCH_ONLY=vgg16,mobilenetv2 limits the backbones.
     let only = std::env::var("MIAS_BENCH_ONLY").ok();
     for (dev_name, dev) in devices() {
@@ -86,6 +90,7 @@ fn bench_backbones(c: &mut Criterion) {
 const DENSE_SIDES: [usize; 2] = [512, 1024];
 
 fn bench_dense(c: &mut Criterion) {
+    mias_backbones::reuse_freed_buffers();
     let only = std::env::var("MIAS_BENCH_ONLY").ok();
     if let Some(only) = &only
         && !only.split(',').any(|o| o == BackboneKind::Vgg16.name())

@@ -59,6 +59,8 @@ const BATCHES: [usize; 2] = [1, 8];
 const DENSE_SIDES: [usize; 2] = [512, 1024];
 
 fn main() -> ExitCode {
+    // As the `mias` command and the criterion benches run.
+    mias_backbones::reuse_freed_buffers();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("rss") => rss(&args[1..]),

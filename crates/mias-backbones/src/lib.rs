@@ -79,6 +79,7 @@ mod error;
 mod kernels;
 mod layers;
 mod load;
+mod memory;
 pub mod models;
 mod precision;
 #[cfg(test)]
@@ -88,5 +89,6 @@ pub mod weights;
 pub use backbone::{Backbone, BackboneKind, DenseLayer, Flavor, InputSpec, Normalization};
 pub use error::{Error, Result};
 pub use load::{load, load_at, load_with_provenance, load_with_provenance_at};
+pub use memory::{HEAP_BLOCK_LIMIT, reuse_freed_buffers};
 pub use precision::{Bf16Kernel, Bf16Matrix, KERNEL_ENV, Precision, amx_usable};
 pub use weights::{FetchOptions, Provenance, WeightsSource, random_var_builder};

@@ -370,13 +370,14 @@ unsafe fn gemm_cols(a: &PackedA, b: BSource, dest: Dest, kernel: Bf16Kernel, c0:
     let kp = a.kp;
     let npanels = (c1 - c0).div_ceil(NR);
     let mut packed = PACKED_B.take();
-    packed.clear();
-    packed.resize(npanels * kp * NR, 0);
+    // Not cleared: `pack_b` writes every word of the panels it is asked for, padding included.
+    if packed.len() < npanels * kp * NR {
+        packed.resize(npanels * kp * NR, 0);
+    }
     // SAFETY: the caller's rows hold columns c0..c1.
     unsafe { pack_b(b, a.k, c0, c1, &mut packed, kernel) };
     let mpanels = a.m.div_ceil(MR);
     let kblocks = kp.div_ceil(KCP);
-    let mut tile = [0f32; MR * NR];
     for kb in 0..kblocks {
         let q0 = kb * KCP;
         let q = KCP.min(kp - q0);
@@ -384,48 +385,49 @@ unsafe fn gemm_cols(a: &PackedA, b: BSource, dest: Dest, kernel: Bf16Kernel, c0:
         for np in 0..npanels {
             let bp = &packed[(np * kp + q0) * NR..(np * kp + q0 + q) * NR];
             let col = c0 + np * NR;
-            let cols = NR.min(c1 - col);
             for mp in 0..mpanels {
                 let ap = &a.data[(mp * kp + q0) * MR..(mp * kp + q0 + q) * MR];
+                let row0 = mp * MR;
+                let out = TileOut {
+                    // SAFETY: row row0, column col lies in the caller's destination.
+                    c: unsafe { dest.ptr.get().add(row0 * dest.ldc + col) },
+                    ldc: dest.ldc,
+                    rows: MR.min(a.m - row0),
+                    cols: NR.min(c1 - col),
+                    bias: dest.bias.map(|b| &b[row0..]),
+                    first,
+                    last,
+                    act: dest.act,
+                };
                 match kernel {
-                    // SAFETY: `select`/`best` chose this kernel only where the CPU has it.
+                    // SAFETY: `select`/`best` chose this kernel only where the CPU has it; the
+                    // tile's rows and columns lie in the destination.
                     #[cfg(target_arch = "x86_64")]
-                    Bf16Kernel::Avx512Bf16 => unsafe { micro_avx512(q, ap, bp, &mut tile) },
+                    Bf16Kernel::Avx512Bf16 => unsafe { micro_avx512(q, ap, bp, out) },
                     #[cfg(not(target_arch = "x86_64"))]
                     Bf16Kernel::Avx512Bf16 => unreachable!("avx512bf16 is never available here"),
-                    Bf16Kernel::Emulated => micro_emulated(q, ap, bp, &mut tile),
-                }
-                let row0 = mp * MR;
-                let rows = MR.min(a.m - row0);
-                for r in 0..rows {
-                    let i = row0 + r;
-                    // SAFETY: row i, columns col..col + cols lie in the caller's destination.
-                    let c = unsafe {
-                        std::slice::from_raw_parts_mut(dest.ptr.get().add(i * dest.ldc + col), cols)
-                    };
-                    let t = &tile[r * NR..r * NR + cols];
-                    let base = if first {
-                        dest.bias.map_or(0.0, |b| b[i])
-                    } else {
-                        0.0
-                    };
-                    match (first, last) {
-                        (true, false) => c.iter_mut().zip(t).for_each(|(c, &t)| *c = t + base),
-                        (false, false) => c.iter_mut().zip(t).for_each(|(c, &t)| *c += t),
-                        (true, true) => c
-                            .iter_mut()
-                            .zip(t)
-                            .for_each(|(c, &t)| *c = act(dest.act, t + base)),
-                        (false, true) => c
-                            .iter_mut()
-                            .zip(t)
-                            .for_each(|(c, &t)| *c = act(dest.act, *c + t)),
-                    }
+                    // SAFETY: as above.
+                    Bf16Kernel::Emulated => unsafe { micro_emulated(q, ap, bp, out) },
                 }
             }
         }
     }
     PACKED_B.set(packed);
+}
+
+/// Where a microkernel puts its `rows x cols` tile (at most `MR x NR`): `c[r * ldc + j]`. The
+/// first block of `k` starts from the bias (or zero), later ones add to what `c` holds; the last
+/// applies the activation.
+struct TileOut<'a> {
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    /// The bias from the tile's first row on.
+    bias: Option<&'a [f32]>,
+    first: bool,
+    last: bool,
+    act: Activation,
 }
 
 #[inline(always)]
@@ -516,10 +518,11 @@ unsafe fn pack_b_avx512(b: BSource, k: usize, c0: usize, c1: usize, out: &mut [u
     }
 }
 
-/// The `MR x NR` tile of `q` pairs of `k`, written row-major to `tile` (overwritten).
+/// The `MR x NR` tile of `q` pairs of `k`, from its registers straight to `out` (masked stores,
+/// the bias or the previous partial sum added, the activation applied on the last block).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-unsafe fn micro_avx512(q: usize, a: &[u32], b: &[u32], tile: &mut [f32; MR * NR]) {
+unsafe fn micro_avx512(q: usize, a: &[u32], b: &[u32], out: TileOut) {
     use std::arch::x86_64::*;
     debug_assert!(a.len() >= q * MR && b.len() >= q * NR);
     let mut c0 = [_mm512_setzero_ps(); MR];
@@ -538,11 +541,52 @@ unsafe fn micro_avx512(q: usize, a: &[u32], b: &[u32], tile: &mut [f32; MR * NR]
             }
         }
     }
+    let cols = out.cols;
+    let m0: __mmask16 = if cols >= 16 {
+        0xffff
+    } else {
+        ((1u32 << cols) - 1) as u16
+    };
+    let m1: __mmask16 = if cols >= 32 {
+        0xffff
+    } else if cols > 16 {
+        ((1u32 << (cols - 16)) - 1) as u16
+    } else {
+        0
+    };
+    let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
     for r in 0..MR {
-        // SAFETY: row r of the tile is 32 floats inside it.
+        if r >= out.rows {
+            break;
+        }
+        let (mut v0, mut v1) = (c0[r], c1[r]);
+        // SAFETY: row r < rows of the tile, its first `cols` columns (the masks), lie in the
+        // caller's destination.
         unsafe {
-            _mm512_storeu_ps(tile.as_mut_ptr().add(r * NR), c0[r]);
-            _mm512_storeu_ps(tile.as_mut_ptr().add(r * NR + 16), c1[r]);
+            let p = out.c.add(r * out.ldc);
+            if !out.first {
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, p));
+                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, p.add(16)));
+            } else if let Some(bias) = out.bias {
+                let bv = _mm512_set1_ps(bias[r]);
+                v0 = _mm512_add_ps(v0, bv);
+                v1 = _mm512_add_ps(v1, bv);
+            }
+            if out.last {
+                match out.act {
+                    Activation::None => {}
+                    Activation::Relu => {
+                        v0 = _mm512_max_ps(v0, zero);
+                        v1 = _mm512_max_ps(v1, zero);
+                    }
+                    Activation::Relu6 => {
+                        v0 = _mm512_min_ps(_mm512_max_ps(v0, zero), six);
+                        v1 = _mm512_min_ps(_mm512_max_ps(v1, zero), six);
+                    }
+                }
+            }
+            _mm512_mask_storeu_ps(p, m0, v0);
+            _mm512_mask_storeu_ps(p.add(16), m1, v1);
         }
     }
 }
@@ -550,8 +594,11 @@ unsafe fn micro_avx512(q: usize, a: &[u32], b: &[u32], tile: &mut [f32; MR * NR]
 /// [`micro_avx512`] in portable Rust, with `VDPBF16PS`'s arithmetic: per lane
 /// `acc += a_hi * b_hi` then `acc += a_lo * b_lo`, each product exact in f32 (two 8-bit
 /// significands), each sum rounded to nearest.
-fn micro_emulated(q: usize, a: &[u32], b: &[u32], tile: &mut [f32; MR * NR]) {
-    tile.fill(0.0);
+///
+/// # Safety
+/// `out` must describe rows and columns of a destination the caller may write.
+unsafe fn micro_emulated(q: usize, a: &[u32], b: &[u32], out: TileOut) {
+    let mut tile = [0f32; MR * NR];
     for p in 0..q {
         let bw = &b[p * NR..(p + 1) * NR];
         let mut blo = [0f32; NR];
@@ -567,6 +614,21 @@ fn micro_emulated(q: usize, a: &[u32], b: &[u32], tile: &mut [f32; MR * NR]) {
             for c in 0..NR {
                 row[c] = (row[c] + ahi * bhi[c]) + alo * blo[c];
             }
+        }
+    }
+    for r in 0..out.rows {
+        // SAFETY: row r, columns 0..cols of the tile lie in the caller's destination.
+        let c = unsafe { std::slice::from_raw_parts_mut(out.c.add(r * out.ldc), out.cols) };
+        let t = &tile[r * NR..r * NR + out.cols];
+        // As the AVX-512 kernel: the bias (when there is one) or the partial sum is added to the
+        // block's products, then the activation.
+        for (c, &t) in c.iter_mut().zip(t) {
+            let v = match (out.first, out.bias) {
+                (false, _) => *c + t,
+                (true, Some(bias)) => t + bias[r],
+                (true, None) => t,
+            };
+            *c = if out.last { act(out.act, v) } else { v };
         }
     }
 }

@@ -177,8 +177,8 @@ mod tests {
 
     #[test]
     fn every_compiled_variant_agrees_with_the_reference() {
-        // The op picks one variant per CPU; run the others by hand on a stride-2 and a stride-1
-        // plane, sum and max.
+        // The op picks one variant per CPU; run the others by hand on planes of strides 1, 2 (the
+        // padded row starting on an even and an odd column) and 3, sum and max.
         let mut rng = ChaCha8Rng::seed_from_u64(8);
         let mut variants = vec![PlaneKernel::Generic];
         #[cfg(target_arch = "x86_64")]
@@ -192,7 +192,12 @@ mod tests {
                 variants.push(PlaneKernel::Avx2);
             }
         }
-        for (stride, pad) in [(2, [0, 1, 0, 1]), (1, [1, 1, 1, 1])] {
+        for (stride, pad) in [
+            (2, [0, 1, 0, 1]),
+            (2, [1, 1, 1, 1]),
+            (1, [1, 1, 1, 1]),
+            (3, [2, 0, 1, 2]),
+        ] {
             let (h, w, k) = (23, 19, 3);
             let x = random(&[1, 1, h, w], &mut rng);
             let wt = random(&[1, 1, k, k], &mut rng);

@@ -236,43 +236,82 @@ fn plane_forward<const FMA: bool, const AVX512: bool>(
     let flat_chunks = flat.div_ceil(CHUNK) * CHUNK;
     // Phases, then slack for reads past the last phase by the dropped outputs, then the output.
     let phases_len = s * s * phase_len + qw + CHUNK;
-    scratch.clear();
-    scratch.resize(phases_len + flat_chunks, op.fill);
-    let (phases, full) = scratch.split_at_mut(phases_len);
-    for y in 0..ph {
-        let Some(iy) = y.checked_sub(pt).filter(|&iy| iy < h) else {
-            continue;
-        };
-        let src_row = &src[iy * w..(iy + 1) * w];
-        // Padded columns x with 0 <= x - pl < w.
-        let (x_lo, x_hi) = (pl.min(pw), (pl + w).min(pw));
-        if x_lo >= x_hi {
-            continue;
-        }
-        if s == 1 {
-            phases[y * qw + x_lo..y * qw + x_hi].copy_from_slice(&src_row[x_lo - pl..x_hi - pl]);
-        } else {
-            // Phase px holds the padded columns x = j * s + px.
-            for px in 0..s {
-                let j_lo = x_lo.saturating_sub(px).div_ceil(s);
-                let j_hi = x_hi.saturating_sub(px).div_ceil(s);
-                let row0 = ((y % s) * s + px) * phase_len + (y / s) * qw;
-                for (j, d) in phases[row0 + j_lo..row0 + j_hi.max(j_lo)]
-                    .iter_mut()
-                    .enumerate()
-                {
-                    *d = src_row[(j_lo + j) * s + px - pl];
+    // Grown, never cleared: every phase cell and the slack are written below, and the tap loop
+    // writes all of `full`.
+    if scratch.len() < phases_len + flat_chunks {
+        scratch.resize(phases_len + flat_chunks, op.fill);
+    }
+    let (phases, rest) = scratch.split_at_mut(phases_len);
+    let full = &mut rest[..flat_chunks];
+    phases[s * s * phase_len..].fill(op.fill);
+    // Padded columns x with 0 <= x - pl < w.
+    let (x_lo, x_hi) = (pl.min(pw), (pl + w).min(pw));
+    for y in 0..qh * s {
+        let src_row = y
+            .checked_sub(pt)
+            .filter(|&iy| y < ph && iy < h && x_lo < x_hi)
+            .map(|iy| &src[iy * w..(iy + 1) * w]);
+        // Row y / s of phase (y % s, px) holds the padded cells (y, j * s + px).
+        let row_at = |px: usize| ((y % s) * s + px) * phase_len + (y / s) * qw;
+        match (s, src_row) {
+            (_, None) => {
+                for px in 0..s {
+                    phases[row_at(px)..row_at(px) + qw].fill(op.fill);
+                }
+            }
+            (1, Some(src_row)) => {
+                let row = &mut phases[row_at(0)..row_at(0) + qw];
+                row[..x_lo].fill(op.fill);
+                row[x_lo..x_hi].copy_from_slice(&src_row[x_lo - pl..x_hi - pl]);
+                row[x_hi..].fill(op.fill);
+            }
+            (2, Some(src_row)) => {
+                let (even, odd) = phases[row_at(0)..].split_at_mut(phase_len);
+                split_pairs(
+                    src_row,
+                    pl,
+                    x_lo,
+                    x_hi,
+                    op.fill,
+                    &mut even[..qw],
+                    &mut odd[..qw],
+                );
+            }
+            (_, Some(src_row)) => {
+                for px in 0..s {
+                    let j_lo = x_lo.saturating_sub(px).div_ceil(s);
+                    let j_hi = x_hi.saturating_sub(px).div_ceil(s).max(j_lo);
+                    let row = &mut phases[row_at(px)..row_at(px) + qw];
+                    row[..j_lo].fill(op.fill);
+                    for (j, d) in row[j_lo..j_hi].iter_mut().enumerate() {
+                        *d = src_row[(j_lo + j) * s + px - pl];
+                    }
+                    row[j_hi..].fill(op.fill);
                 }
             }
         }
     }
-    let taps: Vec<(usize, f32)> = (0..kh)
-        .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
-        .map(|(ky, kx)| {
-            let phase = (ky % s) * s + kx % s;
-            (phase * phase_len + (ky / s) * qw + kx / s, k[ky * kw + kx])
-        })
-        .collect();
+    // The window's taps (offset into `phases`, weight); on the stack for windows up to 8x8.
+    let mut on_stack = [(0usize, 0f32); 64];
+    let heap: Vec<(usize, f32)>;
+    let tap = |ky: usize, kx: usize| {
+        let phase = (ky % s) * s + kx % s;
+        (phase * phase_len + (ky / s) * qw + kx / s, k[ky * kw + kx])
+    };
+    let taps: &[(usize, f32)] = if kh * kw <= on_stack.len() {
+        for ky in 0..kh {
+            for kx in 0..kw {
+                on_stack[ky * kw + kx] = tap(ky, kx);
+            }
+        }
+        &on_stack[..kh * kw]
+    } else {
+        heap = (0..kh)
+            .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
+            .map(|(ky, kx)| tap(ky, kx))
+            .collect();
+        &heap
+    };
     // Every read of the tap loop lies below `max offset + full.len()`.
     let max_off = taps.iter().map(|t| t.0).max().unwrap_or(0);
     assert!(
@@ -285,21 +324,21 @@ fn plane_forward<const FMA: bool, const AVX512: bool>(
         // assertion above) and writes within `full`.
         unsafe {
             if op.max {
-                taps_avx512::<true>(phases, &taps, op.init, full)
+                taps_avx512::<true>(phases, taps, op.init, full)
             } else {
-                taps_avx512::<false>(phases, &taps, op.init, full)
+                taps_avx512::<false>(phases, taps, op.init, full)
             }
         }
     } else if op.max {
-        taps_portable::<FMA, true>(phases, &taps, op.init, full);
+        taps_portable::<FMA, true>(phases, taps, op.init, full);
     } else {
-        taps_portable::<FMA, false>(phases, &taps, op.init, full);
+        taps_portable::<FMA, false>(phases, taps, op.init, full);
     }
     #[cfg(not(target_arch = "x86_64"))]
     if op.max {
-        taps_portable::<FMA, true>(phases, &taps, op.init, full);
+        taps_portable::<FMA, true>(phases, taps, op.init, full);
     } else {
-        taps_portable::<FMA, false>(phases, &taps, op.init, full);
+        taps_portable::<FMA, false>(phases, taps, op.init, full);
     }
     for oy in 0..oh {
         let row = &mut dst[oy * ow..(oy + 1) * ow];
@@ -312,5 +351,43 @@ fn plane_forward<const FMA: bool, const AVX512: bool>(
                 .zip(from)
                 .for_each(|(d, &v)| *d = v.clamp(0.0, 6.0)),
         }
+    }
+}
+
+/// Splits the padded columns `x_lo..x_hi` of one input row (`src_row[x - pl]`) into the rows of
+/// the two stride-2 phases, `even[x / 2]` for even `x` and `odd[x / 2]` for odd `x`, every other
+/// cell of both rows set to `fill`. The body reads the row in pairs, which the compiler turns
+/// into vector deinterleaves.
+#[inline(always)]
+fn split_pairs(
+    src_row: &[f32],
+    pl: usize,
+    x_lo: usize,
+    x_hi: usize,
+    fill: f32,
+    even: &mut [f32],
+    odd: &mut [f32],
+) {
+    even.fill(fill);
+    odd.fill(fill);
+    let mut x = x_lo;
+    if x % 2 == 1 && x < x_hi {
+        odd[x / 2] = src_row[x - pl];
+        x += 1;
+    }
+    let pairs = (x_hi - x) / 2;
+    let j0 = x / 2;
+    let from = &src_row[x - pl..x - pl + 2 * pairs];
+    for ((e, o), pair) in even[j0..j0 + pairs]
+        .iter_mut()
+        .zip(&mut odd[j0..j0 + pairs])
+        .zip(from.chunks_exact(2))
+    {
+        *e = pair[0];
+        *o = pair[1];
+    }
+    x += 2 * pairs;
+    if x < x_hi {
+        even[x / 2] = src_row[x - pl];
     }
 }
