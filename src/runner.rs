@@ -169,19 +169,31 @@ impl Runner {
         spec: MapSpec,
         view: u32,
     ) -> anyhow::Result<Vec<f32>> {
+        let mut maps = self.dense_maps(film, spec.side, &[spec.layer], view)?;
+        Ok(maps.remove(0))
+    }
+
+    /// [`Runner::dense_map`] of each of `layers` (in that order) at input side `side`, from one
+    /// forward pass where the backbone shares it ([`Backbone::dense_maps`]).
+    pub fn dense_maps(
+        &mut self,
+        film: &GrayImage,
+        side: u32,
+        layers: &[DenseLayer],
+        view: u32,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
         let kind = self.member.kind;
-        let prep = spec.preprocess(&self.member);
-        let side = spec.side as usize;
+        let prep = Preprocess::new(side, kind.input(self.member.flavor).norm);
+        let px = side as usize;
         let device = self.device.clone();
-        let x = Tensor::from_vec(prep.chw(&map_view(film, view)), (1, 3, side, side), &device)?;
-        let map = self
+        let x = Tensor::from_vec(prep.chw(&map_view(film, view)), (1, 3, px, px), &device)?;
+        let maps = self
             .backbone()?
-            .dense_map(&x, spec.layer)
-            .with_context(|| format!("{kind} dense map at {} px", spec.side))?;
-        Ok(map
-            .flatten_all()?
-            .to_device(&Device::Cpu)?
-            .to_vec1::<f32>()?)
+            .dense_maps(&x, layers)
+            .with_context(|| format!("{kind} dense map at {side} px"))?;
+        maps.iter()
+            .map(|m| Ok(m.flatten_all()?.to_device(&Device::Cpu)?.to_vec1::<f32>()?))
+            .collect()
     }
 }
 

@@ -134,12 +134,25 @@ pub struct Extraction<'a> {
     pub device: &'a Device,
 }
 
+/// Maps of further layers that a later stage reads (the women model's), taken from the same
+/// forward pass as a film's `last` map of the view that stage wants, where the cache lacks them
+/// (a backbone that shares the pass, VGG16, then computes `conv4_3` with `conv5_3` for free).
+/// They go to the cache under their own keys ([`dense_key`]), where the later stage finds them.
+pub struct AlsoMaps {
+    /// The layers, `last` not among them.
+    pub layers: Vec<DenseLayer>,
+    /// The view each film's maps are wanted of; films not here get none.
+    pub views: BTreeMap<ImageId, u32>,
+}
+
 /// Every film's cells for `member`: maps from the cache or the backbone (loaded only when a
-/// map is missing), breast cells kept. `progress(n)` is called as maps complete.
+/// map is missing), breast cells kept; the maps `also` names are computed in the same passes
+/// and cached. `progress(n)` is called as maps complete.
 pub fn member_cells(
     ex: &Extraction<'_>,
     member: &Member,
     films: &[Labelled<'_>],
+    also: Option<&AlsoMaps>,
     mut progress: impl FnMut(usize),
 ) -> anyhow::Result<(MemberCells, MapStats)> {
     let start = std::time::Instant::now();
@@ -148,6 +161,18 @@ pub fn member_cells(
     let grid = spec.grid(member);
     let dim = spec.channels(member);
     let len = dim * grid * grid;
+    let also_keys: Vec<(DenseLayer, CacheKey)> = also
+        .map(|a| {
+            a.layers
+                .iter()
+                .filter(|&&l| l != DenseLayer::Last)
+                .map(|&layer| {
+                    let key = dense_key(member, MapSpec { layer, ..spec }, ex.dataset);
+                    (layer, key)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut runner = Runner::new(member, ex.device);
     let mut stats = MapStats::default();
     let mut images = BTreeMap::new();
@@ -158,19 +183,45 @@ pub fn member_cells(
             .image(film.id)
             .with_context(|| format!("reading image {name}"))?;
         let items: Vec<(ImageId, u32)> = VIEWS.iter().map(|&v| (film.id, v)).collect();
+        // The further maps this film's pass should bring along: those the cache lacks.
+        let also_view = also.and_then(|a| a.views.get(&film.id).copied());
+        let mut missing = Vec::new();
+        if let Some(view) = also_view {
+            for (layer, key) in &also_keys {
+                if !ex.cache.entry_path(key, film.id, view)?.is_file() {
+                    missing.push((*layer, key));
+                }
+            }
+        }
+        let mut brought: Vec<Vec<f32>> = Vec::new();
         let compute = |wanted: &[(ImageId, u32)]| -> anyhow::Result<Vec<Vec<f32>>> {
             wanted
                 .iter()
                 .map(|&(_, view)| {
-                    runner
-                        .dense_map(&image, spec, view)
-                        .with_context(|| format!("{} dense map of {name}", member.kind))
+                    let context = || format!("{} dense map of {name}", member.kind);
+                    if Some(view) != also_view || missing.is_empty() {
+                        return runner.dense_map(&image, spec, view).with_context(context);
+                    }
+                    let layers: Vec<DenseLayer> = std::iter::once(DenseLayer::Last)
+                        .chain(missing.iter().map(|(l, _)| *l))
+                        .collect();
+                    let mut maps = runner
+                        .dense_maps(&image, ex.side, &layers, view)
+                        .with_context(context)?;
+                    let last = maps.remove(0);
+                    brought = maps;
+                    Ok(last)
                 })
                 .collect()
         };
         let fetched = ex
             .cache
             .get_or_compute(&key, &items, len, 1, compute, &mut progress)?;
+        if let Some(view) = also_view {
+            for ((_, key), values) in missing.iter().zip(&brought) {
+                ex.cache.put(key, film.id, view, values)?;
+            }
+        }
         stats.maps += items.len();
         stats.computed += fetched.computed;
         stats.replaced += fetched.replaced;

@@ -300,6 +300,7 @@ pub fn warm_cache(
     let mine: Vec<Labelled<'_>> = shard.select(&all, |l| l.id).into_iter().cloned().collect();
     let ex = inputs.extraction();
     let mut stats = Vec::new();
+    let ids: Vec<ImageId> = mine.iter().map(|l| l.id).collect();
     for member in inputs.members {
         progress.begin(
             &format!(
@@ -308,7 +309,8 @@ pub fn warm_cache(
             ),
             mine.len() * maps::VIEWS.len(),
         );
-        let got = maps::member_cells(&ex, member, &mine, |n| progress.advance(n));
+        let also = women_maps_of(cfg, inputs.dataset, member, &ids)?;
+        let got = maps::member_cells(&ex, member, &mine, also.as_ref(), |n| progress.advance(n));
         progress.finish();
         stats.push((member.kind, got?.1));
     }
@@ -317,7 +319,6 @@ pub fn warm_cache(
     if let Some(wcfg) = &cfg.women {
         let kind = wcfg.kind()?;
         if let Some(member) = inputs.members.iter().find(|m| m.kind == kind) {
-            let ids: Vec<ImageId> = mine.iter().map(|l| l.id).collect();
             let layers = wcfg.layer_set()?;
             progress.begin(
                 &format!("{kind} women model maps, shard {shard}"),
@@ -388,8 +389,11 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
             ),
             labelled.len() * maps::VIEWS.len(),
         );
-        let (cells, map_stats) =
-            maps::member_cells(&ex, member, &labelled, |n| progress.advance(n))?;
+        let ids: Vec<ImageId> = labelled.iter().map(|l| l.id).collect();
+        let also = women_maps_of(cfg, inputs.dataset, member, &ids)?;
+        let (cells, map_stats) = maps::member_cells(&ex, member, &labelled, also.as_ref(), |n| {
+            progress.advance(n)
+        })?;
         progress.finish();
         let start = std::time::Instant::now();
         progress.begin(
@@ -469,6 +473,20 @@ pub fn run(inputs: &Inputs<'_>, progress: &mut dyn Progress) -> anyhow::Result<O
         women,
         headline,
     })
+}
+
+/// The women model's further maps (its `previous_stage` map) for `member`'s pass over `films`,
+/// when the run has a women model on `member`'s backbone: one forward pass gives both.
+fn women_maps_of(
+    cfg: &LesionConfig,
+    dataset: &Dataset,
+    member: &Member,
+    films: &[ImageId],
+) -> anyhow::Result<Option<maps::AlsoMaps>> {
+    match &cfg.women {
+        Some(w) if w.kind()? == member.kind => Ok(Some(women::also_maps(w, dataset, films)?)),
+        _ => Ok(None),
+    }
 }
 
 /// The women model ([`women`]): its backbone's maps turned chest wall left, region means,

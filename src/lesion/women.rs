@@ -6,7 +6,9 @@
 //!    method's maps; a left film is view 0), by the side the dataset gives (Mini-MIAS:
 //!    [`mias_data::info::mdb_side`]; a collection: its manifest's laterality).
 //! 2. Dense maps of `layers` at the lesion method's `side` through the [`Runner`] and the
-//!    feature cache (the `last` map of both views is the cell classifier's, already cached).
+//!    feature cache (the `last` map of both views is the cell classifier's, already cached;
+//!    the other layers come from that classifier's forward pass over the film's view,
+//!    [`also_maps`], when the cache lacks them, so they are usually cached too).
 //! 3. The breast mask of the turned film, its cells (mask fraction >= 0.5) and their regions
 //!    ([`super::regions`]); a region's feature is the mean of its breast cells.
 //! 4. Per outer fold, from the training women only: the normative mean and standard deviation
@@ -258,6 +260,26 @@ pub fn view_of(side: Side) -> u32 {
         Side::Right => 1,
         Side::Left => 0,
     }
+}
+
+/// The maps the women model reads beyond the cell classifier's `last` ones, for the member
+/// pass to bring along ([`super::maps::AlsoMaps`]): `cfg`'s layers of each film of `films`
+/// turned chest wall left. A film without a side gets none here; the women stage names it.
+pub fn also_maps(
+    cfg: &WomenConfig,
+    dataset: &Dataset,
+    films: &[ImageId],
+) -> anyhow::Result<super::maps::AlsoMaps> {
+    let layers = cfg
+        .layer_set()?
+        .into_iter()
+        .filter(|&l| l != DenseLayer::Last)
+        .collect();
+    let views = films
+        .iter()
+        .filter_map(|&id| Some((id, view_of(film_side(dataset, id).ok()?))))
+        .collect();
+    Ok(super::maps::AlsoMaps { layers, views })
 }
 
 /// The women of `films`, each as (woman, right film, left film), in woman order; an error

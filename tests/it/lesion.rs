@@ -124,6 +124,17 @@ fn run_lesion(root: &Path, weights: &Path, out: &str, extra: &[&str]) -> PathBuf
 
 /// `reproduce --methods lesion` on the dataset `root/data`.
 fn run_lesion_on(root: &Path, data: &str, weights: &Path, out: &str, extra: &[&str]) -> PathBuf {
+    run_lesion_logged(root, data, weights, out, extra).0
+}
+
+/// [`run_lesion_on`], with what the run printed on stderr.
+fn run_lesion_logged(
+    root: &Path,
+    data: &str,
+    weights: &Path,
+    out: &str,
+    extra: &[&str],
+) -> (PathBuf, String) {
     let data = root.join(data);
     let out = root.join(out);
     let mut args: Vec<String> = [
@@ -146,8 +157,9 @@ fn run_lesion_on(root: &Path, data: &str, weights: &Path, out: &str, extra: &[&s
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = mias(&refs, &root.join("cache"));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{stderr}");
+    (out, stderr)
 }
 
 /// predictions.csv as rows of (column name -> value).
@@ -804,10 +816,32 @@ fn the_women_model_finds_women_with_a_lesion_on_one_or_both_breasts() {
     make_symmetric_dataset(&root.join("data"));
     std::fs::write(root.join("lesion.toml"), WOMEN_CONFIG).unwrap();
     // `--shard I/N` fills the cache with the women model's maps too: the run after the two
-    // shards computes none.
+    // shards computes none. The women model's `previous_stage` maps come with the member's
+    // passes over the films (each film's turned view), so the shards compute the member's 40
+    // films x 2 views and nothing more (one pass per layer would be 40 more).
+    let mut computed = 0;
     for shard in ["1/2", "2/2"] {
-        run_lesion(root, &weights, "shard", &["--shard", shard]);
+        // One line per pass over the shard's films: `shard 1/2: mobilenetv2: 40 maps, 40
+        // computed` (the member's), then the women model's.
+        let (_, log) = run_lesion_logged(root, "data", &weights, "shard", &["--shard", shard]);
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with(&format!("shard {shard}: mobilenetv2:")))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            2,
+            "member and women passes of shard {shard}:\n{log}"
+        );
+        for line in lines {
+            let n: usize = line
+                .strip_suffix(" computed")
+                .and_then(|head| head.rsplit_once(", ")?.1.parse().ok())
+                .unwrap_or_else(|| panic!("no `, N computed` at the end of {line:?}"));
+            computed += n;
+        }
     }
+    assert_eq!(computed, 80, "maps computed by the two shards");
     let start = std::time::Instant::now();
     let out = run_lesion(root, &weights, "out", &[]);
     eprintln!("women model run: {:.1} s", start.elapsed().as_secs_f64());

@@ -292,6 +292,14 @@ pub trait Backbone: Send + Sync {
     /// 160 MiB of weights (the Winograd copies included): the whole process peaked at 336 MiB at
     /// 512 px and 737 MiB at 1024.
     fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor>;
+
+    /// The dense maps of `layers`, in that order, each as [`Backbone::dense_map`] gives it (the
+    /// same values, bit for bit). VGG16 computes them in one forward pass, the layers they share
+    /// run once (its `previous_stage` map comes free with `last`); the other backbones run one
+    /// pass per layer (the default).
+    fn dense_maps(&self, xs: &Tensor, layers: &[DenseLayer]) -> Result<Vec<Tensor>> {
+        layers.iter().map(|&l| self.dense_map(xs, l)).collect()
+    }
 }
 
 #[cfg(test)]

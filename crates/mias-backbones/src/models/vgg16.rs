@@ -119,6 +119,36 @@ impl Vgg16 {
     pub fn forward_dense(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
         let (_, h, w) = check_input("vgg16", xs, 32)?;
         BackboneKind::Vgg16.dense_grid(layer, h, w)?;
+        self.run(xs, &self.layers[..self.dense_stop(layer)])
+    }
+
+    /// The dense maps of `layers` (in that order) from one pass: the steps up to the deepest
+    /// one run once, each map taken where its layer ends.
+    pub fn forward_dense_all(&self, xs: &Tensor, layers: &[DenseLayer]) -> Result<Vec<Tensor>> {
+        let (_, h, w) = check_input("vgg16", xs, 32)?;
+        let mut stops = Vec::with_capacity(layers.len());
+        for &layer in layers {
+            BackboneKind::Vgg16.dense_grid(layer, h, w)?;
+            stops.push(self.dense_stop(layer));
+        }
+        let mut order = stops.clone();
+        order.sort_unstable();
+        order.dedup();
+        let mut maps: Vec<Option<Tensor>> = vec![None; layers.len()];
+        let (mut x, mut done) = (xs.clone(), 0);
+        for stop in order {
+            x = self.run(&x, &self.layers[done..stop])?;
+            done = stop;
+            for (map, _) in maps.iter_mut().zip(&stops).filter(|(_, s)| **s == stop) {
+                *map = Some(x.clone());
+            }
+        }
+        Ok(maps.into_iter().flatten().collect())
+    }
+
+    /// The index of the step after `layer`'s map: the last max pool for [`DenseLayer::Last`],
+    /// the one before it for [`DenseLayer::PreviousStage`].
+    fn dense_stop(&self, layer: DenseLayer) -> usize {
         let pools_left = match layer {
             DenseLayer::Last => 1,
             DenseLayer::PreviousStage => 2,
@@ -127,8 +157,7 @@ impl Vgg16 {
             .filter(|(_, s)| matches!(s, Step::Pool))
             .map(|(i, _)| i)
             .collect();
-        let stop = pools[pools.len() - pools_left];
-        self.run(xs, &self.layers[..stop])
+        pools[pools.len() - pools_left]
     }
 
     fn run(&self, xs: &Tensor, steps: &[Step]) -> Result<Tensor> {
@@ -162,5 +191,9 @@ impl Backbone for Vgg16 {
 
     fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
         self.forward_dense(xs, layer)
+    }
+
+    fn dense_maps(&self, xs: &Tensor, layers: &[DenseLayer]) -> Result<Vec<Tensor>> {
+        self.forward_dense_all(xs, layers)
     }
 }

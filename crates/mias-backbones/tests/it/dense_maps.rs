@@ -72,6 +72,7 @@ fn assert_dense_parity(kind: BackboneKind, timm_name: &str, tag: &str) {
     let bb = models::build(kind, Flavor::Timm, formula_var_builder(timm_name, &dev))
         .unwrap_or_else(|e| panic!("building {kind} from the formula weights: {e}"));
     let x = formula_input(1, side, &dev).expect("formula input");
+    let mut one_by_one = Vec::new();
     for layer in DenseLayer::ALL {
         let what = format!("{timm_name}.{tag}.{layer}");
         let shape: Vec<usize> = entry[layer.name()]
@@ -108,6 +109,33 @@ fn assert_dense_parity(kind: BackboneKind, timm_name: &str, tag: &str) {
             rel_mean <= TOLERANCE && rel_sample <= TOLERANCE,
             "{what}: differs from timm: channel means {rel_mean:.3e}, samples {rel_sample:.3e} \
              (tolerance {TOLERANCE:e})"
+        );
+        one_by_one.push((layer, ours));
+    }
+    // Several layers from one call (VGG16: one shared pass), in the order asked, a layer asked
+    // twice given twice: the same values as the map of each layer alone, bit for bit.
+    let asked = [
+        DenseLayer::Last,
+        DenseLayer::PreviousStage,
+        DenseLayer::Last,
+    ];
+    let together = bb
+        .dense_maps(&x, &asked)
+        .unwrap_or_else(|e| panic!("{timm_name}.{tag}: dense maps: {e}"));
+    assert_eq!(
+        together.len(),
+        asked.len(),
+        "{timm_name}.{tag}: one map per layer asked"
+    );
+    for (layer, map) in asked.iter().zip(&together) {
+        let alone = &one_by_one
+            .iter()
+            .find(|(l, _)| l == layer)
+            .expect("every layer")
+            .1;
+        assert!(
+            to_vec(map) == *alone,
+            "{timm_name}.{tag}.{layer}: the map from dense_maps differs from dense_map's"
         );
     }
 }
