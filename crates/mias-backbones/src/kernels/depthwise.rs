@@ -19,10 +19,10 @@
 //! launch several per channel.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 use super::plane::{PlaneGeometry, PlaneKernel, PlaneOp};
-use super::{ConvParams, contiguous, zeroed_output};
+use super::{ConvParams, contiguous, par_output};
 
 /// Geometry of a depthwise convolution: the same as a dense one's.
 pub type DepthwiseParams = ConvParams;
@@ -63,33 +63,32 @@ impl CustomOp3 for DepthwiseOp {
         let x = contiguous("depthwise conv", s1, l1, "input")?;
         let wt = contiguous("depthwise conv", s2, l2, "weight")?;
         let bias = contiguous("depthwise conv", s3, l3, "bias")?;
-        let mut out = zeroed_output(n * c * oh * ow);
         let p = self.0;
         let kernel = PlaneKernel::detect();
-        out.par_chunks_mut(oh * ow)
-            .enumerate()
-            .for_each(|(plane, dst)| {
-                let ch = plane % c;
-                let src = &x[plane * h * w..(plane + 1) * h * w];
-                let k = &wt[ch * kh * kw..(ch + 1) * kh * kw];
-                let g = PlaneGeometry {
-                    h,
-                    w,
-                    kh,
-                    kw,
-                    oh,
-                    ow,
-                };
-                let op = PlaneOp {
-                    stride: p.stride,
-                    pad: p.pad,
-                    act: p.act,
-                    fill: 0.0,
-                    init: bias[ch],
-                    max: false,
-                };
-                kernel.run(src, k, &op, g, dst);
-            });
+        let write = |plane: usize, dst: &mut [MaybeUninit<f32>]| {
+            let ch = plane % c;
+            let src = &x[plane * h * w..(plane + 1) * h * w];
+            let k = &wt[ch * kh * kw..(ch + 1) * kh * kw];
+            let g = PlaneGeometry {
+                h,
+                w,
+                kh,
+                kw,
+                oh,
+                ow,
+            };
+            let op = PlaneOp {
+                stride: p.stride,
+                pad: p.pad,
+                act: p.act,
+                fill: 0.0,
+                init: bias[ch],
+                max: false,
+            };
+            kernel.run(src, k, &op, g, dst);
+        };
+        // SAFETY: `PlaneKernel::run` sets every element of its output plane.
+        let out = unsafe { par_output(n * c * oh * ow, oh * ow, write) };
         Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
 }
@@ -237,8 +236,11 @@ mod tests {
                         init: if max { f32::NEG_INFINITY } else { 0.0 },
                         max,
                     };
-                    let mut got = vec![0f32; oh * ow];
-                    v.run(&src, &kv, &op, g, &mut got);
+                    // NaN before the run: a cell the kernel leaves unset fails the comparison.
+                    let mut out = vec![std::mem::MaybeUninit::new(f32::NAN); oh * ow];
+                    v.run(&src, &kv, &op, g, &mut out);
+                    // SAFETY: every element was initialised (NaN) before the run.
+                    let got: Vec<f32> = out.iter().map(|m| unsafe { m.assume_init() }).collect();
                     if max {
                         // By hand: the maximum of the in-image cells of each window.
                         let [pt, _, pl, _] = pad;

@@ -10,7 +10,10 @@
 //! of layers, weights or models: `layers.rs` builds on them, never the other way round.
 
 use candle_core::backend::BackendStorage;
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, Layout, Tensor};
+use rayon::prelude::*;
 
 pub(crate) mod bf16;
 pub(crate) mod conv;
@@ -102,6 +105,29 @@ pub(crate) fn advise_huge_pages(v: &mut Vec<f32>) {
 pub(crate) fn zeroed_output(len: usize) -> Vec<f32> {
     let mut v = vec![0f32; len];
     advise_huge_pages(&mut v);
+    v
+}
+
+/// An output of `len` floats (on huge pages when large) whose elements `write` sets, over
+/// parallel chunks of `chunk` floats (`write(index of the chunk, the chunk)`), never zero-filled
+/// first: with the freed buffers kept in the heap ([`crate::reuse_freed_buffers`]) a zeroed
+/// output is one more pass over memory (`memset`).
+///
+/// # Safety
+/// `write` must set every element of every chunk it is given.
+pub(crate) unsafe fn par_output(
+    len: usize,
+    chunk: usize,
+    write: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync + Send,
+) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(len);
+    advise_huge_pages(&mut v);
+    v.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, c)| write(i, c));
+    // SAFETY: the chunks cover 0..len, and the caller's `write` set every element of each.
+    unsafe { v.set_len(len) };
     v
 }
 

@@ -7,21 +7,25 @@
 //! barrier wait). Routing these ops through rayon keeps one pool busy. Off the CPU the functions
 //! use candle's ops (same result).
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous, zeroed_output};
+use super::{contiguous, par_output, zeroed_output};
 
 /// Floats per rayon task.
 const GRAIN: usize = 1 << 14;
 
 /// `f` applied to every element, in parallel chunks.
-fn map_par(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = zeroed_output(x.len());
-    out.par_chunks_mut(GRAIN)
-        .zip(x.par_chunks(GRAIN))
-        .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &v)| *o = f(v)));
-    out
+fn map_par(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f32> {
+    let write = |c: usize, o: &mut [MaybeUninit<f32>]| {
+        for (o, &v) in o.iter_mut().zip(&x[c * GRAIN..]) {
+            o.write(f(v));
+        }
+    };
+    // SAFETY: chunk `c` of the output has the length of chunk `c` of `x` and is set from it.
+    unsafe { par_output(x.len(), GRAIN, write) }
 }
 
 #[derive(Clone, Copy)]
@@ -67,14 +71,14 @@ impl CustomOp2 for Add {
         }
         let a = contiguous("add", s1, l1, "lhs")?;
         let b = contiguous("add", s2, l2, "rhs")?;
-        let mut out = zeroed_output(a.len());
-        out.par_chunks_mut(GRAIN)
-            .zip(a.par_chunks(GRAIN).zip(b.par_chunks(GRAIN)))
-            .for_each(|(o, (a, b))| {
-                for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                    *o = a + b;
-                }
-            });
+        let write = |c: usize, o: &mut [MaybeUninit<f32>]| {
+            for ((o, &a), &b) in o.iter_mut().zip(&a[c * GRAIN..]).zip(&b[c * GRAIN..]) {
+                o.write(a + b);
+            }
+        };
+        // SAFETY: chunk `c` of the output is set from the same chunk of `a` and `b` (equal
+        // lengths: the shapes agree).
+        let out = unsafe { par_output(a.len(), GRAIN, write) };
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }

@@ -3,6 +3,8 @@
 //! stride `s`, computed as a 1-D sum of shifted contiguous runs of the input's `s * s` phase
 //! planes, compiled for AVX-512, for AVX2+FMA and portably, and picked at run time.
 
+use std::mem::MaybeUninit;
+
 use super::Activation;
 
 /// Outputs accumulated together in registers: four AVX-512 vectors, enough independent
@@ -68,14 +70,14 @@ impl PlaneKernel {
     }
 
     /// Computes one output plane `dst` `[oh, ow]` from the input plane `src` `[h, w]` and the
-    /// window weights `k` `[kh, kw]` (see [`plane_forward`]).
+    /// window weights `k` `[kh, kw]` (see [`plane_forward`]), setting every element of `dst`.
     pub(crate) fn run(
         self,
         src: &[f32],
         k: &[f32],
         op: &PlaneOp,
         g: PlaneGeometry,
-        dst: &mut [f32],
+        dst: &mut [MaybeUninit<f32>],
     ) {
         SCRATCH.with_borrow_mut(|scratch| match self {
             // SAFETY: the variant was chosen after the CPU reported these features.
@@ -95,7 +97,7 @@ fn plane_avx512(
     k: &[f32],
     op: &PlaneOp,
     g: PlaneGeometry,
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
     scratch: &mut Vec<f32>,
 ) {
     plane_forward::<true, true>(src, k, op, g, dst, scratch)
@@ -108,7 +110,7 @@ fn plane_avx2(
     k: &[f32],
     op: &PlaneOp,
     g: PlaneGeometry,
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
     scratch: &mut Vec<f32>,
 ) {
     plane_forward::<true, false>(src, k, op, g, dst, scratch)
@@ -215,7 +217,7 @@ fn plane_forward<const FMA: bool, const AVX512: bool>(
     k: &[f32],
     op: &PlaneOp,
     g: PlaneGeometry,
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
     scratch: &mut Vec<f32>,
 ) {
     let PlaneGeometry {
@@ -344,12 +346,15 @@ fn plane_forward<const FMA: bool, const AVX512: bool>(
         let row = &mut dst[oy * ow..(oy + 1) * ow];
         let from = &full[oy * qw..oy * qw + ow];
         match op.act {
-            Activation::None => row.copy_from_slice(from),
-            Activation::Relu => row.iter_mut().zip(from).for_each(|(d, &v)| *d = v.max(0.0)),
-            Activation::Relu6 => row
-                .iter_mut()
-                .zip(from)
-                .for_each(|(d, &v)| *d = v.clamp(0.0, 6.0)),
+            Activation::None => row.iter_mut().zip(from).for_each(|(d, &v)| {
+                d.write(v);
+            }),
+            Activation::Relu => row.iter_mut().zip(from).for_each(|(d, &v)| {
+                d.write(v.max(0.0));
+            }),
+            Activation::Relu6 => row.iter_mut().zip(from).for_each(|(d, &v)| {
+                d.write(v.clamp(0.0, 6.0));
+            }),
         }
     }
 }

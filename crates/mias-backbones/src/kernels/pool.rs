@@ -5,10 +5,10 @@
 //! cell. Off the CPU, [`pool2d`] pads explicitly and uses candle's pools (same result).
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 use super::plane::{PlaneGeometry, PlaneKernel, PlaneOp};
-use super::{Activation, contiguous, zeroed_output};
+use super::{Activation, contiguous, par_output};
 
 /// What a pooling window computes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,7 +72,6 @@ impl CustomOp1 for PoolOp {
             );
         };
         let x = contiguous("pool2d", s, l, "input")?;
-        let mut out = zeroed_output(n * c * oh * ow);
         let kernel = PlaneKernel::detect();
         let g = PlaneGeometry {
             h,
@@ -127,19 +126,21 @@ impl CustomOp1 for PoolOp {
             }
             _ => None,
         };
-        out.par_chunks_mut(oh * ow)
-            .enumerate()
-            .for_each(|(plane, dst)| {
-                let src = &x[plane * h * w..(plane + 1) * h * w];
-                kernel.run(src, &weights, &op, g, dst);
-                if let Some((rows, cols)) = &divisors {
-                    for (row, &dy) in dst.chunks_exact_mut(ow).zip(rows) {
-                        for (d, &dx) in row.iter_mut().zip(cols) {
-                            *d /= dy * dx;
-                        }
+        let write = |plane: usize, dst: &mut [MaybeUninit<f32>]| {
+            let src = &x[plane * h * w..(plane + 1) * h * w];
+            kernel.run(src, &weights, &op, g, dst);
+            if let Some((rows, cols)) = &divisors {
+                for (row, &dy) in dst.chunks_exact_mut(ow).zip(rows) {
+                    for (d, &dx) in row.iter_mut().zip(cols) {
+                        // SAFETY: set by the run above.
+                        let v = unsafe { d.assume_init() };
+                        d.write(v / (dy * dx));
                     }
                 }
-            });
+            }
+        };
+        // SAFETY: `PlaneKernel::run` sets every element of its output plane.
+        let out = unsafe { par_output(n * c * oh * ow, oh * ow, write) };
         Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
 }
