@@ -2,9 +2,10 @@
 //! `for_flavor(Flavor)` constructors), a model struct built by `new(&Config, VarBuilder)` with
 //! literal timm checkpoint keys, and an implementation of [`Backbone`].
 
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::backbone::{Backbone, BackboneKind, Flavor};
+use crate::backbone::{Backbone, BackboneKind, DenseLayer, Flavor, InputSpec};
 use crate::error::{Error, Result};
 use crate::precision::{self, Bf16Kernel, Numerics, Precision};
 
@@ -52,7 +53,53 @@ fn build_with(
     numerics: Numerics,
     vb: VarBuilder,
 ) -> Result<Box<dyn Backbone>> {
-    precision::with_numerics(numerics, || build_f(kind, flavor, vb))
+    let net = precision::with_numerics(numerics, || build_f(kind, flavor, vb))?;
+    Ok(Box::new(OnPool(net)))
+}
+
+/// A backbone whose forward passes run on a thread of rayon's pool. From a thread outside the
+/// pool, every parallel kernel is handed over cold: the caller queues it, wakes a worker and
+/// sleeps until the pool is done, two context switches per kernel; NASNetLarge runs over a
+/// thousand kernels per image. From inside, a kernel's parallel loop starts on the worker itself
+/// and the other workers steal from it.
+struct OnPool(Box<dyn Backbone>);
+
+impl OnPool {
+    fn run<R: Send>(&self, f: impl FnOnce(&dyn Backbone) -> R + Send) -> R {
+        let net = &*self.0;
+        // On a worker already (a caller inside the pool): runs here.
+        rayon::scope(|_| f(net))
+    }
+}
+
+impl Backbone for OnPool {
+    fn kind(&self) -> BackboneKind {
+        self.0.kind()
+    }
+
+    fn input(&self) -> InputSpec {
+        self.0.input()
+    }
+
+    fn feature_dim(&self) -> usize {
+        self.0.feature_dim()
+    }
+
+    fn features(&self, xs: &Tensor) -> Result<Tensor> {
+        self.run(|net| net.features(xs))
+    }
+
+    fn feature_map(&self, xs: &Tensor) -> Result<Tensor> {
+        self.run(|net| net.feature_map(xs))
+    }
+
+    fn dense_map(&self, xs: &Tensor, layer: DenseLayer) -> Result<Tensor> {
+        self.run(|net| net.dense_map(xs, layer))
+    }
+
+    fn dense_maps(&self, xs: &Tensor, layers: &[DenseLayer]) -> Result<Vec<Tensor>> {
+        self.run(|net| net.dense_maps(xs, layers))
+    }
 }
 
 fn build_f(kind: BackboneKind, flavor: Flavor, vb: VarBuilder) -> Result<Box<dyn Backbone>> {
