@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::kernels::bf16::{Bf16Kernel, PackedA};
 use crate::kernels::conv::{conv2d, conv2d_bf16, pack_weight_bf16};
 use crate::kernels::depthwise::{DepthwiseParams, depthwise_conv2d};
+use crate::kernels::fused::{BlockWeights, InvertedResidualBf16, inverted_residual_bf16};
 use crate::kernels::pool::{PoolKind, PoolParams, pool2d};
 use crate::kernels::winograd::{
     pack_transformed_bf16, transform_weights, winograd_conv3x3, winograd_conv3x3_bf16,
@@ -322,6 +323,86 @@ impl DepthwiseConv2d {
             act: self.act,
         };
         Ok(depthwise_conv2d(x, &self.weight, &self.bias, p)?)
+    }
+}
+
+/// MobileNetV2's inverted residual block (expand 1x1, depthwise, project 1x1, `+ x`) as one op
+/// in bf16 ([`crate::kernels::fused`]): the same bits as its three layers one after the other,
+/// without the expanded tensors' trips to memory.
+#[derive(Clone, Debug)]
+pub struct FusedInvertedResidual {
+    block: Arc<InvertedResidualBf16>,
+    k: usize,
+    stride: usize,
+    padding: Padding,
+}
+
+impl FusedInvertedResidual {
+    /// The fused form of `expand`, `depthwise` and `project` (and `+ x` when `skip`) when the
+    /// three were built in bf16 on the CPU as MobileNetV2 builds them (pointwise convolutions
+    /// without padding, the same activation after the first two, a linear projection), else
+    /// `None`.
+    pub fn new(
+        expand: &Conv2d,
+        depthwise: &DepthwiseConv2d,
+        project: &Conv2d,
+        skip: bool,
+    ) -> Result<Option<Self>> {
+        let (Some(Bf16Weights::Direct(_, kernel)), Some(Bf16Weights::Direct(..))) =
+            (&expand.bf16, &project.bf16)
+        else {
+            return Ok(None);
+        };
+        let pointwise =
+            |c: &Conv2d| c.k == 1 && c.stride == 1 && c.padding.amounts(2, 2, 1, 1) == [0; 4];
+        if !pointwise(expand)
+            || !pointwise(project)
+            || expand.act != depthwise.act
+            || project.act != Activation::None
+        {
+            return Ok(None);
+        }
+        let values = |t: &Tensor| t.flatten_all().and_then(|t| t.to_vec1::<f32>());
+        let bias = |c: &Conv2d| match &c.bias {
+            Some(b) => values(b),
+            None => Ok(vec![0.0; c.out_channels()]),
+        };
+        let (we, be) = (values(&expand.weight)?, bias(expand)?);
+        let (wd, bd) = (values(&depthwise.weight)?, values(&depthwise.bias)?);
+        let (wp, bp) = (values(&project.weight)?, bias(project)?);
+        let mid = expand.out_channels();
+        let c_in = we.len() / mid.max(1);
+        let weights = BlockWeights {
+            expand: &we,
+            expand_bias: &be,
+            depthwise: &wd,
+            depthwise_bias: &bd,
+            project: &wp,
+            project_bias: &bp,
+        };
+        let block = InvertedResidualBf16::new(
+            weights,
+            (c_in, mid, project.out_channels()),
+            depthwise.k,
+            depthwise.stride,
+            depthwise.act,
+            skip,
+            *kernel,
+        )
+        .map_err(candle_core::Error::msg)?;
+        Ok(Some(Self {
+            block: Arc::new(block),
+            k: depthwise.k,
+            stride: depthwise.stride,
+            padding: depthwise.padding,
+        }))
+    }
+
+    /// Applies the block to `x` `[N, C, H, W]` (CPU, f32).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let pad = self.padding.amounts(h, w, self.k, self.stride);
+        Ok(inverted_residual_bf16(x, &self.block, pad)?)
     }
 }
 

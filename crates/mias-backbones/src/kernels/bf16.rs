@@ -355,7 +355,7 @@ pub(crate) unsafe fn gemm(a: &PackedA, b: BSource, dest: Dest, kernel: Bf16Kerne
         let p1 = (p0 + per).min(panels);
         if p0 < p1 {
             // SAFETY: forwarded from the caller; the parts write disjoint column ranges.
-            unsafe { gemm_cols(a, b, dest, kernel, p0 * NR, (p1 * NR).min(n)) };
+            unsafe { gemm_cols(a, b, dest, kernel, p0 * NR, (p1 * NR).min(n), KPart::WHOLE) };
         }
     };
     if split > 1 {
@@ -365,8 +365,59 @@ pub(crate) unsafe fn gemm(a: &PackedA, b: BSource, dest: Dest, kernel: Bf16Kerne
     }
 }
 
+/// Where a product's `k` lies within a longer sum whose other parts other calls compute into
+/// the same destination, one after the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KPart {
+    /// The part opens the sum: its first block starts from the bias (else from what `C` holds).
+    pub(crate) opens: bool,
+    /// The part closes the sum: its last block applies the activation.
+    pub(crate) closes: bool,
+}
+
+impl KPart {
+    /// The whole sum in one call.
+    pub(crate) const WHOLE: KPart = KPart {
+        opens: true,
+        closes: true,
+    };
+}
+
+/// `C = act(A · B + bias)` as [`gemm`], on the calling thread, for one part of a sum over a longer
+/// `k`: called part after part on the same destination, with each part's `k` a multiple of
+/// `2 * KCP` but the last, the result is bit for bit the one product over the whole `k` (the
+/// blocks are the same, and a block's partial sum goes through `C` in f32 either way).
+///
+/// # Safety
+/// As [`gemm`]; `dest` holds the earlier parts' sum when `part.opens` is false.
+pub(crate) unsafe fn gemm_part(
+    a: &PackedA,
+    b: BSource,
+    dest: Dest,
+    kernel: Bf16Kernel,
+    part: KPart,
+) {
+    if b.n == 0 || a.m == 0 {
+        return;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { gemm_cols(a, b, dest, kernel, 0, b.n, part) };
+}
+
+/// Channels of `k` in one block of a product: a sum cut at multiples of this is computed bit for
+/// bit as the whole (see [`gemm_part`]).
+pub(crate) const K_BLOCK: usize = 2 * KCP;
+
 /// Columns `c0..c1` of the product (`c0` a multiple of `NR`).
-unsafe fn gemm_cols(a: &PackedA, b: BSource, dest: Dest, kernel: Bf16Kernel, c0: usize, c1: usize) {
+unsafe fn gemm_cols(
+    a: &PackedA,
+    b: BSource,
+    dest: Dest,
+    kernel: Bf16Kernel,
+    c0: usize,
+    c1: usize,
+    part: KPart,
+) {
     let kp = a.kp;
     let npanels = (c1 - c0).div_ceil(NR);
     let mut packed = PACKED_B.take();
@@ -381,7 +432,7 @@ unsafe fn gemm_cols(a: &PackedA, b: BSource, dest: Dest, kernel: Bf16Kernel, c0:
     for kb in 0..kblocks {
         let q0 = kb * KCP;
         let q = KCP.min(kp - q0);
-        let (first, last) = (kb == 0, kb + 1 == kblocks);
+        let (first, last) = (kb == 0 && part.opens, kb + 1 == kblocks && part.closes);
         for np in 0..npanels {
             let bp = &packed[(np * kp + q0) * NR..(np * kp + q0 + q) * NR];
             let col = c0 + np * NR;

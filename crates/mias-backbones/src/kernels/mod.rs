@@ -18,6 +18,7 @@ use rayon::prelude::*;
 pub(crate) mod bf16;
 pub(crate) mod conv;
 pub(crate) mod depthwise;
+pub(crate) mod fused;
 pub(crate) mod ops;
 mod plane;
 pub(crate) mod pool;
