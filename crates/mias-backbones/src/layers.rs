@@ -370,8 +370,7 @@ impl FusedInvertedResidual {
         let (we, be) = (values(&expand.weight)?, bias(expand)?);
         let (wd, bd) = (values(&depthwise.weight)?, values(&depthwise.bias)?);
         let (wp, bp) = (values(&project.weight)?, bias(project)?);
-        let mid = expand.out_channels();
-        let c_in = we.len() / mid.max(1);
+        let (mid, c_in) = (expand.out_channels(), expand.weight.dims()[1]);
         let weights = BlockWeights {
             expand: &we,
             expand_bias: &be,

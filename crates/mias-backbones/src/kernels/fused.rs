@@ -432,17 +432,17 @@ mod tests {
             let bd = random(&[mid], &mut rng);
             let wp = random(&[c_out, mid, 1, 1], &mut rng);
             let bp = random(&[c_out], &mut rng);
+            let (ve, vbe, vd, vbd, vp, vbp) = (
+                values(&we),
+                values(&be),
+                values(&wd),
+                values(&bd),
+                values(&wp),
+                values(&bp),
+            );
             for &kernel in &kernels {
                 let want =
                     layer_by_layer(&x, &we, &be, &wd, &bd, &wp, &bp, stride, pad, skip, kernel);
-                let (ve, vbe, vd, vbd, vp, vbp) = (
-                    values(&we),
-                    values(&be),
-                    values(&wd),
-                    values(&bd),
-                    values(&wp),
-                    values(&bp),
-                );
                 let weights = BlockWeights {
                     expand: &ve,
                     expand_bias: &vbe,

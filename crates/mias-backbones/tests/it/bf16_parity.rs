@@ -1,7 +1,7 @@
 //! The bf16 path ([`Precision::Bf16`]) against timm in f32: every port's pooled features (timm
 //! flavor, native size, the formula weights of `timm_weights`, batch 2) and every port's dense
-//! map (VGG16 at 512 px, the others at 256), on the fastest kernel this CPU runs and, for MobileNetV2, on the portable `emulated`
-//! one; then the kernel choice itself.
+//! map (VGG16 at 512 px, the others at 256), on the fastest kernel this CPU runs and, for
+//! MobileNetV2, on the portable `emulated` one; then the kernel choice itself.
 //!
 //! The tolerance. bf16 keeps 8 significant bits, so rounding a weight or an activation moves it
 //! by a relative u = 2^-8 at most, and a product by 2u. Per layer the worst case, (2u + u²) Σ|w||x|
@@ -43,8 +43,17 @@ fn depth(kind: BackboneKind) -> usize {
     }
 }
 
-/// Relative L2 error and the least per-row cosine similarity of `ours` `[N, D]` against `want`.
-fn compare(ours: &Tensor, want: &Tensor) -> (f64, f64) {
+/// How `ours` `[N, D]` differs from `want`, row by row and as a whole.
+struct Comparison {
+    /// Relative L2 error over all values.
+    rel: f64,
+    /// The least cosine similarity of a row with its counterpart.
+    cosine: f64,
+    /// The largest relative L2 error of a row against its counterpart.
+    worst_row: f64,
+}
+
+fn compare(ours: &Tensor, want: &Tensor) -> Comparison {
     assert_eq!(ours.dims(), want.dims());
     let rows = ours.dim(0).expect("rows");
     let ours: Vec<f64> = to_vec(ours);
@@ -55,16 +64,21 @@ fn compare(ours: &Tensor, want: &Tensor) -> (f64, f64) {
         norm += b * b;
     }
     let d = ours.len() / rows;
-    let cosine = (0..rows)
-        .map(|r| {
-            let (a, b) = (&ours[r * d..(r + 1) * d], &want[r * d..(r + 1) * d]);
-            let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-            let na: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
-            let nb: f64 = b.iter().map(|x| x * x).sum::<f64>().sqrt();
-            dot / (na * nb)
-        })
-        .fold(f64::INFINITY, f64::min);
-    ((err / norm).sqrt(), cosine)
+    let (mut cosine, mut worst_row) = (f64::INFINITY, 0f64);
+    for r in 0..rows {
+        let (a, b) = (&ours[r * d..(r + 1) * d], &want[r * d..(r + 1) * d]);
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let na: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let nb: f64 = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let row_err: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+        cosine = cosine.min(dot / (na * nb));
+        worst_row = worst_row.max(row_err.sqrt() / nb);
+    }
+    Comparison {
+        rel: (err / norm).sqrt(),
+        cosine,
+        worst_row,
+    }
 }
 
 fn to_vec(t: &Tensor) -> Vec<f64> {
@@ -87,7 +101,7 @@ fn assert_bf16_parity(kind: BackboneKind, timm_name: &str, kernel: Bf16Kernel) {
     let x = formula_input(m.batch, side, &dev).expect("formula input");
     let ours = bb.features(&x).expect("forward");
     let want = expected_features(timm_name, None);
-    let (rel, cosine) = compare(&ours, &want);
+    let Comparison { rel, cosine, .. } = compare(&ours, &want);
     let tol = 2.0 * U * (depth(kind) as f64).sqrt();
     eprintln!(
         "bf16 parity {kind} ({kernel}): relative L2 error {rel:.3e} (allowed {tol:.3e}), least cosine {cosine:.6}"
@@ -173,9 +187,11 @@ fn assert_dense_bf16(kind: BackboneKind, timm_name: &str, side: usize) {
             .and_then(|t| t.t())
             .expect("cells")
     };
-    let (ours, want) = (cells(&ours), cells(&want));
-    let (rel, cosine) = compare(&ours, &want);
-    let worst = worst_row_error(&ours, &want);
+    let Comparison {
+        rel,
+        cosine,
+        worst_row: worst,
+    } = compare(&cells(&ours), &cells(&want));
     let tol = 2.0 * U * (depth(kind) as f64).sqrt();
     eprintln!(
         "bf16 dense map {kind} {side} ({grid} x {grid} cells): relative L2 error {rel:.3e}, \
@@ -189,21 +205,6 @@ fn assert_dense_bf16(kind: BackboneKind, timm_name: &str, side: usize) {
         worst <= tol,
         "{kind}: worst cell's relative L2 error {worst:.3e} > {tol:.3e}"
     );
-}
-
-/// The largest relative L2 error of one row of `ours` against the same row of `want`.
-fn worst_row_error(ours: &Tensor, want: &Tensor) -> f64 {
-    let rows = ours.dim(0).expect("rows");
-    let (ours, want) = (to_vec(ours), to_vec(want));
-    let d = ours.len() / rows;
-    (0..rows)
-        .map(|r| {
-            let (a, b) = (&ours[r * d..(r + 1) * d], &want[r * d..(r + 1) * d]);
-            let err: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-            let norm: f64 = b.iter().map(|y| y * y).sum();
-            (err / norm).sqrt()
-        })
-        .fold(0.0, f64::max)
 }
 
 /// VGG16's at 512 px: the lesion method's input.
