@@ -47,6 +47,35 @@ impl Activation {
     }
 }
 
+/// The widest vector extension this CPU has among those the element-wise kernel bodies are
+/// compiled for (each body is an `#[inline(always)]` function called from one wrapper per
+/// variant with `#[target_feature]`, so the compiler vectorises it at that width).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Simd {
+    /// AVX-512F (512-bit vectors).
+    Avx512,
+    /// AVX2 (256-bit vectors).
+    Avx2,
+    /// The baseline of the build target (SSE2 on x86-64).
+    Generic,
+}
+
+impl Simd {
+    /// What this CPU runs.
+    pub(crate) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Simd::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Generic
+    }
+}
+
 /// Geometry of a convolution (dense or depthwise): stride, zero padding per side and the
 /// activation fused after the bias.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
