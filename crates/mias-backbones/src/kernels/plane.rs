@@ -125,10 +125,10 @@ fn plane_avx2(
 const ROWS: usize = 4;
 
 /// Input planes up to this wide go through [`rows_avx512`]; wider ones through the phase
-/// planes, whose runs of 64 outputs beat the row loop's runs of 16 there (single-thread minima
-/// of MobileNetV2's depthwise layers at batch 1: the row loop 30-45% faster at 7, 14 and 28
-/// columns, 25-50% slower at 56 and 112).
-const ROWS_MAX_WIDTH: usize = 32;
+/// planes (minima of MobileNetV2's depthwise layers at batch 1, two threads: the row loop
+/// 30-45% faster at 7, 14 and 28 columns, 0-25% at 56, level at 112 with stride 1 and 25%
+/// slower with stride 2, where its permutes cost more than the phase copies save).
+const ROWS_MAX_WIDTH: usize = 64;
 
 /// Whether [`rows_avx512`] computes this plane: strides 1 and 2, windows up to 16 wide, input
 /// planes up to [`ROWS_MAX_WIDTH`] wide.
@@ -594,7 +594,7 @@ mod tests {
         }
         let mut rng = ChaCha8Rng::seed_from_u64(23);
         let mut planes = 0;
-        for w in [1, 2, 7, 14, 15, 16, 17, 19, 28, 31, 32] {
+        for w in [1, 2, 7, 14, 15, 16, 17, 19, 28, 31, 32, 33, 56, 64] {
             for (kh, kw) in [(3, 3), (1, 1), (5, 5), (7, 7), (3, 1), (1, 7)] {
                 for stride in [1, 2] {
                     let h = w.max(kh) + rng.random_range(0..3);
