@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 use super::bf16::{self, BSource, Bf16Kernel, Dest, PackedA};
-use super::{Activation, ConvParams, OutPtr, advise_huge_pages, contiguous};
+use super::{Activation, ConvParams, OutPtr, Simd, advise_huge_pages, contiguous};
 
 struct ConvOp(ConvParams);
 
@@ -320,13 +320,63 @@ fn forward(
 
 /// The im2col matrix `[c_in * kh * kw, rows * ow]` for output rows `oy0..oy0 + rows` of one
 /// image: row `(ci, ky, kx)`, column `(oy - oy0) * ow + ox` holds
-/// `x[ci, oy * s + ky - top, ox * s + kx - left]`, zero outside the image.
+/// `x[ci, oy * s + ky - top, ox * s + kx - left]`, zero outside the image. The copy is compiled
+/// for the CPU's vector width ([`Simd`]); it only moves values, so every copy gives the same
+/// matrix.
 fn im2col(x: &[f32], p: &ConvParams, g: Geometry, oy0: usize, rows: usize, col: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(
+            x: &[f32],
+            p: &ConvParams,
+            g: Geometry,
+            oy0: usize,
+            rows: usize,
+            col: &mut Vec<f32>,
+        ) {
+            im2col_body(x, p, g, oy0, rows, col)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(
+            x: &[f32],
+            p: &ConvParams,
+            g: Geometry,
+            oy0: usize,
+            rows: usize,
+            col: &mut Vec<f32>,
+        ) {
+            im2col_body(x, p, g, oy0, rows, col)
+        }
+        match Simd::detect() {
+            // SAFETY: `Simd::detect` chose the variant after the CPU reported its features.
+            Simd::Avx512 => return unsafe { avx512(x, p, g, oy0, rows, col) },
+            // SAFETY: as above.
+            Simd::Avx2 => return unsafe { avx2(x, p, g, oy0, rows, col) },
+            Simd::Generic => {}
+        }
+    }
+    im2col_body(x, p, g, oy0, rows, col)
+}
+
+/// The body of [`im2col`]: every element written once, the padding's zeros included (the
+/// buffer is reused, never cleared).
+#[inline(always)]
+fn im2col_body(
+    x: &[f32],
+    p: &ConvParams,
+    g: Geometry,
+    oy0: usize,
+    rows: usize,
+    col: &mut Vec<f32>,
+) {
     let s = p.stride;
     let [pt, _, pl, _] = p.pad;
     let cols = rows * g.ow;
-    col.clear();
-    col.resize(g.c_in * g.kh * g.kw * cols, 0.0);
+    let len = g.c_in * g.kh * g.kw * cols;
+    if col.len() < len {
+        col.resize(len, 0.0);
+    }
     // Valid output columns for each kernel column: 0 <= ox * s + kx - pl < w.
     let ranges: Vec<(usize, usize)> = (0..g.kw)
         .map(|kx| {
@@ -345,22 +395,35 @@ fn im2col(x: &[f32], p: &ConvParams, g: Geometry, oy0: usize, rows: usize, col: 
             for (kx, &(lo, hi)) in ranges.iter().enumerate() {
                 let r = (ci * g.kh + ky) * g.kw + kx;
                 let dst_row = &mut col[r * cols..(r + 1) * cols];
-                if lo >= hi {
-                    continue;
-                }
-                for dy in 0..rows {
+                for (dy, out) in dst_row.chunks_exact_mut(g.ow).enumerate() {
                     let iy = (oy0 + dy) * s + ky;
-                    if iy < pt || iy - pt >= g.h {
+                    let Some(iy) = iy.checked_sub(pt).filter(|&iy| iy < g.h && lo < hi) else {
+                        out.fill(0.0);
                         continue;
-                    }
-                    let src = &plane[(iy - pt) * g.w..(iy - pt + 1) * g.w];
-                    let dst = &mut dst_row[dy * g.ow + lo..dy * g.ow + hi];
+                    };
+                    let src = &plane[iy * g.w..(iy + 1) * g.w];
+                    out[..lo].fill(0.0);
+                    out[hi..].fill(0.0);
+                    let dst = &mut out[lo..hi];
                     let ix0 = lo * s + kx - pl;
-                    if s == 1 {
-                        dst.copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
-                    } else {
-                        for (i, d) in dst.iter_mut().enumerate() {
-                            *d = src[ix0 + i * s];
+                    match s {
+                        1 => dst.copy_from_slice(&src[ix0..ix0 + (hi - lo)]),
+                        2 => {
+                            // In pairs (the compiler's vector deinterleave); the last value
+                            // may have no partner inside the row.
+                            let pairs = src[ix0..].chunks_exact(2);
+                            let (body, last) = dst.split_at_mut((hi - lo).min(pairs.len()));
+                            for (d, pair) in body.iter_mut().zip(pairs) {
+                                *d = pair[0];
+                            }
+                            if let Some(d) = last.first_mut() {
+                                *d = src[ix0 + 2 * body.len()];
+                            }
+                        }
+                        _ => {
+                            for (i, d) in dst.iter_mut().enumerate() {
+                                *d = src[ix0 + i * s];
+                            }
                         }
                     }
                 }
