@@ -36,6 +36,7 @@ use mias_data::cells::CellGrid;
 use mias_data::mask::BreastMask;
 use mias_data::{Dataset, ImageId, PatientId, Side};
 use mias_train::{LogisticConfig, LogisticRegression};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Film;
@@ -397,25 +398,29 @@ pub fn extract(
 ) -> anyhow::Result<(RegionStore, Vec<LayerMaps>)> {
     let ds = ex.dataset;
     let layers = cfg.layer_set()?;
-    // The turned film's mask, once per film.
-    let mut views = Vec::with_capacity(films.len());
-    let mut extents = Vec::with_capacity(films.len());
-    let mut masks = Vec::with_capacity(films.len());
-    for &id in films {
-        let name = ds.name(id);
-        let view = view_of(film_side(ds, id)?);
-        let image = ds
-            .image(id)
-            .with_context(|| format!("reading image {name}"))?;
-        let turned = map_view(&image, view);
-        let mask = BreastMask::mini_mias(&turned)
-            .with_context(|| format!("breast mask of {name} turned chest wall left"))?;
-        let extent =
-            Extent::of(&mask).with_context(|| format!("{name}: the breast mask is empty"))?;
-        views.push(view);
-        extents.push(extent);
-        masks.push(mask);
-    }
+    // The turned film's mask and width, once per film (films in parallel: decoding and
+    // masking a film is all serial work).
+    type Turned = (u32, Extent, BreastMask, u32);
+    let turned: Vec<Turned> = films
+        .par_iter()
+        .map(|&id| -> anyhow::Result<Turned> {
+            let name = ds.name(id);
+            let view = view_of(film_side(ds, id)?);
+            let image = ds
+                .image(id)
+                .with_context(|| format!("reading image {name}"))?;
+            let turned = map_view(&image, view);
+            let mask = BreastMask::mini_mias(&turned)
+                .with_context(|| format!("breast mask of {name} turned chest wall left"))?;
+            let extent =
+                Extent::of(&mask).with_context(|| format!("{name}: the breast mask is empty"))?;
+            Ok((view, extent, mask, image.width()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let views: Vec<u32> = turned.iter().map(|t| t.0).collect();
+    let extents: Vec<&Extent> = turned.iter().map(|t| &t.1).collect();
+    let masks: Vec<&BreastMask> = turned.iter().map(|t| &t.2).collect();
+    let widths: Vec<u32> = turned.iter().map(|t| t.3).collect();
     let mut store = RegionStore {
         channels: BTreeMap::new(),
         means: BTreeMap::new(),
@@ -436,9 +441,6 @@ pub fn extract(
         let mut compute_seconds = 0.0;
         for (f, &id) in films.iter().enumerate() {
             let name = ds.name(id);
-            let image = ds
-                .image(id)
-                .with_context(|| format!("reading image {name}"))?;
             let item = [(id, views[f])];
             let fetched = ex.cache.get_or_compute(
                 &key,
@@ -447,6 +449,10 @@ pub fn extract(
                 1,
                 |wanted| {
                     let t = std::time::Instant::now();
+                    // Decoded only when the cache lacks the map.
+                    let image = ds
+                        .image(id)
+                        .with_context(|| format!("reading image {name}"))?;
                     let maps = wanted
                         .iter()
                         .map(|&(_, view)| {
@@ -463,13 +469,12 @@ pub fn extract(
             computed += fetched.computed;
             replaced += fetched.replaced;
             let map = &fetched.vectors[0];
-            let cell_grid = CellGrid::new(image.width(), grid as u32)
+            let cell_grid = CellGrid::new(widths[f], grid as u32)
                 .with_context(|| format!("cell grid of {name}"))?;
             let breast: Vec<bool> = masks[f].cells(&cell_grid)?.into_values();
             for &r in &cfg.grids {
                 for &reg in &cfg.registrations {
-                    let assigned =
-                        regions::assign(&extents[f], image.width(), grid, &breast, r, reg);
+                    let assigned = regions::assign(extents[f], widths[f], grid, &breast, r, reg);
                     store
                         .means
                         .entry((layer, r, reg))
@@ -897,6 +902,13 @@ pub fn run(
                 .collect::<anyhow::Result<_>>()
         })
         .collect::<anyhow::Result<_>>()?;
+    /// One fit of a setting: an outer fold's (`inner` `None`) or one of its inner folds'.
+    struct Job {
+        fold: usize,
+        inner: Option<usize>,
+        train: Vec<usize>,
+        test: Vec<usize>,
+    }
     let mut woman_sum = vec![0.0f64; n];
     let mut film_sum = vec![0.0f64; 2 * n];
     // Per outer fold, every training woman's inner out-of-fold sum.
@@ -912,32 +924,40 @@ pub fn run(
             .iter()
             .filter(|c| settings[c.setting] == *setting)
             .collect();
-        for fold in 0..folds.len() {
+        // The setting's fits (each outer fold, then its inner folds) run in parallel, each
+        // alone too small to use both cores; their parts are added in this order afterwards,
+        // so the sums are bit for bit the sequential loop's.
+        let mut jobs = Vec::new();
+        // One entry per outer fold (checked above).
+        for (fold, inner) in inner_women.iter().enumerate() {
             let train: Vec<usize> = (0..n).filter(|&w| fold_of_woman[w] != fold).collect();
             let test: Vec<usize> = (0..n).filter(|&w| fold_of_woman[w] == fold).collect();
             if test.is_empty() {
                 continue;
             }
-            let what = format!("outer fold {}", fold + 1);
-            let part = fit_and_score(
-                cfg,
-                setting,
-                &cands,
-                &x,
-                dim,
-                &labels,
-                (&train, &test),
-                &what,
-                &mut fits,
-                &mut unconverged,
-            )?;
-            for (i, &w) in test.iter().enumerate() {
-                woman_sum[w] += part.woman[i];
-                film_sum[2 * w] += part.film[2 * i];
-                film_sum[2 * w + 1] += part.film[2 * i + 1];
+            jobs.push(Job {
+                fold,
+                inner: None,
+                train,
+                test,
+            });
+            for (j, (itrain, itest)) in inner.iter().enumerate() {
+                jobs.push(Job {
+                    fold,
+                    inner: Some(j),
+                    train: itrain.clone(),
+                    test: itest.clone(),
+                });
             }
-            for (j, (itrain, itest)) in inner_women[fold].iter().enumerate() {
-                let what = format!("outer fold {}, inner fold {}", fold + 1, j + 1);
+        }
+        let done: Vec<anyhow::Result<(Part, Fits, Vec<String>)>> = jobs
+            .par_iter()
+            .map(|job| {
+                let what = match job.inner {
+                    None => format!("outer fold {}", job.fold + 1),
+                    Some(j) => format!("outer fold {}, inner fold {}", job.fold + 1, j + 1),
+                };
+                let (mut fits, mut unconverged) = (Fits::default(), Vec::new());
                 let part = fit_and_score(
                     cfg,
                     setting,
@@ -945,13 +965,33 @@ pub fn run(
                     &x,
                     dim,
                     &labels,
-                    (itrain, itest),
+                    (&job.train, &job.test),
                     &what,
-                    &mut inner_fits,
-                    &mut inner_unconverged,
+                    &mut fits,
+                    &mut unconverged,
                 )?;
-                for (i, &w) in itest.iter().enumerate() {
-                    *inner_sum[fold].entry(w).or_default() += part.woman[i];
+                Ok((part, fits, unconverged))
+            })
+            .collect();
+        for (job, result) in jobs.iter().zip(done) {
+            // The first error in the loop's order, whichever job failed first in time.
+            let (part, job_fits, job_unconverged) = result?;
+            match job.inner {
+                None => {
+                    for (i, &w) in job.test.iter().enumerate() {
+                        woman_sum[w] += part.woman[i];
+                        film_sum[2 * w] += part.film[2 * i];
+                        film_sum[2 * w + 1] += part.film[2 * i + 1];
+                    }
+                    fits = fits.plus(job_fits);
+                    unconverged.extend(job_unconverged);
+                }
+                Some(_) => {
+                    for (i, &w) in job.test.iter().enumerate() {
+                        *inner_sum[job.fold].entry(w).or_default() += part.woman[i];
+                    }
+                    inner_fits = inner_fits.plus(job_fits);
+                    inner_unconverged.extend(job_unconverged);
                 }
             }
         }
