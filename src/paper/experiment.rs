@@ -346,18 +346,26 @@ fn train_finals(
     features: &mut protocol::FeatureFn<'_>,
     progress: &mut dyn Progress,
 ) -> anyhow::Result<Vec<FinalHead>> {
-    let mut heads = Vec::with_capacity(members.len());
-    for (m, &member) in members.iter().enumerate() {
-        let job = HeadJob {
+    let jobs: Vec<HeadJob<'_>> = members
+        .iter()
+        .enumerate()
+        .map(|(m, &member)| HeadJob {
             part: "final",
             member,
             seed: protocol::head_seed(setup.seed, "final", 0, m),
             train: finals,
             val: &[],
-        };
-        let (head, record) = protocol::train_head(setup, &job, features)?;
+        })
+        .collect();
+    let sets: Vec<protocol::HeadSets> = jobs
+        .iter()
+        .map(|job| protocol::head_sets(setup, job, features))
+        .collect::<anyhow::Result<_>>()?;
+    let mut heads = Vec::with_capacity(members.len());
+    for (job, trained) in jobs.iter().zip(protocol::fit_heads(setup, &jobs, &sets)) {
+        let (head, record) = trained?;
         heads.push(FinalHead {
-            member,
+            member: job.member,
             head,
             record,
         });

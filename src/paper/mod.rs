@@ -4,7 +4,8 @@
 //! real labels and with labels permuted over women.
 //!
 //! - [`protocol`]: the three protocols as plans of train/val/test items, and the heads trained
-//!   and tested on them (one shared per-head body, [`protocol::train_head`]);
+//!   and tested on them (one shared per-head body, [`protocol::fit_head`]; a part's heads
+//!   train in parallel, [`protocol::fit_heads`]);
 //! - [`experiment`]: plans, the union of needed views extracted per member, every protocol
 //!   with real and permuted labels, and the final heads (every image) that `predict` applies;
 //! - [`report`]: metrics, Table 2, Table 3, figures, predictions.csv and the final heads;

@@ -17,6 +17,7 @@ use mias_backbones::BackboneKind;
 use mias_data::split::{self, Audit, Item};
 use mias_data::{ImageId, ImageRecord, Labelling, Subset};
 use mias_train::{Head, LabelledFeatures, TrainConfig};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::labels::Labels;
@@ -231,13 +232,15 @@ pub struct HeadJob<'a> {
 /// Feature vectors of `items` for one member, one per item.
 pub type FeatureFn<'f> = dyn FnMut(BackboneKind, &[Item]) -> anyhow::Result<Vec<Vec<f32>>> + 'f;
 
-/// Trains one head: the body every head shares, whether tested on a part or kept as a final
-/// head for `predict`.
-pub fn train_head(
+/// A head's training set and, when it has validation items, its validation set.
+pub type HeadSets = (LabelledFeatures, Option<LabelledFeatures>);
+
+/// The training and validation sets of one head, read through `features`.
+pub fn head_sets(
     setup: &HeadSetup<'_>,
     job: &HeadJob<'_>,
     features: &mut FeatureFn<'_>,
-) -> anyhow::Result<(Head, HeadRecord)> {
+) -> anyhow::Result<HeadSets> {
     let mut set = |items: &[Item]| -> anyhow::Result<LabelledFeatures> {
         let y = setup.labels.of(items)?;
         labelled(features(job.member, items)?, y, setup.device)
@@ -248,9 +251,19 @@ pub fn train_head(
     } else {
         Some(set(job.val)?)
     };
+    Ok((train, val))
+}
+
+/// Trains one head on its sets: the body every head shares, whether tested on a part or kept
+/// as a final head for `predict`.
+pub fn fit_head(
+    setup: &HeadSetup<'_>,
+    job: &HeadJob<'_>,
+    (train, val): &HeadSets,
+) -> anyhow::Result<(Head, HeadRecord)> {
     let mut cfg = setup.train.clone();
     cfg.seed = job.seed;
-    let (head, history) = mias_train::train(&cfg, &train, val.as_ref())
+    let (head, history) = mias_train::train(&cfg, train, val.as_ref())
         .with_context(|| format!("training the {} head ({})", job.member, job.part))?;
     let record = HeadRecord {
         part: job.part.to_string(),
@@ -261,6 +274,28 @@ pub fn train_head(
         history,
     };
     Ok((head, record))
+}
+
+/// Trains the heads of `jobs`, whose sets `sets` holds in the same order: in parallel on the
+/// CPU (one head's small products leave a core idle; each head is a function of its own seed
+/// and sets alone, so the heads are the same whatever runs beside them), one after the other
+/// on other devices. Results come back in the jobs' order.
+pub fn fit_heads(
+    setup: &HeadSetup<'_>,
+    jobs: &[HeadJob<'_>],
+    sets: &[HeadSets],
+) -> Vec<anyhow::Result<(Head, HeadRecord)>> {
+    if setup.device.is_cpu() {
+        jobs.par_iter()
+            .zip(sets)
+            .map(|(job, sets)| fit_head(setup, job, sets))
+            .collect()
+    } else {
+        jobs.iter()
+            .zip(sets)
+            .map(|(job, sets)| fit_head(setup, job, sets))
+            .collect()
+    }
 }
 
 /// Trains one head per member and part on the features of the training items and predicts
@@ -283,17 +318,29 @@ pub fn run(
             bail!("{}: empty training or test set", part.name);
         }
         let test_y = setup.labels.of(&part.test)?;
-        let mut probs: Vec<Vec<f32>> = Vec::with_capacity(members.len());
-        for (m, &member) in members.iter().enumerate() {
-            let job = HeadJob {
+        let jobs: Vec<HeadJob<'_>> = members
+            .iter()
+            .enumerate()
+            .map(|(m, &member)| HeadJob {
                 part: &part.name,
                 member,
                 seed: head_seed(setup.seed, "head", p, m),
                 train: &part.train,
                 val: &part.val,
-            };
-            let (head, record) = train_head(setup, &job, features)?;
-            let test = labelled(features(member, &part.test)?, test_y.clone(), setup.device)?;
+            })
+            .collect();
+        let sets: Vec<HeadSets> = jobs
+            .iter()
+            .map(|job| head_sets(setup, job, features))
+            .collect::<anyhow::Result<_>>()?;
+        let mut probs: Vec<Vec<f32>> = Vec::with_capacity(members.len());
+        for (job, trained) in jobs.iter().zip(fit_heads(setup, &jobs, &sets)) {
+            let (head, record) = trained?;
+            let test = labelled(
+                features(job.member, &part.test)?,
+                test_y.clone(),
+                setup.device,
+            )?;
             probs.push(head.predict_proba(test.features())?);
             heads.push(record);
             head_done();
