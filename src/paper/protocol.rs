@@ -425,6 +425,83 @@ mod tests {
         );
     }
 
+    /// Heads trained side by side (`fit_heads`) are the heads trained one at a time, to the
+    /// bit: on features wide enough that the head's products are split over threads.
+    #[test]
+    fn heads_trained_in_parallel_are_the_heads_trained_alone() {
+        let (recs, mut cfg) = (records(), cfg());
+        cfg.train.hidden = vec![256, 32];
+        cfg.train.epochs = 3;
+        let parts = plan(Protocol::Honest, &recs, Labelling::OFFICIAL, &cfg).unwrap();
+        let part = &parts[0];
+        let labels = Labels::new(&recs, Labelling::OFFICIAL, LabelSource::Real);
+        let setup = HeadSetup {
+            labels: &labels,
+            train: &cfg.train,
+            seed: 11,
+            device: &Device::Cpu,
+        };
+        let members = [
+            BackboneKind::Vgg16,
+            BackboneKind::Xception,
+            BackboneKind::MobileNetV2,
+        ];
+        // 512 pseudo-random features per item, different per member.
+        let mut features =
+            |member: BackboneKind, items: &[Item]| -> anyhow::Result<Vec<Vec<f32>>> {
+                Ok(items
+                    .iter()
+                    .map(|i| {
+                        (0..512u64)
+                            .map(|j| {
+                                let h = (i.image.ordinal() as u64 * 7919
+                                    + u64::from(i.view) * 104_729
+                                    + j * 31
+                                    + member as u64 * 1_000_003)
+                                    .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                                (h >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                            })
+                            .collect()
+                    })
+                    .collect())
+            };
+        let jobs: Vec<HeadJob<'_>> = members
+            .iter()
+            .enumerate()
+            .map(|(m, &member)| HeadJob {
+                part: &part.name,
+                member,
+                seed: head_seed(setup.seed, "head", 0, m),
+                train: &part.train,
+                val: &part.val,
+            })
+            .collect();
+        let sets: Vec<HeadSets> = jobs
+            .iter()
+            .map(|job| head_sets(&setup, job, &mut features))
+            .collect::<anyhow::Result<_>>()
+            .unwrap();
+        let test = labelled(
+            features(BackboneKind::Vgg16, &part.test).unwrap(),
+            labels.of(&part.test).unwrap(),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let bits = |head: &Head| -> Vec<u32> {
+            head.predict_proba(test.features())
+                .unwrap()
+                .into_iter()
+                .map(f32::to_bits)
+                .collect()
+        };
+        let together = fit_heads(&setup, &jobs, &sets);
+        for ((job, sets), parallel) in jobs.iter().zip(&sets).zip(together) {
+            let (alone, _) = fit_head(&setup, job, sets).unwrap();
+            let (parallel, _) = parallel.unwrap();
+            assert_eq!(bits(&alone), bits(&parallel), "{}", job.member);
+        }
+    }
+
     #[test]
     fn heads_learn_separable_features_and_the_ensemble_is_the_mean() {
         let (recs, cfg) = (records(), cfg());

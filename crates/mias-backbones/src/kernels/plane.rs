@@ -136,17 +136,19 @@ fn rows_fit(op: &PlaneOp, g: PlaneGeometry) -> bool {
     (op.stride == 1 || op.stride == 2) && g.kw <= 16 && g.w <= ROWS_MAX_WIDTH
 }
 
-/// The plane at stride 1 read straight from the input, without phase planes or scratch: each
-/// run of 16 outputs of [`ROWS`] output rows is `init` plus the taps in row-major window order,
-/// each tap one masked 16-float load of the input row at the tap's column offset (the lanes
-/// outside the image, and whole rows outside it, read `op.fill`) and one multiply-add (or
-/// maximum). The same operations in the same order as the phase-plane loop, so the same bits;
-/// on 7 x 7 and 14 x 14 planes (MobileNetV2's last blocks) the phase copies and the per-plane
-/// setup cost many times the arithmetic.
+/// The plane at stride 1 or 2 read straight from the input, without phase planes or scratch.
+/// A run of 16 output columns of [`ROWS`] output rows at a time: the input rows they read are
+/// walked in order, each tap column of a row loaded once (a masked 16-float load at the tap's
+/// column offset; at stride 2 two loads and a permute that keeps the even columns; lanes
+/// outside the image, and whole rows outside it, read `op.fill`) and multiplied into (or
+/// maxed with) the accumulator of every output row of the block that the row reaches. Each
+/// output still receives `init` and then its taps in row-major window order, the phase-plane
+/// loop's operations in its order, so the same bits. On 7 x 7 to 28 x 28 planes (MobileNetV2's
+/// later blocks) the phase copies and the per-plane setup cost more than the arithmetic.
 ///
 /// # Safety
 /// The CPU must have AVX-512F; `rows_fit(op, g)`; `src` holds `h * w` floats, `k` `kh * kw`,
-/// `dst` `oh * ow`, and `(oh, ow)` is the stride-1 output of the padded plane.
+/// `dst` `oh * ow`, and `(oh, ow)` is the output of the padded plane at `op.stride`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn rows_avx512(
