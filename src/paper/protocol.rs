@@ -454,7 +454,7 @@ mod tests {
                     .map(|i| {
                         (0..512u64)
                             .map(|j| {
-                                let h = (i.image.ordinal() as u64 * 7919
+                                let h = (i.image.ordinal() * 7919
                                     + u64::from(i.view) * 104_729
                                     + j * 31
                                     + member as u64 * 1_000_003)
