@@ -349,13 +349,21 @@ pub(crate) unsafe fn gemm(a: &PackedA, b: BSource, dest: Dest, kernel: Bf16Kerne
     }
     let panels = n.div_ceil(NR);
     let split = split.clamp(1, panels);
-    let per = panels.div_ceil(split);
+    // Part i starts at the multiple of NR nearest to i * n / split: parts balanced in columns
+    // (a last panel of at most 16 columns costs half of one, see `micro_avx512`), which
+    // whole panels per part (196 columns: 4 + 3 panels) did not give.
+    let edge = |i: usize| {
+        if i == split {
+            n
+        } else {
+            ((i * n + split * NR / 2) / (split * NR) * NR).min(n)
+        }
+    };
     let run = |part: usize| {
-        let p0 = part * per;
-        let p1 = (p0 + per).min(panels);
-        if p0 < p1 {
+        let (c0, c1) = (edge(part), edge(part + 1));
+        if c0 < c1 {
             // SAFETY: forwarded from the caller; the parts write disjoint column ranges.
-            unsafe { gemm_cols(a, b, dest, kernel, p0 * NR, (p1 * NR).min(n), KPart::WHOLE) };
+            unsafe { gemm_cols(a, b, dest, kernel, c0, c1, KPart::WHOLE) };
         }
     };
     if split > 1 {
@@ -454,7 +462,13 @@ unsafe fn gemm_cols(
                     // SAFETY: `select`/`best` chose this kernel only where the CPU has it; the
                     // tile's rows and columns lie in the destination.
                     #[cfg(target_arch = "x86_64")]
-                    Bf16Kernel::Avx512Bf16 => unsafe { micro_avx512(q, ap, bp, out) },
+                    Bf16Kernel::Avx512Bf16 => unsafe {
+                        if out.cols > 16 {
+                            micro_avx512::<true>(q, ap, bp, out)
+                        } else {
+                            micro_avx512::<false>(q, ap, bp, out)
+                        }
+                    },
                     #[cfg(not(target_arch = "x86_64"))]
                     Bf16Kernel::Avx512Bf16 => unreachable!("avx512bf16 is never available here"),
                     // SAFETY: as above.
@@ -571,11 +585,14 @@ unsafe fn pack_b_avx512(b: BSource, k: usize, c0: usize, c1: usize, out: &mut [u
 
 /// The `MR x NR` tile of `q` pairs of `k`, from its registers straight to `out` (masked stores,
 /// the bias or the previous partial sum added, the activation applied on the last block).
+/// Without `WIDE` only the first 16 columns are computed, for a tile of at most 16 (a product's
+/// last panel): half the multiply-adds, the same bits (columns are independent).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-unsafe fn micro_avx512(q: usize, a: &[u32], b: &[u32], out: TileOut) {
+unsafe fn micro_avx512<const WIDE: bool>(q: usize, a: &[u32], b: &[u32], out: TileOut) {
     use std::arch::x86_64::*;
     debug_assert!(a.len() >= q * MR && b.len() >= q * NR);
+    debug_assert!(WIDE || out.cols <= 16);
     let mut c0 = [_mm512_setzero_ps(); MR];
     let mut c1 = [_mm512_setzero_ps(); MR];
     let (ap, bp) = (a.as_ptr(), b.as_ptr());
@@ -588,7 +605,9 @@ unsafe fn micro_avx512(q: usize, a: &[u32], b: &[u32], out: TileOut) {
                 let av: __m512bh =
                     std::mem::transmute(_mm512_set1_epi32(*ap.add(p * MR + r) as i32));
                 c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
-                c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
+                if WIDE {
+                    c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
+                }
             }
         }
     }
@@ -799,32 +818,48 @@ mod tests {
             return;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(12);
-        let (m, k, n) = (37, 515, 70);
-        let a: Vec<f32> = (0..m * k).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let b: Vec<f32> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let pa = PackedA::from_row_major(&a, m, k);
-        let run = |kernel| {
-            let mut c = vec![0f32; m * n];
-            let src = BSource {
-                ptr: b.as_ptr(),
-                rs: n,
-                n,
+        // Last panels of 6, 4, 17 and 4 columns (the 16-column tile for three of them), the
+        // AVX-512 product split over 1 to 3 parts, the emulation in one.
+        for (m, k, n, split) in [
+            (37, 515, 70, 1),
+            (26, 96, 196, 2),
+            (13, 64, 49, 2),
+            (12, 40, 100, 3),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let pa = PackedA::from_row_major(&a, m, k);
+            let run = |kernel, split| {
+                let mut c = vec![0f32; m * n];
+                let src = BSource {
+                    ptr: b.as_ptr(),
+                    rs: n,
+                    n,
+                };
+                let dest = Dest {
+                    ptr: OutPtr(c.as_mut_ptr()),
+                    ldc: n,
+                    bias: None,
+                    act: Activation::None,
+                };
+                unsafe { gemm(&pa, src, dest, kernel, split) };
+                c
             };
-            let dest = Dest {
-                ptr: OutPtr(c.as_mut_ptr()),
-                ldc: n,
-                bias: None,
-                act: Activation::None,
-            };
-            unsafe { gemm(&pa, src, dest, kernel, 1) };
-            c
-        };
-        let (x, y) = (run(Bf16Kernel::Avx512Bf16), run(Bf16Kernel::Emulated));
-        let differ = x
-            .iter()
-            .zip(&y)
-            .filter(|(a, b)| a.to_bits() != b.to_bits())
-            .count();
-        assert_eq!(differ, 0, "{differ} of {} outputs differ", x.len());
+            let (x, y) = (
+                run(Bf16Kernel::Avx512Bf16, split),
+                run(Bf16Kernel::Emulated, 1),
+            );
+            let differ = x
+                .iter()
+                .zip(&y)
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                .count();
+            assert_eq!(
+                differ,
+                0,
+                "n {n} split {split}: {differ} of {} outputs differ",
+                x.len()
+            );
+        }
     }
 }
