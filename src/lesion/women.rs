@@ -398,9 +398,14 @@ pub fn extract(
 ) -> anyhow::Result<(RegionStore, Vec<LayerMaps>)> {
     let ds = ex.dataset;
     let layers = cfg.layer_set()?;
-    // The turned film's mask and width, once per film (films in parallel: decoding and
-    // masking a film is all serial work).
-    type Turned = (u32, Extent, BreastMask, u32);
+    /// A film turned chest wall left: its view, breast mask and extent, and width.
+    struct Turned {
+        view: u32,
+        extent: Extent,
+        mask: BreastMask,
+        width: u32,
+    }
+    // Once per film (films in parallel: decoding and masking a film is all serial work).
     let turned: Vec<Turned> = films
         .par_iter()
         .map(|&id| -> anyhow::Result<Turned> {
@@ -414,13 +419,14 @@ pub fn extract(
                 .with_context(|| format!("breast mask of {name} turned chest wall left"))?;
             let extent =
                 Extent::of(&mask).with_context(|| format!("{name}: the breast mask is empty"))?;
-            Ok((view, extent, mask, image.width()))
+            Ok(Turned {
+                view,
+                extent,
+                mask,
+                width: image.width(),
+            })
         })
         .collect::<anyhow::Result<_>>()?;
-    let views: Vec<u32> = turned.iter().map(|t| t.0).collect();
-    let extents: Vec<&Extent> = turned.iter().map(|t| &t.1).collect();
-    let masks: Vec<&BreastMask> = turned.iter().map(|t| &t.2).collect();
-    let widths: Vec<u32> = turned.iter().map(|t| t.3).collect();
     let mut store = RegionStore {
         channels: BTreeMap::new(),
         means: BTreeMap::new(),
@@ -439,9 +445,9 @@ pub fn extract(
         store.channels.insert(layer, dim);
         let (mut computed, mut replaced) = (0, 0);
         let mut compute_seconds = 0.0;
-        for (f, &id) in films.iter().enumerate() {
+        for (&id, film) in films.iter().zip(&turned) {
             let name = ds.name(id);
-            let item = [(id, views[f])];
+            let item = [(id, film.view)];
             let fetched = ex.cache.get_or_compute(
                 &key,
                 &item,
@@ -469,12 +475,12 @@ pub fn extract(
             computed += fetched.computed;
             replaced += fetched.replaced;
             let map = &fetched.vectors[0];
-            let cell_grid = CellGrid::new(widths[f], grid as u32)
+            let cell_grid = CellGrid::new(film.width, grid as u32)
                 .with_context(|| format!("cell grid of {name}"))?;
-            let breast: Vec<bool> = masks[f].cells(&cell_grid)?.into_values();
+            let breast: Vec<bool> = film.mask.cells(&cell_grid)?.into_values();
             for &r in &cfg.grids {
                 for &reg in &cfg.registrations {
-                    let assigned = regions::assign(extents[f], widths[f], grid, &breast, r, reg);
+                    let assigned = regions::assign(&film.extent, film.width, grid, &breast, r, reg);
                     store
                         .means
                         .entry((layer, r, reg))

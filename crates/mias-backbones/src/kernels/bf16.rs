@@ -831,18 +831,7 @@ mod tests {
             let pa = PackedA::from_row_major(&a, m, k);
             let run = |kernel, split| {
                 let mut c = vec![0f32; m * n];
-                let src = BSource {
-                    ptr: b.as_ptr(),
-                    rs: n,
-                    n,
-                };
-                let dest = Dest {
-                    ptr: OutPtr(c.as_mut_ptr()),
-                    ldc: n,
-                    bias: None,
-                    act: Activation::None,
-                };
-                unsafe { gemm(&pa, src, dest, kernel, split) };
+                pa.matmul(&b, n, &mut c, kernel, split).unwrap();
                 c
             };
             let (x, y) = (

@@ -324,39 +324,17 @@ fn forward(
 /// for the CPU's vector width ([`Simd`]); it only moves values, so every copy gives the same
 /// matrix.
 fn im2col(x: &[f32], p: &ConvParams, g: Geometry, oy0: usize, rows: usize, col: &mut Vec<f32>) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn avx512(
+    on_simd!(
+        Simd::detect(),
+        im2col_body(
             x: &[f32],
             p: &ConvParams,
             g: Geometry,
             oy0: usize,
             rows: usize,
             col: &mut Vec<f32>,
-        ) {
-            im2col_body(x, p, g, oy0, rows, col)
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(
-            x: &[f32],
-            p: &ConvParams,
-            g: Geometry,
-            oy0: usize,
-            rows: usize,
-            col: &mut Vec<f32>,
-        ) {
-            im2col_body(x, p, g, oy0, rows, col)
-        }
-        match Simd::detect() {
-            // SAFETY: `Simd::detect` chose the variant after the CPU reported its features.
-            Simd::Avx512 => return unsafe { avx512(x, p, g, oy0, rows, col) },
-            // SAFETY: as above.
-            Simd::Avx2 => return unsafe { avx2(x, p, g, oy0, rows, col) },
-            Simd::Generic => {}
-        }
-    }
-    im2col_body(x, p, g, oy0, rows, col)
+        )
+    )
 }
 
 /// The body of [`im2col`]: every element written once, the padding's zeros included (the

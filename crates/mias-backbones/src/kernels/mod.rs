@@ -15,6 +15,38 @@ use std::mem::MaybeUninit;
 use candle_core::{CpuStorage, Layout, Tensor};
 use rayon::prelude::*;
 
+/// Calls `$body`, an `#[inline(always)]` function of the arguments named, through a copy
+/// compiled for the width `$simd` ([`Simd`]) names, so that the compiler vectorises the body at
+/// that width: `on_simd!(simd, body(x: &[f32], n: usize))` with `x` and `n` in scope. Defined
+/// before the kernel modules, which use it.
+macro_rules! on_simd {
+    ($simd:expr, $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f")]
+            fn avx512($($arg: $ty),*) {
+                $body($($arg),*)
+            }
+            #[target_feature(enable = "avx2")]
+            fn avx2($($arg: $ty),*) {
+                $body($($arg),*)
+            }
+            match $simd {
+                // SAFETY: `Simd::detect` chose the variant after the CPU reported its features.
+                $crate::kernels::Simd::Avx512 => unsafe { avx512($($arg),*) },
+                // SAFETY: as above.
+                $crate::kernels::Simd::Avx2 => unsafe { avx2($($arg),*) },
+                $crate::kernels::Simd::Generic => $body($($arg),*),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = $simd;
+            $body($($arg),*)
+        }
+    }};
+}
+
 pub(crate) mod bf16;
 pub(crate) mod conv;
 pub(crate) mod depthwise;

@@ -5,7 +5,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::Activation;
+use super::{Activation, Simd};
 
 /// Outputs accumulated together in registers: four AVX-512 vectors, enough independent
 /// multiply-add chains to hide their latency.
@@ -54,19 +54,15 @@ pub(crate) enum PlaneKernel {
 }
 
 impl PlaneKernel {
+    /// [`Simd::detect`]'s width; the AVX2 variant also needs FMA.
     pub(crate) fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return PlaneKernel::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return PlaneKernel::Avx2;
-            }
+        match Simd::detect() {
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => PlaneKernel::Avx512,
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 if std::arch::is_x86_feature_detected!("fma") => PlaneKernel::Avx2,
+            _ => PlaneKernel::Generic,
         }
-        PlaneKernel::Generic
     }
 
     /// Computes one output plane `dst` `[oh, ow]` from the input plane `src` `[h, w]` and the
@@ -121,6 +117,24 @@ fn plane_avx2(
     plane_forward::<true, false>(src, k, op, g, dst, scratch)
 }
 
+/// One tap of both AVX-512 loops: `a + v * k` in one fused multiply-add, or `max(a, v)`. The
+/// two loops give the same bits because they apply this, tap after tap, in the same order.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn step<const MAX: bool>(
+    v: std::arch::x86_64::__m512,
+    k: std::arch::x86_64::__m512,
+    a: std::arch::x86_64::__m512,
+) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_max_ps};
+    if MAX {
+        _mm512_max_ps(a, v)
+    } else {
+        _mm512_fmadd_ps(v, k, a)
+    }
+}
+
 /// Output rows computed together by [`rows_avx512`]: four independent chains of multiply-adds.
 const ROWS: usize = 4;
 
@@ -158,17 +172,7 @@ unsafe fn rows_avx512(
     g: PlaneGeometry,
     dst: &mut [MaybeUninit<f32>],
 ) {
-    use std::arch::x86_64::{__m512, __mmask16, _mm512_mask_loadu_ps, _mm512_set1_ps};
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn step<const MAX: bool>(v: __m512, k: __m512, a: __m512) -> __m512 {
-        use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_max_ps};
-        if MAX {
-            _mm512_max_ps(a, v)
-        } else {
-            _mm512_fmadd_ps(v, k, a)
-        }
-    }
+    use std::arch::x86_64::{__mmask16, _mm512_mask_loadu_ps, _mm512_set1_ps};
     /// `K` > 0: a `K x K` window known at compile time (unrolled); 0: `g`'s. `S`: the stride
     /// (1 or 2).
     #[inline]
@@ -316,18 +320,7 @@ unsafe fn taps_avx512<const MAX: bool>(
     init: f32,
     full: &mut [f32],
 ) {
-    use std::arch::x86_64::{
-        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_max_ps, _mm512_set1_ps, _mm512_storeu_ps,
-    };
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn step<const MAX: bool>(v: __m512, k: __m512, a: __m512) -> __m512 {
-        if MAX {
-            _mm512_max_ps(a, v)
-        } else {
-            _mm512_fmadd_ps(v, k, a)
-        }
-    }
+    use std::arch::x86_64::{_mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
     const {
         assert!(CHUNK == 64, "four vectors of 16 lanes");
     }

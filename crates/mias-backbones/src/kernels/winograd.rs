@@ -210,25 +210,16 @@ fn block(
     tile_rows: Range<usize>,
     out: *mut f32,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn avx512(d: Operands, op: &WinogradOp, g: Geom, r: Range<usize>, out: *mut f32) {
-            block_body(d, op, g, r, out)
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(d: Operands, op: &WinogradOp, g: Geom, r: Range<usize>, out: *mut f32) {
-            block_body(d, op, g, r, out)
-        }
-        match simd {
-            // SAFETY: `Simd::detect` chose the variant after the CPU reported its features.
-            Simd::Avx512 => return unsafe { avx512(data, op, g, tile_rows, out) },
-            // SAFETY: as above.
-            Simd::Avx2 => return unsafe { avx2(data, op, g, tile_rows, out) },
-            Simd::Generic => {}
-        }
-    }
-    block_body(data, op, g, tile_rows, out)
+    on_simd!(
+        simd,
+        block_body(
+            data: Operands,
+            op: &WinogradOp,
+            g: Geom,
+            tile_rows: Range<usize>,
+            out: *mut f32,
+        )
+    )
 }
 
 /// The body of [`block`]: element-wise adds and subtractions over runs of tiles, which the
